@@ -1,0 +1,100 @@
+// Opens the provider's websocket before the client is upgraded, so every failure can still be a real HTTP
+// answer: a provider 4xx with its (redacted) body, 502 for network errors and 5xx, 504 on timeout.
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import WebSocket from 'ws'
+import { UpstreamRejectedError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.js'
+import type { UpstreamTarget } from './providers/types.js'
+import { redact } from './redact.js'
+
+const MAX_ERROR_BODY = 64 * 1024
+
+export interface DialOptions {
+  /** Provider name, for messages. */
+  provider: string
+  timeout: number
+  maxPayload: number
+  /** Strings that must never leave in an error (the provider key). */
+  secrets: ReadonlyArray<string | undefined>
+  /** Aborted when the client goes away or the server shuts down while dialing. */
+  signal: AbortSignal
+}
+
+/** A provider's refusal, relayed to the client with the same status. */
+export interface UpstreamRejection extends Error {
+  statusCode: number
+  /** The provider's JSON body, redacted, when it sent JSON. */
+  body?: string
+  retryAfter?: string
+}
+
+function readBody (res: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    res.on('data', (chunk: Buffer) => {
+      if (size < MAX_ERROR_BODY) chunks.push(chunk)
+      size += chunk.length
+    })
+    res.on('end', () => resolve(Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY).toString()))
+    res.on('error', () => resolve(Buffer.concat(chunks).toString()))
+  })
+}
+
+function rejection (status: number, text: string, res: IncomingMessage): UpstreamRejection {
+  let body: string | undefined
+  try {
+    JSON.parse(text)
+    body = text
+  } catch {}
+  const err = Object.assign(new UpstreamRejectedError(status, text.slice(0, 512) || (STATUS_CODES[status] ?? 'no body')), { statusCode: status }) as UpstreamRejection
+  if (body !== undefined) err.body = body
+  const retryAfter = res.headers['retry-after']
+  if (retryAfter !== undefined) err.retryAfter = retryAfter
+  return err
+}
+
+/** Resolves with an open, paused socket: frames the provider sends first wait until the client is upgraded. */
+export function dial (target: UpstreamTarget, options: DialOptions): Promise<WebSocket> {
+  const { provider, timeout, maxPayload, secrets, signal } = options
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(target.url, target.protocols, {
+      headers: target.headers,
+      perMessageDeflate: false, // base64 audio does not compress; deflate costs CPU and memory per session
+      maxPayload,
+      followRedirects: false
+    })
+    let settled = false
+    const fail = (err: Error): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+      socket.terminate()
+      err.message = redact(err.message, secrets)
+      reject(err)
+    }
+    const onAbort = (): void => fail(signal.reason as Error)
+    const timer = setTimeout(() => fail(new UpstreamTimeoutError(provider, timeout)), timeout)
+    signal.addEventListener('abort', onAbort, { once: true })
+
+    socket.on('unexpected-response', (_req, res) => {
+      const status = res.statusCode ?? 0
+      if (status >= 400 && status < 500) {
+        readBody(res).then((text) => fail(rejection(status, redact(text, secrets), res)), /* c8 ignore next */ fail)
+      } else {
+        res.resume()
+        fail(new UpstreamUnavailableError(provider, `the provider answered HTTP ${status}`))
+      }
+    })
+    socket.on('error', (err) => fail(new UpstreamUnavailableError(provider, err.message, { cause: err })))
+    socket.once('open', () => {
+      if (settled) return
+      // OpenAI sends session.created in the same TCP read as the 101: stop reading before it is parsed.
+      socket.pause()
+      settled = true
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+      resolve(socket)
+    })
+  })
+}

@@ -1,0 +1,43 @@
+// Every error the plugin raises: a stable code, an HTTP status, a message that says what to fix.
+import createError from '@fastify/error'
+
+/** Registration or runtime registry change with a bad option. */
+export const InvalidOptionError = createError<'FST_REALTIME_INVALID_OPTION', [string]>(
+  'FST_REALTIME_INVALID_OPTION', 'Invalid fastify-realtime-proxy option: %s', 500, TypeError)
+
+/** A plain HTTP request reached the websocket route. */
+export const UpgradeRequiredError = createError<'FST_REALTIME_UPGRADE_REQUIRED', 426, []>(
+  'FST_REALTIME_UPGRADE_REQUIRED', 'This route only accepts websocket upgrades', 426)
+
+/** An upgrade request that ws would refuse (bad Sec-WebSocket-Key or version): refused before dialing. */
+export const BadUpgradeError = createError<'FST_REALTIME_BAD_UPGRADE', 400, [string]>(
+  'FST_REALTIME_BAD_UPGRADE', 'Invalid websocket upgrade: %s', 400)
+
+/** A query parameter is malformed (repeated, too long, illegal characters, unknown value). */
+export const BadQueryError = createError<'FST_REALTIME_BAD_QUERY', 400, [string]>(
+  'FST_REALTIME_BAD_QUERY', 'Invalid query: %s', 400)
+
+export const ModelRequiredError = createError<'FST_REALTIME_MODEL_REQUIRED', 400, []>(
+  'FST_REALTIME_MODEL_REQUIRED', 'Missing "model" query parameter: connect with ?model=<model>', 400)
+
+export const UnknownProviderError = createError<'FST_REALTIME_UNKNOWN_PROVIDER', 400, [string, string]>(
+  'FST_REALTIME_UNKNOWN_PROVIDER', 'Unknown provider "%s"; configured providers: %s', 400)
+
+export const UnroutableModelError = createError<'FST_REALTIME_UNROUTABLE_MODEL', 400, [string, string]>(
+  'FST_REALTIME_UNROUTABLE_MODEL',
+  'No provider for model "%s": add it to the "models" option, prefix it as "<provider>/%s", pass ?provider=, or set "defaultProvider"',
+  400)
+
+/** The provider refused the handshake with a 4xx whose body was not JSON (a JSON body is relayed as is). */
+export const UpstreamRejectedError = createError<'FST_REALTIME_UPSTREAM_REJECTED', [number, string]>(
+  'FST_REALTIME_UPSTREAM_REJECTED', 'The provider refused the session with HTTP %d: %s')
+
+/** Network error, TLS error, 5xx or any non-websocket answer from the provider. */
+export const UpstreamUnavailableError = createError<'FST_REALTIME_UPSTREAM_UNAVAILABLE', 502, [string, string, { cause: Error }?]>(
+  'FST_REALTIME_UPSTREAM_UNAVAILABLE', 'Could not open the %s realtime session: %s', 502)
+
+export const UpstreamTimeoutError = createError<'FST_REALTIME_UPSTREAM_TIMEOUT', 504, [string, number]>(
+  'FST_REALTIME_UPSTREAM_TIMEOUT', 'The %s realtime endpoint did not answer within %d ms', 504)
+
+export const ShuttingDownError = createError<'FST_REALTIME_SHUTTING_DOWN', 503, []>(
+  'FST_REALTIME_SHUTTING_DOWN', 'The server is shutting down', 503)

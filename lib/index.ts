@@ -1,0 +1,66 @@
+// fastify-realtime-proxy: one websocket route that relays OpenAI-schema realtime sessions to the provider
+// chosen per request, with the provider's credentials added server-side.
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import websocket from '@fastify/websocket'
+import { settingsFrom, type RealtimeProxyOptions } from './options.js'
+import { ProviderRegistry } from './registry.js'
+import { realtimeRoute, type RouteState } from './route.js'
+import type { RealtimeSession } from './session.js'
+
+export * from './errors.js'
+export {
+  DEFAULT_CLOSE_TIMEOUT, DEFAULT_DIAL_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_MAX_PAYLOAD, DEFAULT_PATH, DEFAULT_PONG_TIMEOUT
+} from './options.js'
+export type { RealtimeProxyOptions } from './options.js'
+export { ProviderRegistry } from './registry.js'
+export type {
+  ApiKey, ModelRoute, Provider, ProviderConfig, ProviderType, RegistryOptions, Resolution, RouteQuery, TargetRequest, UpstreamTarget
+} from './registry.js'
+export type { CloseRecord, LegStats, Side } from './relay.js'
+export type { RealtimeSession, SessionSummary } from './session.js'
+
+/** `fastify.realtime` */
+export interface RealtimeDecorator {
+  /** The provider registry: look up, resolve, add, replace and remove providers at runtime. */
+  readonly providers: ProviderRegistry
+  /** Live sessions by id. */
+  readonly sessions: ReadonlyMap<string, RealtimeSession>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    realtime: RealtimeDecorator
+  }
+}
+
+async function shutdown (state: RouteState): Promise<void> {
+  state.closing = true
+  for (const dial of state.dials) dial.abort(new Error('server shutting down'))
+  const { closeTimeout } = state.settings
+  await Promise.all([...state.sessions.values()].map((s) => s.close(1001, 'server shutting down', closeTimeout)))
+}
+
+const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: FastifyInstance, options) => {
+  const settings = settingsFrom(options)
+  const state: RouteState = { registry: new ProviderRegistry(options), settings, sessions: new Map(), dials: new Set(), closing: false }
+
+  // Added before @fastify/websocket's own preClose, which closes every client without a code.
+  fastify.addHook('preClose', () => shutdown(state))
+  if (fastify.hasDecorator('websocketServer')) {
+    const appMax = fastify.websocketServer.options.maxPayload
+    if (appMax !== undefined && appMax > settings.maxPayload) {
+      fastify.log.warn({ appMax, maxPayload: settings.maxPayload }, '@fastify/websocket was registered with a larger maxPayload; it applies to client frames')
+    }
+  } else {
+    await fastify.register(websocket, { options: { maxPayload: settings.maxPayload, perMessageDeflate: false } })
+  }
+  fastify.decorate('realtime', { providers: state.registry, sessions: state.sessions } satisfies RealtimeDecorator)
+
+  const { preHandler, handler } = realtimeRoute(state)
+  fastify.route({ method: 'GET', url: settings.path, websocket: true, preHandler, handler })
+}
+
+export const realtimeProxy = fp(plugin, { fastify: '5.x', name: 'fastify-realtime-proxy' })
+export default realtimeProxy

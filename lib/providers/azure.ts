@@ -1,0 +1,35 @@
+// Azure OpenAI. GA: <resource>/openai/v1/realtime?model=<deployment>. The deprecated preview shape
+// (/openai/realtime?api-version=V&deployment=D) is used only when the user sets apiVersion.
+import { bearer, withQuery, wsURL } from './url.js'
+import { transcriptionOrSideband, type ProviderModule, type ProviderSettings } from './types.js'
+
+// Users paste whatever base their SDK used: the resource, .../openai, .../openai/v1 or a deployment URL.
+const OPENAI_SUFFIX = /\/openai(?:\/v1|\/deployments(?:\/.*)?)?\/*$/
+
+function resourceRoot (baseURL: string): string {
+  const url = new URL(baseURL)
+  url.pathname = url.pathname.replace(OPENAI_SUFFIX, '')
+  return url.href
+}
+
+function authHeaders (settings: ProviderSettings): Record<string, string> {
+  if (settings.auth === 'bearer') return bearer(settings.apiKey)
+  return settings.apiKey === undefined ? {} : { 'api-key': settings.apiKey }
+}
+
+export const azure: ProviderModule = {
+  modelOptional: (req, settings) => settings.apiVersion === undefined && transcriptionOrSideband(req),
+  target (settings, req) {
+    const root = resourceRoot(settings.baseURL)
+    const headers = authHeaders(settings)
+    if (settings.apiVersion !== undefined) {
+      const url = wsURL(root, '/openai/realtime', true)
+      return { url: withQuery(url, { 'api-version': settings.apiVersion, deployment: req.model }), headers, protocols: [] }
+    }
+    const url = wsURL(root, '/openai/v1/realtime', true)
+    const query = req.callId !== undefined
+      ? { call_id: req.callId }
+      : { model: req.model, intent: req.intent }
+    return { url: withQuery(url, query), headers, protocols: [] }
+  }
+}

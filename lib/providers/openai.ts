@@ -1,0 +1,16 @@
+// OpenAI GA realtime: <base>/realtime?model=M | ?intent=transcription | ?call_id=ID, Bearer key, no OpenAI-Beta header.
+import { bearer, withQuery, wsURL } from './url.js'
+import { transcriptionOrSideband, type ProviderModule } from './types.js'
+
+export const openai: ProviderModule = {
+  defaultBaseURL: 'https://api.openai.com/v1',
+  modelOptional: transcriptionOrSideband,
+  target (settings, req) {
+    const url = wsURL(settings.baseURL, '/realtime', true)
+    // A sideband attach names only the call; the model belongs to the call.
+    const query = req.callId !== undefined
+      ? { call_id: req.callId }
+      : { model: req.model, intent: req.intent }
+    return { url: withQuery(url, query), headers: bearer(settings.apiKey), protocols: [] }
+  }
+}

@@ -1,0 +1,13 @@
+// Removes credentials from text that may reach a client or a log: the exact secrets we know, and anything
+// shaped like a key or bearer token (providers echo masked keys such as "sk-proj-****abcd" in 401 bodies).
+const KEY_SHAPES = /\b(?:sk|ek|rk|xai)-[\w*.-]{6,}|\bBearer\s+[^\s"',]+/gi
+
+export const REDACTED = '[REDACTED]'
+
+export function redact (text: string, secrets: ReadonlyArray<string | undefined> = []): string {
+  let out = text
+  for (const secret of secrets) {
+    if (secret !== undefined && secret.length >= 4) out = out.split(secret).join(REDACTED)
+  }
+  return out.replace(KEY_SHAPES, REDACTED)
+}

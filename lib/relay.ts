@@ -1,0 +1,112 @@
+// Couples the client and provider sockets: every frame verbatim both ways, backpressure, and one close
+// for both legs, mirrored with the code and reason of whichever side closed first.
+import WebSocket from 'ws'
+import { closeReason, errorCloseCode, sendableCode } from './close-codes.js'
+
+export type Side = 'client' | 'upstream'
+
+/** Frames and bytes received from one side (and sent on to the other). */
+export interface LegStats {
+  frames: number
+  bytes: number
+}
+
+/** How a session ended: who closed first (`server` for shutdown, limits and heartbeat), code and reason. */
+export interface CloseRecord {
+  by: Side | 'server'
+  code: number
+  reason: string
+}
+
+export interface RelayOptions {
+  /** Stop reading a side while the other side's send buffer holds more than this many bytes. */
+  highWaterMark: number
+}
+
+// ws copies send options; two frozen objects spare an allocation per frame.
+const TEXT = Object.freeze({ binary: false })
+const BINARY = Object.freeze({ binary: true })
+
+export class Relay {
+  readonly stats: Record<Side, LegStats> = { client: { frames: 0, bytes: 0 }, upstream: { frames: 0, bytes: 0 } }
+  readonly done: Promise<CloseRecord>
+  closed: CloseRecord | undefined
+  readonly #client: WebSocket
+  readonly #upstream: WebSocket
+  #open = 2
+  #resolve!: (record: CloseRecord) => void
+
+  constructor (client: WebSocket, upstream: WebSocket, options: RelayOptions) {
+    this.#client = client
+    this.#upstream = upstream
+    this.done = new Promise((resolve) => { this.#resolve = resolve })
+    this.#forward('client', client, upstream, options.highWaterMark)
+    this.#forward('upstream', upstream, client, options.highWaterMark)
+  }
+
+  /** Closes both legs with the same code and reason (shutdown, limits). */
+  close (code: number, reason: string, by: CloseRecord['by'] = 'server'): void {
+    this.#record({ by, code, reason })
+    this.#closeLeg(this.#client, code, reason)
+    this.#closeLeg(this.#upstream, code, reason)
+  }
+
+  /** A peer stopped answering: drop its connection and close the other leg with 1011. */
+  kill (side: Side, reason: string): void {
+    const [dead, other] = side === 'client' ? [this.#client, this.#upstream] : [this.#upstream, this.#client]
+    this.#record({ by: 'server', code: 1011, reason })
+    this.#closeLeg(other, 1011, reason)
+    dead.terminate()
+  }
+
+  /** Drops both TCP connections at once (a dead peer, or a close handshake that never finished). */
+  terminate (): void {
+    this.#client.terminate()
+    this.#upstream.terminate()
+  }
+
+  #forward (side: Side, source: WebSocket, target: WebSocket, highWaterMark: number): void {
+    const stats = this.stats[side]
+    const lowWaterMark = highWaterMark / 4
+    let paused = false
+    // One callback per direction, not per frame: resume once the target has drained enough.
+    const onSent = (): void => {
+      if (paused && target.bufferedAmount <= lowWaterMark) {
+        paused = false
+        source.resume()
+      }
+    }
+    source.on('message', (data: Buffer, isBinary: boolean) => {
+      stats.frames++
+      stats.bytes += data.length
+      if (target.readyState !== WebSocket.OPEN) return
+      target.send(data, isBinary ? BINARY : TEXT, onSent)
+      if (!paused && target.bufferedAmount > highWaterMark) {
+        paused = true
+        source.pause()
+      }
+    })
+    // ws has already sent its peer the matching close code (1009, 1007, 1002); mirror it to the other leg.
+    source.on('error', (err) => {
+      const code = errorCloseCode(err)
+      this.#record({ by: side, code, reason: err.message })
+      this.#closeLeg(target, code, err.message)
+    })
+    source.on('close', (code: number, reason: Buffer) => {
+      this.#record({ by: side, code, reason: reason.toString() })
+      this.#closeLeg(target, sendableCode(code), reason)
+      if (--this.#open === 0) this.#resolve(this.closed as CloseRecord)
+    })
+  }
+
+  #record (record: CloseRecord): void {
+    this.closed ??= record
+  }
+
+  #closeLeg (leg: WebSocket, code: number, reason: string | Buffer): void {
+    if (leg.readyState === WebSocket.CLOSING || leg.readyState === WebSocket.CLOSED) return
+    // A leg paused for backpressure must be read again, or its close frame would never arrive.
+    leg.resume()
+    leg.close(code, closeReason(reason))
+  }
+}

@@ -1,0 +1,112 @@
+// The realtime route, top to bottom: (app hooks have authenticated) -> resolve -> dial -> upgrade -> relay.
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { WebsocketHandler } from '@fastify/websocket'
+import WebSocket from 'ws'
+import { dial, type UpstreamRejection } from './dial.js'
+import { BadUpgradeError, ShuttingDownError, UpgradeRequiredError } from './errors.js'
+import { upstreamHeaders } from './headers.js'
+import type { Settings } from './options.js'
+import { readQuery } from './query.js'
+import type { ProviderRegistry, Resolution } from './registry.js'
+import { RealtimeSession } from './session.js'
+import { parseProtocols, selectProtocol } from './subprotocols.js'
+
+/** Live state shared by the route and the shutdown hook. */
+export interface RouteState {
+  registry: ProviderRegistry
+  settings: Settings
+  sessions: Map<string, RealtimeSession>
+  /** Dials in flight, aborted on shutdown. */
+  dials: Set<AbortController>
+  closing: boolean
+}
+
+interface Dialed {
+  resolution: Resolution
+  upstream: WebSocket
+  onClientGone: () => void
+}
+
+// ws refuses these in handleUpgrade, after we would already have dialed; refuse them first.
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/
+
+function checkUpgrade (request: FastifyRequest): void {
+  if (!request.ws) throw new UpgradeRequiredError()
+  const key = request.headers['sec-websocket-key']
+  const version = request.headers['sec-websocket-version']
+  if (key === undefined || !WS_KEY.test(key)) throw new BadUpgradeError('missing or malformed Sec-WebSocket-Key')
+  if (version !== '13' && version !== '8') throw new BadUpgradeError('Sec-WebSocket-Version must be 13')
+}
+
+/** Echo only a non-credential subprotocol: ws echoes whatever this header holds when it upgrades. */
+function pinProtocol (request: FastifyRequest): void {
+  const protocol = selectProtocol(parseProtocols(request.headers['sec-websocket-protocol']))
+  if (protocol === undefined) delete request.raw.headers['sec-websocket-protocol']
+  else request.raw.headers['sec-websocket-protocol'] = protocol
+}
+
+function relayRejection (reply: FastifyReply, err: UpstreamRejection): FastifyReply {
+  reply.log.warn({ statusCode: err.statusCode }, 'provider refused the realtime session')
+  if (err.retryAfter !== undefined) reply.header('retry-after', err.retryAfter)
+  return reply.code(err.statusCode).type('application/json; charset=utf-8').send(err.body)
+}
+
+export function realtimeRoute (state: RouteState): { preHandler: preHandlerAsyncHookHandler, handler: WebsocketHandler } {
+  const { registry, settings } = state
+  const dialed = new WeakMap<FastifyRequest, Dialed>()
+
+  async function preHandler (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    checkUpgrade(request)
+    if (state.closing) throw new ShuttingDownError()
+    const resolution = registry.resolve(readQuery(request.query))
+    const { provider } = resolution
+    const apiKey = await provider.apiKey()
+    const target = provider.target(resolution, apiKey)
+    target.headers = upstreamHeaders(request.headers, settings.forwardHeaders, target.headers, request.id)
+    pinProtocol(request)
+
+    const controller = new AbortController()
+    let upstream: WebSocket | undefined
+    // Until the relay owns both sockets, a client that leaves takes the upstream with it.
+    const onClientGone = (): void => {
+      controller.abort(new Error('client went away'))
+      upstream?.terminate()
+    }
+    request.raw.socket.once('close', onClientGone)
+    state.dials.add(controller)
+    try {
+      upstream = await dial(target, {
+        provider: provider.name,
+        timeout: settings.dialTimeout,
+        maxPayload: settings.maxPayload,
+        secrets: [apiKey],
+        signal: controller.signal
+      })
+    } catch (err) {
+      request.raw.socket.removeListener('close', onClientGone)
+      if (controller.signal.aborted) {
+        if (state.closing) throw new ShuttingDownError()
+        request.log.info('client left while the provider was dialed')
+        return reply.hijack()
+      }
+      if ((err as UpstreamRejection).body !== undefined) return relayRejection(reply, err as UpstreamRejection)
+      throw err
+    } finally {
+      state.dials.delete(controller)
+    }
+    dialed.set(request, { resolution, upstream, onClientGone })
+    return undefined
+  }
+
+  function handler (client: WebSocket, request: FastifyRequest): void {
+    const { resolution, upstream, onClientGone } = dialed.get(request) as Dialed
+    dialed.delete(request)
+    request.raw.socket.removeListener('close', onClientGone)
+    const session = new RealtimeSession(client, upstream, resolution, request.log, settings)
+    state.sessions.set(session.id, session)
+    session.ended.then(() => state.sessions.delete(session.id), /* c8 ignore next */ () => {})
+    upstream.resume()
+  }
+
+  return { preHandler, handler }
+}
