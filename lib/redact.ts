@@ -1,6 +1,6 @@
 // Removes credentials from text that may reach a client or a log: the exact secrets we know, and anything
 // shaped like a key or bearer token (providers echo masked keys such as "sk-proj-****abcd" in 401 bodies).
-const KEY_SHAPES = /\b(?:sk|ek|rk|xai)-[\w*.-]{6,}|\bBearer\s+[^\s"',]+/gi
+const KEY_SHAPES = /\b(?:sk|ek|rk|xai)[-_][\w*-]{6,}|\bBearer\s+[^\s"',<]+/gi
 
 export const REDACTED = '[REDACTED]'
 
