@@ -12,10 +12,9 @@ const ERROR_CODES: Record<string, number> = {
   WS_ERR_INVALID_UTF8: 1007
 }
 
-/** The close code ws sent its peer for a receive error, mirrored to the other leg. */
+/** The close code ws sent its peer for a receive error (every one is a WS_ERR_*), mirrored to the other leg. */
 export function errorCloseCode (err: Error & { code?: string }): number {
-  const code = err.code ?? ''
-  return ERROR_CODES[code] ?? (code.startsWith('WS_ERR_') ? 1002 : 1011)
+  return ERROR_CODES[String(err.code)] ?? 1002
 }
 
 /** A close reason may carry at most 123 bytes; cut longer text on a character boundary. */

@@ -78,17 +78,17 @@ export function dial (target: UpstreamTarget, options: DialOptions): Promise<Web
     signal.addEventListener('abort', onAbort, { once: true })
 
     socket.on('unexpected-response', (_req, res) => {
-      const status = res.statusCode ?? 0
+      const status = res.statusCode as number
       if (status >= 400 && status < 500) {
-        readBody(res).then((text) => fail(rejection(status, redact(text, secrets), res)), /* c8 ignore next */ fail)
+        readBody(res).then((text) => fail(rejection(status, redact(text, secrets), res)))
       } else {
         res.resume()
         fail(new UpstreamUnavailableError(provider, `the provider answered HTTP ${status}`))
       }
     })
     socket.on('error', (err) => fail(new UpstreamUnavailableError(provider, err.message, { cause: err })))
+    // terminate() while connecting aborts the handshake, so 'open' cannot follow a failure.
     socket.once('open', () => {
-      if (settled) return
       // OpenAI sends session.created in the same TCP read as the 101: stop reading before it is parsed.
       socket.pause()
       settled = true

@@ -35,7 +35,8 @@ export function upstreamHeaders (
   const headers: Record<string, string> = {}
   for (const name of forward) {
     const value = client[name]
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value
+    // Node joins repeated request headers into one string (only set-cookie stays an array)
+    if (value !== undefined) headers[name] = String(value)
   }
   return { ...headers, ...provider, 'x-request-id': requestId }
 }

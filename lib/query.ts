@@ -15,7 +15,7 @@ function one (query: Record<string, unknown>, key: string, { pattern, rule }: ty
 }
 
 export function readQuery (raw: unknown): RouteQuery {
-  const query = (raw ?? {}) as Record<string, unknown>
+  const query = raw as Record<string, unknown>
   const intent = one(query, 'intent', NAME)
   if (intent !== undefined && intent !== 'transcription') throw new BadQueryError('"intent" may only be "transcription"')
   const callId = one(query, 'call_id', CALL_ID)

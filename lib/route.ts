@@ -2,6 +2,7 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import type { WebsocketHandler } from '@fastify/websocket'
 import WebSocket from 'ws'
+import { watchClient, type ClientWatch } from './client-watch.js'
 import { dial, type UpstreamRejection } from './dial.js'
 import { BadUpgradeError, ShuttingDownError, UpgradeRequiredError } from './errors.js'
 import { upstreamHeaders } from './headers.js'
@@ -24,14 +25,16 @@ export interface RouteState {
 interface Dialed {
   resolution: Resolution
   upstream: WebSocket
-  onClientGone: () => void
+  watch: ClientWatch
 }
 
 // ws refuses these in handleUpgrade, after we would already have dialed; refuse them first.
 const WS_KEY = /^[+/0-9A-Za-z]{22}==$/
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 function checkUpgrade (request: FastifyRequest): void {
   if (!request.ws) throw new UpgradeRequiredError()
+  if (String(request.headers.upgrade).toLowerCase() !== 'websocket') throw new BadUpgradeError('Upgrade header must be "websocket"')
   const key = request.headers['sec-websocket-key']
   const version = request.headers['sec-websocket-version']
   if (key === undefined || !WS_KEY.test(key)) throw new BadUpgradeError('missing or malformed Sec-WebSocket-Key')
@@ -40,7 +43,9 @@ function checkUpgrade (request: FastifyRequest): void {
 
 /** Echo only a non-credential subprotocol: ws echoes whatever this header holds when it upgrades. */
 function pinProtocol (request: FastifyRequest): void {
-  const protocol = selectProtocol(parseProtocols(request.headers['sec-websocket-protocol']))
+  const offered = parseProtocols(request.headers['sec-websocket-protocol'])
+  if (!offered.every((p) => TOKEN.test(p))) throw new BadUpgradeError('malformed Sec-WebSocket-Protocol')
+  const protocol = selectProtocol(offered)
   if (protocol === undefined) delete request.raw.headers['sec-websocket-protocol']
   else request.raw.headers['sec-websocket-protocol'] = protocol
 }
@@ -57,13 +62,13 @@ export function realtimeRoute (state: RouteState): { preHandler: preHandlerAsync
 
   async function preHandler (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     checkUpgrade(request)
+    pinProtocol(request)
     if (state.closing) throw new ShuttingDownError()
     const resolution = registry.resolve(readQuery(request.query))
     const { provider } = resolution
     const apiKey = await provider.apiKey()
     const target = provider.target(resolution, apiKey)
     target.headers = upstreamHeaders(request.headers, settings.forwardHeaders, target.headers, request.id)
-    pinProtocol(request)
 
     const controller = new AbortController()
     let upstream: WebSocket | undefined
@@ -72,7 +77,7 @@ export function realtimeRoute (state: RouteState): { preHandler: preHandlerAsync
       controller.abort(new Error('client went away'))
       upstream?.terminate()
     }
-    request.raw.socket.once('close', onClientGone)
+    const watch = watchClient(request.raw.socket, onClientGone)
     state.dials.add(controller)
     try {
       upstream = await dial(target, {
@@ -83,25 +88,28 @@ export function realtimeRoute (state: RouteState): { preHandler: preHandlerAsync
         signal: controller.signal
       })
     } catch (err) {
-      request.raw.socket.removeListener('close', onClientGone)
+      watch.stop()
       if (controller.signal.aborted) {
         if (state.closing) throw new ShuttingDownError()
         request.log.info('client left while the provider was dialed')
-        return reply.hijack()
+        reply.hijack()
+        request.raw.socket.destroy()
+        return reply
       }
       if ((err as UpstreamRejection).body !== undefined) return relayRejection(reply, err as UpstreamRejection)
       throw err
     } finally {
       state.dials.delete(controller)
     }
-    dialed.set(request, { resolution, upstream, onClientGone })
+    watch.release()
+    dialed.set(request, { resolution, upstream, watch })
     return undefined
   }
 
   function handler (client: WebSocket, request: FastifyRequest): void {
-    const { resolution, upstream, onClientGone } = dialed.get(request) as Dialed
+    const { resolution, upstream, watch } = dialed.get(request) as Dialed
     dialed.delete(request)
-    request.raw.socket.removeListener('close', onClientGone)
+    watch.stop()
     const session = new RealtimeSession(client, upstream, resolution, request.log, settings)
     state.sessions.set(session.id, session)
     session.ended.then(() => state.sessions.delete(session.id), /* c8 ignore next */ () => {})

@@ -30,6 +30,8 @@ export interface FakeUpstreamOptions {
   reject?: { status: number, body: string, headers?: Record<string, string> }
   /** Never answer the handshake. */
   hang?: boolean
+  /** Answer the handshake after this many milliseconds. */
+  delay?: number
   /** Called once the upstream socket is open (frames sent here travel with the 101). */
   onConnection?: (socket: WebSocket, req: IncomingMessage) => void
   maxPayload?: number
@@ -62,7 +64,7 @@ export async function fakeUpstream (t: Tap, options: FakeUpstreamOptions = {}): 
       socket.end(lines.join('\r\n'))
       return
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
+    setTimeout(() => wss.handleUpgrade(req, socket, head, (ws) => {
       const frames: Frame[] = []
       ws.on('message', (data: Buffer, isBinary) => frames.push({ data, isBinary }))
       ws.on('error', () => {})
@@ -75,7 +77,7 @@ export async function fakeUpstream (t: Tap, options: FakeUpstreamOptions = {}): 
         claimed++
         waiter(connection)
       }
-    })
+    }), options.delay ?? 0)
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -117,10 +119,10 @@ export async function startProxy (
   t: Tap,
   options: RealtimeProxyOptions,
   setup?: (app: FastifyInstance) => void | Promise<void>,
-  fastifyOptions: FastifyServerOptions = {}
+  fastifyOptions: FastifyServerOptions & { https?: { key: Buffer, cert: Buffer } } = {}
 ): Promise<Proxy> {
   const logs = new LogCapture()
-  const app = Fastify({ logger: { level: 'trace', stream: logs }, ...fastifyOptions })
+  const app = Fastify({ logger: { level: 'trace', stream: logs }, ...fastifyOptions }) as unknown as FastifyInstance
   t.teardown(() => app.close())
   await setup?.(app)
   await app.register(realtimeProxy, options)
@@ -147,7 +149,10 @@ export async function connect (t: Tap, url: string, protocols: string[] = [], op
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (c: string) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode as number, headers: res.headers, body }))
+      res.on('end', () => {
+        ws.terminate() // a refused browser handshake drops its connection too
+        resolve({ status: res.statusCode as number, headers: res.headers, body })
+      })
     })
   })
 }

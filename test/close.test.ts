@@ -1,0 +1,72 @@
+// Whichever side closes first, the other side gets the same code and reason; unsendable codes are mapped.
+import t from 'tap'
+import { closed, fakeUpstream, open, startProxy, until, type Tap } from './helpers.js'
+
+async function session (t: Tap) {
+  const upstream = await fakeUpstream(t)
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } } })
+  const ws = await open(t, `${proxy.url}/v1/realtime?model=gpt-realtime`)
+  const conn = await upstream.next()
+  return { proxy, ws, conn }
+}
+
+t.test('client close code and reason reach the provider', async (t) => {
+  const { proxy, ws, conn } = await session(t)
+  ws.close(4000, 'user hung up')
+  t.same(await conn.closed, { code: 4000, reason: 'user hung up' })
+  await until(() => proxy.app.realtime.sessions.size === 0, 'session removed')
+  const end = proxy.logs.lines.find((l) => l.msg === 'realtime session ended') as { summary: Record<string, unknown> }
+  t.match(end.summary, { by: 'client', code: 4000, reason: 'user hung up', provider: 'openai', model: 'gpt-realtime' })
+})
+
+t.test('provider close code and reason reach the client (OpenAI session_expired)', async (t) => {
+  const { ws, conn } = await session(t)
+  const c = closed(ws)
+  conn.socket.close(1001, 'session_expired')
+  t.same(await c, { code: 1001, reason: 'session_expired' })
+})
+
+t.test('a close without status (1005) is sent on as 1000', async (t) => {
+  const { ws, conn } = await session(t)
+  const c = closed(ws)
+  conn.socket.close()
+  t.same(await c, { code: 1000, reason: '' })
+})
+
+t.test('an abnormal drop (1006) is sent on as 1011', async (t) => {
+  t.test('provider drops', async (t) => {
+    const { ws, conn } = await session(t)
+    const c = closed(ws)
+    conn.socket.terminate()
+    t.same(await c, { code: 1011, reason: '' })
+  })
+  t.test('client drops', async (t) => {
+    const { ws, conn } = await session(t)
+    ws.terminate()
+    t.same(await conn.closed, { code: 1011, reason: '' })
+  })
+})
+
+t.test('invalid UTF-8 in a text frame closes both sides with 1007', async (t) => {
+  const { ws, conn } = await session(t)
+  const c = closed(ws)
+  // a lone continuation byte is not UTF-8
+  conn.socket.send(Buffer.from([0x7b, 0x80, 0x7d]), { binary: false })
+  t.equal((await conn.closed).code, 1007)
+  t.equal((await c).code, 1007)
+})
+
+t.test('one session ending leaves another untouched', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } } })
+  const a = await open(t, `${proxy.url}/v1/realtime?model=m`)
+  const connA = await upstream.next()
+  const b = await open(t, `${proxy.url}/v1/realtime?model=m`)
+  const connB = await upstream.next()
+  connA.socket.terminate()
+  await closed(a)
+  b.send('still here')
+  await until(() => connB.frames.length === 1, 'b relays')
+  t.equal(connB.frames[0]?.data.toString(), 'still here')
+  t.equal(proxy.app.realtime.sessions.size, 1)
+})
