@@ -4,6 +4,8 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import { settingsFrom, type RealtimeProxyOptions } from './options.js'
+import { SessionHub, type RealtimeStats } from './hub.js'
+import { createMetrics, type Metrics } from './metrics.js'
 import { ProviderRegistry } from './registry.js'
 import { realtimeRoute, type RouteState } from './route.js'
 import type { RealtimeSession } from './session.js'
@@ -20,6 +22,11 @@ export type {
 } from './registry.js'
 export type { CloseRecord, LegStats, Side } from './relay.js'
 export type { RealtimeSession, SessionSummary } from './session.js'
+export type { RealtimeStats, SessionHooks, Traffic } from './hub.js'
+export type { MetricsOptions } from './metrics.js'
+export type { ModelPricing, Pricing } from './pricing.js'
+export type { Billing } from './meter.js'
+export type { DurationUsage, ResponseUsage, TokenUsage, TranscriptionUsage, UsageRecord, UsageTotals } from './usage.js'
 
 /** `fastify.realtime` */
 export interface RealtimeDecorator {
@@ -27,6 +34,10 @@ export interface RealtimeDecorator {
   readonly providers: ProviderRegistry
   /** Live sessions by id. */
   readonly sessions: ReadonlyMap<string, RealtimeSession>
+  /** Live and cumulative counts: sessions by provider, frames, bytes, usage. */
+  stats (): RealtimeStats
+  /** The prom-client registry, when the `metrics` option is on. */
+  readonly metrics?: Metrics['registry']
 }
 
 declare module 'fastify' {
@@ -39,12 +50,15 @@ async function shutdown (state: RouteState): Promise<void> {
   state.closing = true
   for (const dial of state.dials) dial.abort(new Error('server shutting down'))
   const { closeTimeout } = state.settings
-  await Promise.all([...state.sessions.values()].map((s) => s.close(1001, 'server shutting down', closeTimeout)))
+  await Promise.all([...state.hub.live.values()].map((s) => s.close(1001, 'server shutting down', closeTimeout)))
 }
 
 const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: FastifyInstance, options) => {
   const settings = settingsFrom(options)
-  const state: RouteState = { registry: new ProviderRegistry(options), settings, sessions: new Map(), dials: new Set(), closing: false }
+  const metricsOptions = settings.metrics
+  const hub = new SessionHub(settings.hooks, metricsOptions === undefined ? undefined : (h) => createMetrics(metricsOptions, h))
+  const state: RouteState = { registry: new ProviderRegistry(options), settings, hub, dials: new Set(), closing: false }
+  const metrics = hub.metrics
 
   // Added before @fastify/websocket's own preClose, which closes every client without a code.
   fastify.addHook('preClose', () => shutdown(state))
@@ -56,7 +70,16 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
   } else {
     await fastify.register(websocket, { options: { maxPayload: settings.maxPayload, perMessageDeflate: false } })
   }
-  fastify.decorate('realtime', { providers: state.registry, sessions: state.sessions } satisfies RealtimeDecorator)
+  fastify.decorate('realtime', {
+    providers: state.registry,
+    sessions: hub.live,
+    stats: () => hub.stats(),
+    metrics: metrics?.registry
+  } satisfies RealtimeDecorator)
+  if (metrics !== undefined && metrics.route !== false) {
+    const { registry } = metrics
+    fastify.get(metrics.route, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()))
+  }
 
   const { preHandler, handler } = realtimeRoute(state)
   fastify.route({ method: 'GET', url: settings.path, websocket: true, preHandler, handler })

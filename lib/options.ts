@@ -1,6 +1,9 @@
 // Options are validated once, at registration; every message names the option and how to fix it.
 import { InvalidOptionError } from './errors.js'
 import { forwardList } from './headers.js'
+import type { SessionHooks } from './hub.js'
+import { metricsOptions, type MetricsOptions } from './metrics.js'
+import { checkPricing, type Pricing } from './pricing.js'
 import type { ModelRoute, ProviderConfig } from './registry.js'
 
 export const DEFAULT_PATH = '/v1/realtime'
@@ -11,7 +14,7 @@ export const DEFAULT_HEARTBEAT_INTERVAL = 30_000
 export const DEFAULT_PONG_TIMEOUT = 10_000
 export const DEFAULT_CLOSE_TIMEOUT = 5_000
 
-export interface RealtimeProxyOptions {
+export interface RealtimeProxyOptions extends SessionHooks {
   /** Route path. Default `/v1/realtime`. */
   path?: string
   /** Provider name -> config. At least one. */
@@ -34,6 +37,10 @@ export interface RealtimeProxyOptions {
   pongTimeout?: number
   /** Milliseconds `fastify.close()` waits for sessions to finish their close handshake. Default 5 000. */
   closeTimeout?: number
+  /** USD prices per model, to add `costUSD` to usage records. None are built in. */
+  pricing?: Pricing
+  /** Prometheus metrics through prom-client: `true` serves them at `/metrics`. */
+  metrics?: boolean | MetricsOptions
 }
 
 export interface Settings {
@@ -45,6 +52,9 @@ export interface Settings {
   heartbeatInterval: number
   pongTimeout: number
   closeTimeout: number
+  pricing?: Pricing
+  metrics?: MetricsOptions
+  hooks: SessionHooks
 }
 
 function integer (options: RealtimeProxyOptions, key: keyof Settings, fallback: number, min: number): number {
@@ -68,7 +78,15 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
     highWaterMark: integer(options, 'highWaterMark', DEFAULT_HIGH_WATER_MARK, 1),
     heartbeatInterval: integer(options, 'heartbeatInterval', DEFAULT_HEARTBEAT_INTERVAL, 0),
     pongTimeout: integer(options, 'pongTimeout', DEFAULT_PONG_TIMEOUT, 1),
-    closeTimeout: integer(options, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT, 0)
+    closeTimeout: integer(options, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT, 0),
+    pricing: checkPricing(options.pricing),
+    metrics: metricsOptions(options.metrics),
+    hooks: {}
+  }
+  for (const name of ['onSessionStart', 'onUsage', 'onSessionEnd'] as const) {
+    const hook = options[name]
+    if (hook !== undefined && typeof hook !== 'function') throw new InvalidOptionError(`"${name}" must be a function`)
+    settings.hooks[name] = hook as never
   }
   if (settings.heartbeatInterval > 0 && settings.pongTimeout >= settings.heartbeatInterval) {
     throw new InvalidOptionError('"pongTimeout" must be shorter than "heartbeatInterval"')

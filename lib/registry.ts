@@ -4,6 +4,7 @@ import { InvalidOptionError, ModelRequiredError, UnknownProviderError, Unroutabl
 import { isProviderType, providerTypes, type ProviderType } from './providers/index.js'
 import type { ProviderModule, ProviderSettings, TargetRequest, UpstreamTarget } from './providers/types.js'
 import { parseBaseURL } from './providers/url.js'
+import type { Billing } from './meter.js'
 
 export type { ProviderType } from './providers/index.js'
 export type { TargetRequest, UpstreamTarget } from './providers/types.js'
@@ -25,6 +26,8 @@ export interface ProviderConfig {
   auth?: 'api-key' | 'bearer'
   /** Extra headers sent upstream (for example `OpenAI-Organization`). */
   headers?: Record<string, string>
+  /** `duration` reports session seconds at close (for per-minute pricing). Default `duration` for xAI, else `tokens`. */
+  billing?: Billing
 }
 
 /** A validated registry entry. */
@@ -35,6 +38,7 @@ export interface Provider {
   readonly apiVersion?: string
   readonly auth?: 'api-key' | 'bearer'
   readonly headers: Readonly<Record<string, string>>
+  readonly billing: Billing
   /** Resolves the key (calling it when it is a function). */
   apiKey (): Promise<string | undefined>
   modelOptional (req: TargetRequest): boolean
@@ -100,6 +104,10 @@ function createProvider (name: string, config: ProviderConfig): Provider {
       Object.entries(headers).some(([k, v]) => !HEADER_NAME.test(k) || typeof v !== 'string')) {
     throw new InvalidOptionError(`providers.${name}.headers must map header names to string values`)
   }
+  const billing = config.billing ?? (type === 'xai' ? 'duration' : 'tokens')
+  if (billing !== 'tokens' && billing !== 'duration') {
+    throw new InvalidOptionError(`providers.${name}.billing must be "tokens" or "duration"`)
+  }
   const settings: ProviderSettings = { baseURL, apiVersion, auth }
   return {
     name,
@@ -107,6 +115,7 @@ function createProvider (name: string, config: ProviderConfig): Provider {
     baseURL,
     apiVersion,
     auth,
+    billing,
     headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
     apiKey: async () => typeof apiKey === 'function' ? await apiKey() : apiKey,
     modelOptional: (req) => module.modelOptional(req, settings),

@@ -21,6 +21,8 @@ export interface CloseRecord {
 export interface RelayOptions {
   /** Stop reading a side while the other side's send buffer holds more than this many bytes. */
   highWaterMark: number
+  /** Sees every text frame from the provider after it was forwarded (usage metering). */
+  observeUpstream?: (data: Buffer) => void
 }
 
 // ws copies send options; two frozen objects spare an allocation per frame.
@@ -40,8 +42,8 @@ export class Relay {
     this.#client = client
     this.#upstream = upstream
     this.done = new Promise((resolve) => { this.#resolve = resolve })
-    this.#forward('client', client, upstream, options.highWaterMark)
-    this.#forward('upstream', upstream, client, options.highWaterMark)
+    this.#forward('client', client, upstream, options.highWaterMark, undefined)
+    this.#forward('upstream', upstream, client, options.highWaterMark, options.observeUpstream)
   }
 
   /** Closes both legs with the same code and reason (shutdown, limits). */
@@ -65,7 +67,7 @@ export class Relay {
     this.#upstream.terminate()
   }
 
-  #forward (side: Side, source: WebSocket, target: WebSocket, highWaterMark: number): void {
+  #forward (side: Side, source: WebSocket, target: WebSocket, highWaterMark: number, observe: ((data: Buffer) => void) | undefined): void {
     const stats = this.stats[side]
     const lowWaterMark = highWaterMark / 4
     let paused = false
@@ -85,6 +87,7 @@ export class Relay {
         paused = true
         source.pause()
       }
+      if (observe !== undefined && !isBinary) observe(data)
     })
     // ws has already sent its peer the matching close code (1009, 1007, 1002); mirror it to the other leg.
     source.on('error', (err) => {

@@ -9,6 +9,7 @@ import { upstreamHeaders } from './headers.js'
 import type { Settings } from './options.js'
 import { readQuery } from './query.js'
 import type { ProviderRegistry, Resolution } from './registry.js'
+import type { SessionHub } from './hub.js'
 import { RealtimeSession } from './session.js'
 import { parseProtocols, selectProtocol } from './subprotocols.js'
 
@@ -16,7 +17,7 @@ import { parseProtocols, selectProtocol } from './subprotocols.js'
 export interface RouteState {
   registry: ProviderRegistry
   settings: Settings
-  sessions: Map<string, RealtimeSession>
+  hub: SessionHub
   /** Dials in flight, aborted on shutdown. */
   dials: Set<AbortController>
   closing: boolean
@@ -25,7 +26,15 @@ export interface RouteState {
 interface Dialed {
   resolution: Resolution
   upstream: WebSocket
+  openedAt: number
   watch: ClientWatch
+}
+
+/** The metrics label for a failed dial. */
+function dialOutcome (err: { code?: string }, aborted: boolean): string {
+  if (aborted) return 'aborted'
+  if (err.code === 'FST_REALTIME_UPSTREAM_TIMEOUT') return 'timeout'
+  return err.code === 'FST_REALTIME_UPSTREAM_REJECTED' ? 'rejected' : 'unavailable'
 }
 
 // ws refuses these in handleUpgrade, after we would already have dialed; refuse them first.
@@ -57,7 +66,7 @@ function relayRejection (reply: FastifyReply, err: UpstreamRejection): FastifyRe
 }
 
 export function realtimeRoute (state: RouteState): { preHandler: preHandlerAsyncHookHandler, handler: WebsocketHandler } {
-  const { registry, settings } = state
+  const { registry, settings, hub } = state
   const dialed = new WeakMap<FastifyRequest, Dialed>()
 
   async function preHandler (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -79,6 +88,7 @@ export function realtimeRoute (state: RouteState): { preHandler: preHandlerAsync
     }
     const watch = watchClient(request.raw.socket, onClientGone)
     state.dials.add(controller)
+    const dialStart = performance.now()
     try {
       upstream = await dial(target, {
         provider: provider.name,
@@ -89,6 +99,7 @@ export function realtimeRoute (state: RouteState): { preHandler: preHandlerAsync
       })
     } catch (err) {
       watch.stop()
+      hub.dialed(provider.name, (performance.now() - dialStart) / 1000, dialOutcome(err as { code?: string }, controller.signal.aborted))
       if (controller.signal.aborted) {
         if (state.closing) throw new ShuttingDownError()
         request.log.info('client left while the provider was dialed')
@@ -101,18 +112,18 @@ export function realtimeRoute (state: RouteState): { preHandler: preHandlerAsync
     } finally {
       state.dials.delete(controller)
     }
+    hub.dialed(provider.name, (performance.now() - dialStart) / 1000, 'ok')
     watch.release()
-    dialed.set(request, { resolution, upstream, watch })
+    dialed.set(request, { resolution, upstream, openedAt: Date.now(), watch })
     return undefined
   }
 
   function handler (client: WebSocket, request: FastifyRequest): void {
-    const { resolution, upstream, watch } = dialed.get(request) as Dialed
+    const { resolution, upstream, openedAt, watch } = dialed.get(request) as Dialed
     dialed.delete(request)
     watch.stop()
-    const session = new RealtimeSession(client, upstream, resolution, request.log, settings)
-    state.sessions.set(session.id, session)
-    session.ended.then(() => state.sessions.delete(session.id), /* c8 ignore next */ () => {})
+    // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
+    new RealtimeSession(client, upstream, { resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt }, settings)
     upstream.resume()
   }
 

@@ -18,9 +18,7 @@ t.test('import realtimeProxy from "fastify-realtime-proxy" resolves to dist with
       route: app.hasRoute({ method: 'GET', url: DEFAULT_PATH }), providers: app.realtime.providers.names() }))
     await app.close()
   `
-  const env = { ...process.env }
-  delete env.NODE_V8_COVERAGE
-  delete env.NODE_OPTIONS
+  const env = { PATH: process.env.PATH }
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env, encoding: 'utf8' })
   t.same(JSON.parse(out), { same: true, registry: 'function', path: '/v1/realtime', route: true, providers: ['openai'] })
 })
