@@ -41,3 +41,11 @@ export const UpstreamTimeoutError = createError<'FST_REALTIME_UPSTREAM_TIMEOUT',
 
 export const ShuttingDownError = createError<'FST_REALTIME_SHUTTING_DOWN', 503, []>(
   'FST_REALTIME_SHUTTING_DOWN', 'The server is shutting down', 503)
+
+/** A browser handshake from an origin not in `allowedOrigins`. */
+export const OriginForbiddenError = createError<'FST_REALTIME_ORIGIN_FORBIDDEN', 403, [string]>(
+  'FST_REALTIME_ORIGIN_FORBIDDEN', 'Origin %s may not open realtime sessions', 403)
+
+/** `maxSessions` or `maxSessionsPerKey` reached; the reply carries Retry-After. */
+export const TooManySessionsError = createError<'FST_REALTIME_TOO_MANY_SESSIONS', 429, [string]>(
+  'FST_REALTIME_TOO_MANY_SESSIONS', 'Too many realtime sessions %s; retry later', 429)

@@ -1,9 +1,10 @@
 // fastify-realtime-proxy: one websocket route that relays OpenAI-schema realtime sessions to the provider
 // chosen per request, with the provider's credentials added server-side.
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import { settingsFrom, type RealtimeProxyOptions } from './options.js'
+import { readCredential, type RealtimeRequest } from './credentials.js'
 import { SessionHub, type RealtimeStats } from './hub.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { ProviderRegistry } from './registry.js'
@@ -24,6 +25,11 @@ export type { CloseRecord, LegStats, Side } from './relay.js'
 export type { RealtimeSession, SessionSummary } from './session.js'
 export type { RealtimeStats, SessionHooks, Traffic } from './hub.js'
 export type { MetricsOptions } from './metrics.js'
+export type { CredentialSource, RealtimeRequest } from './credentials.js'
+export type { AllowedOrigins } from './origin.js'
+export { MemoryStore, type SessionStore } from './limits.js'
+export type { EventPolicyOptions, PolicySession, RealtimeEvent } from './policy.js'
+export type { FrameRate } from './rate-limit.js'
 export type { ModelPricing, Pricing } from './pricing.js'
 export type { Billing } from './meter.js'
 export type { DurationUsage, ResponseUsage, TokenUsage, TranscriptionUsage, UsageRecord, UsageTotals } from './usage.js'
@@ -43,6 +49,10 @@ export interface RealtimeDecorator {
 declare module 'fastify' {
   interface FastifyInstance {
     realtime: RealtimeDecorator
+  }
+  interface FastifyRequest {
+    /** The caller's credential, for the app's auth hooks on the realtime route. */
+    realtime: RealtimeRequest
   }
 }
 
@@ -81,8 +91,13 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
     fastify.get(metrics.route, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()))
   }
 
-  const { preHandler, handler } = realtimeRoute(state)
-  fastify.route({ method: 'GET', url: settings.path, websocket: true, preHandler, handler })
+  const { credentialQuery } = settings
+  fastify.decorateRequest('realtime', {
+    getter (this: FastifyRequest): RealtimeRequest {
+      return readCredential(this, credentialQuery)
+    }
+  })
+  fastify.route({ method: 'GET', url: settings.path, websocket: true, ...realtimeRoute(state) })
 }
 
 export const realtimeProxy = fp(plugin, { fastify: '5.x', name: 'fastify-realtime-proxy' })

@@ -1,7 +1,12 @@
 // Options are validated once, at registration; every message names the option and how to fix it.
 import { InvalidOptionError } from './errors.js'
 import { forwardList } from './headers.js'
+import type { FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { SessionHooks } from './hub.js'
+import { MemoryStore, type SessionStore } from './limits.js'
+import { originCheck, type AllowedOrigins, type OriginCheck } from './origin.js'
+import { typeFilter, type EventPolicyOptions } from './policy.js'
+import type { FrameRate } from './rate-limit.js'
 import { metricsOptions, type MetricsOptions } from './metrics.js'
 import { checkPricing, type Pricing } from './pricing.js'
 import type { ModelRoute, ProviderConfig } from './registry.js'
@@ -14,7 +19,7 @@ export const DEFAULT_HEARTBEAT_INTERVAL = 30_000
 export const DEFAULT_PONG_TIMEOUT = 10_000
 export const DEFAULT_CLOSE_TIMEOUT = 5_000
 
-export interface RealtimeProxyOptions extends SessionHooks {
+export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   /** Route path. Default `/v1/realtime`. */
   path?: string
   /** Provider name -> config. At least one. */
@@ -41,6 +46,29 @@ export interface RealtimeProxyOptions extends SessionHooks {
   pricing?: Pricing
   /** Prometheus metrics through prom-client: `true` serves them at `/metrics`. */
   metrics?: boolean | MetricsOptions
+  /** Route-level hooks, run after the app's own hooks and before anything is dialed (auth). */
+  onRequest?: onRequestHookHandler | onRequestHookHandler[]
+  preHandler?: preHandlerHookHandler | preHandlerHookHandler[]
+  /** Also read the caller's credential from this query parameter (off by default: URLs end up in logs and histories). */
+  credentialQuery?: string
+  /** Browser origins allowed to open sessions (a handshake without Origin is not a browser's and passes). */
+  allowedOrigins?: AllowedOrigins
+  /** Sessions open at once in this process (or in the shared store). Default: no limit. */
+  maxSessions?: number
+  /** Sessions open at once per `sessionKey`. Default: no limit. */
+  maxSessionsPerKey?: number
+  /** Groups sessions for `maxSessionsPerKey`. Default: the caller's credential, else its IP. */
+  sessionKey?: (request: FastifyRequest) => string | undefined
+  /** Where the session counters live. Default: in memory. */
+  store?: SessionStore
+  /** Seconds in the Retry-After of a 429. Default 1. */
+  retryAfter?: number
+  /** Milliseconds a session may last; the client gets an `error` event, then both legs close with 1001. Default 0 (no limit). */
+  maxSessionDuration?: number
+  /** Milliseconds without a frame either way before both legs close with 1000 "idle timeout". Default 0 (no limit). */
+  idleTimeout?: number
+  /** Client frames per second (token bucket); a client over it is closed with 1008. Default: no limit. */
+  rateLimit?: FrameRate
 }
 
 export interface Settings {
@@ -55,10 +83,43 @@ export interface Settings {
   pricing?: Pricing
   metrics?: MetricsOptions
   hooks: SessionHooks
+  onRequest: onRequestHookHandler[]
+  preHandler: preHandlerHookHandler[]
+  credentialQuery?: string
+  allowedOrigins?: OriginCheck
+  maxSessions: number
+  maxSessionsPerKey: number
+  sessionKey?: (request: FastifyRequest) => string | undefined
+  store: SessionStore
+  retryAfter: number
+  maxSessionDuration: number
+  idleTimeout: number
+  frameRate?: FrameRate
+  policy: EventPolicyOptions
+  wantsClient: (data: Buffer) => boolean
+  wantsServer: (data: Buffer) => boolean
+  clientTypes: ReadonlySet<string> | '*'
+  serverTypes: ReadonlySet<string> | '*'
+}
+
+function hooks<T> (value: T | T[] | undefined, name: string): T[] {
+  const list = value === undefined ? [] : Array.isArray(value) ? value : [value]
+  if (list.some((h) => typeof h !== 'function')) throw new InvalidOptionError(`"${name}" must be a hook function or an array of them`)
+  return list
+}
+
+function frameRate (value: unknown): FrameRate | undefined {
+  if (value === undefined) return undefined
+  const rate = value as FrameRate
+  if (value === null || typeof value !== 'object' || !(rate.perSecond > 0) || (rate.burst !== undefined && !(rate.burst >= 1))) {
+    throw new InvalidOptionError('"rateLimit" must be { perSecond: number > 0, burst?: number >= 1 }, such as { perSecond: 100, burst: 200 }')
+  }
+  return rate
 }
 
 function integer (options: RealtimeProxyOptions, key: keyof Settings, fallback: number, min: number): number {
-  const value = options[key as keyof RealtimeProxyOptions] ?? fallback
+  const value: unknown = options[key as keyof RealtimeProxyOptions] ?? fallback
+  if (value === Infinity) return value
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     throw new InvalidOptionError(`"${key}" must be an integer >= ${min}, got ${JSON.stringify(value)}`)
   }
@@ -81,7 +142,35 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
     closeTimeout: integer(options, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT, 0),
     pricing: checkPricing(options.pricing),
     metrics: metricsOptions(options.metrics),
-    hooks: {}
+    hooks: {},
+    onRequest: hooks(options.onRequest, 'onRequest'),
+    preHandler: hooks(options.preHandler, 'preHandler'),
+    credentialQuery: options.credentialQuery,
+    allowedOrigins: originCheck(options.allowedOrigins),
+    maxSessions: integer(options, 'maxSessions', Infinity, 1),
+    maxSessionsPerKey: integer(options, 'maxSessionsPerKey', Infinity, 1),
+    sessionKey: options.sessionKey,
+    store: options.store ?? new MemoryStore(),
+    retryAfter: integer(options, 'retryAfter', 1, 0),
+    maxSessionDuration: integer(options, 'maxSessionDuration', 0, 0),
+    idleTimeout: integer(options, 'idleTimeout', 0, 0),
+    frameRate: frameRate(options.rateLimit),
+    policy: { onClientEvent: options.onClientEvent, onServerEvent: options.onServerEvent },
+    wantsClient: typeFilter(options.clientEvents ?? ['session.update'], 'clientEvents'),
+    wantsServer: typeFilter(options.serverEvents ?? '*', 'serverEvents'),
+    clientTypes: options.clientEvents === '*' ? '*' : new Set(options.clientEvents ?? ['session.update']),
+    serverTypes: options.serverEvents === undefined || options.serverEvents === '*' ? '*' : new Set(options.serverEvents)
+  }
+  if (settings.credentialQuery !== undefined && (typeof settings.credentialQuery !== 'string' || !/^[\w-]+$/.test(settings.credentialQuery))) {
+    throw new InvalidOptionError('"credentialQuery" must be a query parameter name such as "token"')
+  }
+  if (settings.sessionKey !== undefined && typeof settings.sessionKey !== 'function') throw new InvalidOptionError('"sessionKey" must be a function (request) => string')
+  const store = settings.store as Partial<SessionStore>
+  if (typeof store.acquire !== 'function' || typeof store.release !== 'function') {
+    throw new InvalidOptionError('"store" must have acquire(key, limit) and release(key) methods')
+  }
+  for (const name of ['onClientEvent', 'onServerEvent'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw new InvalidOptionError(`"${name}" must be a function`)
   }
   for (const name of ['onSessionStart', 'onUsage', 'onSessionEnd'] as const) {
     const hook = options[name]

@@ -23,6 +23,11 @@ export interface RelayOptions {
   highWaterMark: number
   /** Sees every text frame from the provider after it was forwarded (usage metering). */
   observeUpstream?: (data: Buffer) => void
+  /**
+   * Decides each client frame before it goes upstream: the bytes to send (the same buffer to relay it as
+   * it was), or null to drop it. A promise holds later frames until it settles, so order is kept.
+   */
+  filterClient?: (data: Buffer, isBinary: boolean) => Buffer | null | Promise<Buffer | null>
 }
 
 // ws copies send options; two frozen objects spare an allocation per frame.
@@ -42,8 +47,8 @@ export class Relay {
     this.#client = client
     this.#upstream = upstream
     this.done = new Promise((resolve) => { this.#resolve = resolve })
-    this.#forward('client', client, upstream, options.highWaterMark, undefined)
-    this.#forward('upstream', upstream, client, options.highWaterMark, options.observeUpstream)
+    this.#forward('client', client, upstream, options.highWaterMark, undefined, options.filterClient)
+    this.#forward('upstream', upstream, client, options.highWaterMark, options.observeUpstream, undefined)
   }
 
   /** Closes both legs with the same code and reason (shutdown, limits). */
@@ -67,27 +72,63 @@ export class Relay {
     this.#upstream.terminate()
   }
 
-  #forward (side: Side, source: WebSocket, target: WebSocket, highWaterMark: number, observe: ((data: Buffer) => void) | undefined): void {
+  /** Sends the client a text frame of the proxy's own (an error event). */
+  sendToClient (text: string): void {
+    if (this.#client.readyState === WebSocket.OPEN) this.#client.send(text)
+  }
+
+  #forward (
+    side: Side, source: WebSocket, target: WebSocket, highWaterMark: number,
+    observe: RelayOptions['observeUpstream'], filter: RelayOptions['filterClient']
+  ): void {
     const stats = this.stats[side]
     const lowWaterMark = highWaterMark / 4
-    let paused = false
+    let paused = false // for backpressure
+    let held: Array<[Buffer, boolean]> | undefined // frames waiting behind an async filter
+    const resume = (): void => {
+      if (!paused && held === undefined) source.resume()
+    }
     // One callback per direction, not per frame: resume once the target has drained enough.
     const onSent = (): void => {
       if (paused && target.bufferedAmount <= lowWaterMark) {
         paused = false
-        source.resume()
+        resume()
       }
     }
-    source.on('message', (data: Buffer, isBinary: boolean) => {
-      stats.frames++
-      stats.bytes += data.length
-      if (target.readyState !== WebSocket.OPEN) return
+    const send = (data: Buffer | null, isBinary: boolean): void => {
+      if (data === null || target.readyState !== WebSocket.OPEN) return
       target.send(data, isBinary ? BINARY : TEXT, onSent)
       if (!paused && target.bufferedAmount > highWaterMark) {
         paused = true
         source.pause()
       }
       if (observe !== undefined && !isBinary) observe(data)
+    }
+    const filtered = (data: Buffer, isBinary: boolean): void => {
+      const out = (filter as NonNullable<typeof filter>)(data, isBinary)
+      if (!(out instanceof Promise)) return send(out, isBinary)
+      held = []
+      source.pause()
+      out.then((result) => {
+        send(result, isBinary)
+        const queue = held as Array<[Buffer, boolean]>
+        held = undefined
+        for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+          filtered(next[0], next[1])
+          if (held !== undefined) { // another async decision: the rest waits behind it
+            (held as Array<[Buffer, boolean]>).push(...queue)
+            return
+          }
+        }
+        resume()
+      }, /* c8 ignore next */ () => {}) // the session's filter settles every promise itself
+    }
+    source.on('message', (data: Buffer, isBinary: boolean) => {
+      stats.frames++
+      stats.bytes += data.length
+      if (filter === undefined) send(data, isBinary)
+      else if (held !== undefined) held.push([data, isBinary])
+      else filtered(data, isBinary)
     })
     // ws has already sent its peer the matching close code (1009, 1007, 1002); mirror it to the other leg.
     source.on('error', (err) => {

@@ -1,10 +1,12 @@
 // The realtime route, top to bottom: (app hooks have authenticated) -> resolve -> dial -> upgrade -> relay.
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify'
 import type { WebsocketHandler } from '@fastify/websocket'
 import WebSocket from 'ws'
 import { watchClient, type ClientWatch } from './client-watch.js'
 import { dial, type UpstreamRejection } from './dial.js'
-import { BadUpgradeError, ShuttingDownError, UpgradeRequiredError } from './errors.js'
+import { redactQueryParam } from './credentials.js'
+import { BadUpgradeError, OriginForbiddenError, ShuttingDownError, TooManySessionsError, UpgradeRequiredError } from './errors.js'
+import { GLOBAL_KEY, storeKey } from './limits.js'
 import { upstreamHeaders } from './headers.js'
 import type { Settings } from './options.js'
 import { readQuery } from './query.js'
@@ -28,6 +30,7 @@ interface Dialed {
   upstream: WebSocket
   openedAt: number
   watch: ClientWatch
+  release: () => void
 }
 
 /** The metrics label for a failed dial. */
@@ -65,16 +68,48 @@ function relayRejection (reply: FastifyReply, err: UpstreamRejection): FastifyRe
   return reply.code(err.statusCode).type('application/json; charset=utf-8').send(err.body)
 }
 
-export function realtimeRoute (state: RouteState): { preHandler: preHandlerAsyncHookHandler, handler: WebsocketHandler } {
+export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'logSerializers'> & { handler: WebsocketHandler } {
   const { registry, settings, hub } = state
+  const { store, maxSessions, maxSessionsPerKey, allowedOrigins, credentialQuery } = settings
   const dialed = new WeakMap<FastifyRequest, Dialed>()
 
-  async function preHandler (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  async function checkOrigin (request: FastifyRequest): Promise<void> {
+    const origin = request.headers.origin
+    if (origin !== undefined && !(await (allowedOrigins as NonNullable<typeof allowedOrigins>)(origin, request))) {
+      throw new OriginForbiddenError(origin)
+    }
+  }
+
+  /** Takes the session's slots under maxSessions and maxSessionsPerKey; returns what gives them back (once). */
+  async function acquireSlots (request: FastifyRequest, reply: FastifyReply): Promise<() => void> {
+    const taken: string[] = []
+    const release = (): void => {
+      for (const key of taken.splice(0)) {
+        Promise.resolve(store.release(key)).catch((err: unknown) => request.log.error({ err }, 'session store release failed'))
+      }
+    }
+    const take = async (key: string, limit: number, scope: string): Promise<void> => {
+      if (limit === Infinity) return
+      if (!(await store.acquire(key, limit))) {
+        release()
+        reply.header('retry-after', String(settings.retryAfter))
+        throw new TooManySessionsError(scope)
+      }
+      taken.push(key)
+    }
+    await take(GLOBAL_KEY, maxSessions, 'on this server')
+    const key = settings.sessionKey?.(request) ?? request.realtime.credential ?? request.ip
+    await take(storeKey(key), maxSessionsPerKey, 'for this caller')
+    return release
+  }
+
+  async function dialUpstream (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     checkUpgrade(request)
     pinProtocol(request)
     if (state.closing) throw new ShuttingDownError()
     const resolution = registry.resolve(readQuery(request.query))
     const { provider } = resolution
+    const release = await acquireSlots(request, reply)
     const apiKey = await provider.apiKey()
     const target = provider.target(resolution, apiKey)
     target.headers = upstreamHeaders(request.headers, settings.forwardHeaders, target.headers, request.id)
@@ -85,6 +120,7 @@ export function realtimeRoute (state: RouteState): { preHandler: preHandlerAsync
     const onClientGone = (): void => {
       controller.abort(new Error('client went away'))
       upstream?.terminate()
+      release()
     }
     const watch = watchClient(request.raw.socket, onClientGone)
     state.dials.add(controller)
@@ -99,6 +135,7 @@ export function realtimeRoute (state: RouteState): { preHandler: preHandlerAsync
       })
     } catch (err) {
       watch.stop()
+      release()
       hub.dialed(provider.name, (performance.now() - dialStart) / 1000, dialOutcome(err as { code?: string }, controller.signal.aborted))
       if (controller.signal.aborted) {
         if (state.closing) throw new ShuttingDownError()
@@ -114,18 +151,32 @@ export function realtimeRoute (state: RouteState): { preHandler: preHandlerAsync
     }
     hub.dialed(provider.name, (performance.now() - dialStart) / 1000, 'ok')
     watch.release()
-    dialed.set(request, { resolution, upstream, openedAt: Date.now(), watch })
+    dialed.set(request, { resolution, upstream, openedAt: Date.now(), watch, release })
     return undefined
   }
 
   function handler (client: WebSocket, request: FastifyRequest): void {
-    const { resolution, upstream, openedAt, watch } = dialed.get(request) as Dialed
+    const { resolution, upstream, openedAt, watch, release } = dialed.get(request) as Dialed
     dialed.delete(request)
     watch.stop()
+    const init = { resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential: request.realtime.credential, release }
     // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
-    new RealtimeSession(client, upstream, { resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt }, settings)
+    new RealtimeSession(client, upstream, init, settings)
     upstream.resume()
   }
 
-  return { preHandler, handler }
+  const onRequest: onRequestHookHandler[] = allowedOrigins === undefined ? [...settings.onRequest] : [checkOrigin as onRequestHookHandler, ...settings.onRequest]
+  // A query credential must not reach the request log line.
+  const logSerializers = credentialQuery === undefined
+    ? undefined
+    : {
+        req: (req: FastifyRequest) => ({
+          method: req.method,
+          url: redactQueryParam(req.url, credentialQuery),
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort
+        })
+      }
+  return { onRequest, preHandler: [...settings.preHandler, dialUpstream as preHandlerHookHandler], logSerializers, handler }
 }

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type WebSocket from 'ws'
 import { heartbeat } from './heartbeat.js'
+import { errorEvent, parseEvent, type EventPolicyOptions, type PolicySession, type RealtimeEvent } from './policy.js'
+import { TokenBucket, type FrameRate } from './rate-limit.js'
 import type { SessionHub } from './hub.js'
 import { Meter } from './meter.js'
 import type { Pricing } from './pricing.js'
@@ -15,6 +17,17 @@ export interface SessionOptions {
   heartbeatInterval: number
   pongTimeout: number
   pricing?: Pricing
+  /** Milliseconds; 0 for no limit. */
+  maxSessionDuration: number
+  /** Milliseconds without a frame either way; 0 for no limit. */
+  idleTimeout: number
+  frameRate?: FrameRate
+  policy: EventPolicyOptions
+  /** Cheap pre-checks built once from `clientEvents` / `serverEvents`. */
+  wantsClient: (data: Buffer) => boolean
+  wantsServer: (data: Buffer) => boolean
+  clientTypes: ReadonlySet<string> | '*'
+  serverTypes: ReadonlySet<string> | '*'
 }
 
 export interface SessionInit {
@@ -24,6 +37,9 @@ export interface SessionInit {
   hub: SessionHub
   /** When the provider's websocket opened: duration billing counts from here. */
   upstreamOpenedAt: number
+  credential?: string
+  /** Runs when the session has ended (gives back its limit slots). */
+  release?: () => void
 }
 
 /** What a session was and how it ended; logged once at info level when it ends. */
@@ -39,13 +55,17 @@ export interface SessionSummary extends CloseRecord {
   usage: UsageTotals
 }
 
-export class RealtimeSession {
+const wanted = (types: ReadonlySet<string> | '*', type: string): boolean => types === '*' || types.has(type)
+
+export class RealtimeSession implements PolicySession {
   readonly id = randomUUID()
   readonly requestId: string
   readonly provider: string
   readonly model: string | undefined
   /** The model as the client named it, before routing. */
   readonly requestedModel: string | undefined
+  readonly intent: string | undefined
+  readonly credential: string | undefined
   readonly startedAt = Date.now()
   readonly log: FastifyBaseLogger
   readonly ended: Promise<SessionSummary>
@@ -58,6 +78,8 @@ export class RealtimeSession {
     this.provider = resolution.provider.name
     this.model = resolution.model
     this.requestedModel = resolution.requestedModel
+    this.intent = resolution.intent
+    this.credential = init.credential
     this.log = init.log.child({ sessionId: this.id, provider: this.provider, model: this.model })
     this.#meter = new Meter({
       sessionId: this.id,
@@ -68,7 +90,18 @@ export class RealtimeSession {
       pricing: options.pricing,
       emit: (record) => hub.usage(record, this)
     })
-    this.#relay = new Relay(client, upstream, { highWaterMark: options.highWaterMark, observeUpstream: (data) => this.#meter.observe(data) })
+    const { onClientEvent, onServerEvent } = options.policy
+    this.#relay = new Relay(client, upstream, {
+      highWaterMark: options.highWaterMark,
+      observeUpstream: onServerEvent === undefined
+        ? (data) => this.#meter.observe(data)
+        : (data) => {
+            this.#meter.observe(data)
+            this.#observe(data, onServerEvent, options)
+          },
+      filterClient: this.#clientFilter(options)
+    })
+    const stopLimits = this.#limits(options)
     const stopHeartbeat = options.heartbeatInterval > 0
       ? heartbeat([client, upstream], options.heartbeatInterval, options.pongTimeout, (leg) => {
         const side = leg === client ? 'client' : 'upstream'
@@ -78,6 +111,8 @@ export class RealtimeSession {
       : () => {}
     this.ended = this.#relay.done.then((closed) => {
       stopHeartbeat()
+      stopLimits()
+      init.release?.()
       const now = Date.now()
       this.#meter.close((now - init.upstreamOpenedAt) / 1000)
       const summary: SessionSummary = {
@@ -107,6 +142,88 @@ export class RealtimeSession {
   /** Usage so far. */
   get usage (): Readonly<UsageTotals> {
     return this.#meter.totals
+  }
+
+  sendError (code: string, message: string, eventId?: string): void {
+    this.#relay.sendToClient(errorEvent(code, message, eventId))
+  }
+
+  /** Rate limit and event policy for client frames; undefined when neither is on, so the relay does no work. */
+  #clientFilter (options: SessionOptions): ((data: Buffer, isBinary: boolean) => Buffer | null | Promise<Buffer | null>) | undefined {
+    const { onClientEvent } = options.policy
+    const bucket = options.frameRate === undefined ? undefined : new TokenBucket(options.frameRate)
+    if (bucket === undefined && onClientEvent === undefined) return undefined
+    return (data) => {
+      if (bucket !== undefined && !bucket.take()) {
+        this.log.warn('client exceeded its frame rate; closing with 1008')
+        this.#relay.close(1008, 'frame rate limit exceeded')
+        return null
+      }
+      if (onClientEvent === undefined || !options.wantsClient(data)) return data
+      const event = parseEvent(data)
+      if (event === undefined) {
+        this.sendError('invalid_event', 'The event must be a JSON object with a string "type"')
+        return null
+      }
+      if (!wanted(options.clientTypes, event.type)) return data
+      const decide = (out: RealtimeEvent | null | undefined | void): Buffer | null =>
+        out === undefined ? data : out === null ? null : Buffer.from(JSON.stringify(out))
+      const refuse = (err: unknown): null => {
+        this.log.error({ err }, 'onClientEvent hook failed; event dropped')
+        this.sendError('policy_error', 'The event could not be checked and was not sent', event.event_id)
+        return null
+      }
+      try {
+        const out = onClientEvent(event, this)
+        return out instanceof Promise ? out.then(decide, refuse) : decide(out)
+      } catch (err) {
+        return refuse(err)
+      }
+    }
+  }
+
+  #observe (data: Buffer, hook: NonNullable<EventPolicyOptions['onServerEvent']>, options: SessionOptions): void {
+    if (!options.wantsServer(data)) return
+    const event = parseEvent(data)
+    if (event === undefined || !wanted(options.serverTypes, event.type)) return
+    const failed = (err: unknown): void => this.log.error({ err }, 'onServerEvent hook failed')
+    try {
+      Promise.resolve(hook(event, this)).catch(failed)
+    } catch (err) {
+      failed(err)
+    }
+  }
+
+  /** maxSessionDuration and idleTimeout; returns what stops their timers. */
+  #limits (options: SessionOptions): () => void {
+    const { maxSessionDuration, idleTimeout } = options
+    const expire = maxSessionDuration > 0
+      ? setTimeout(() => {
+        this.log.info('realtime session reached maxSessionDuration')
+        this.sendError('session_expired', `The session reached its maximum duration of ${maxSessionDuration / 1000} seconds`)
+        this.#relay.close(1001, 'maximum session duration reached')
+      }, maxSessionDuration)
+      : undefined
+    let seen = -1
+    let quietSince = 0
+    // Counters, not a timestamp per frame: the check costs nothing on the hot path.
+    const idle = idleTimeout > 0
+      ? setInterval(() => {
+        const frames = this.#relay.stats.client.frames + this.#relay.stats.upstream.frames
+        const now = Date.now()
+        if (frames !== seen) {
+          seen = frames
+          quietSince = now
+        } else if (now - quietSince >= idleTimeout) {
+          this.log.info('realtime session idle; closing')
+          this.#relay.close(1000, 'idle timeout')
+        }
+      }, Math.max(10, idleTimeout / 4))
+      : undefined
+    return () => {
+      clearTimeout(expire)
+      clearInterval(idle)
+    }
   }
 
   /** Closes both legs with `code` (1001 on shutdown); terminates them if the close handshake takes longer than `timeout`. */
