@@ -1,5 +1,5 @@
 // The realtime route, top to bottom: (app hooks have authenticated) -> resolve -> dial -> upgrade -> relay.
-import type { FastifyReply, FastifyRequest, onRequestHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler, onResponseHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify'
 import type { WebsocketHandler } from '@fastify/websocket'
 import WebSocket from 'ws'
 import { watchClient, type ClientWatch } from './client-watch.js'
@@ -68,7 +68,17 @@ function relayRejection (reply: FastifyReply, err: UpstreamRejection): FastifyRe
   return reply.code(err.statusCode).type('application/json; charset=utf-8').send(err.body)
 }
 
-export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'logSerializers'> & { handler: WebsocketHandler } {
+/**
+ * An upgrade refused with an HTTP answer leaves a raw socket nobody reads, so a client that leaves goes
+ * unnoticed and app.close() waits for it forever. @fastify/websocket drops it only when its own onRequest
+ * hook ran, which an app hook registered before it and answering first prevents.
+ */
+const dropRefusedUpgrade: onResponseHookHandler = (request, _reply, done) => {
+  if (request.raw.headers.upgrade !== undefined) request.raw.socket.destroy()
+  done()
+}
+
+export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'onResponse' | 'logSerializers'> & { handler: WebsocketHandler } {
   const { registry, settings, hub } = state
   const { store, maxSessions, maxSessionsPerKey, allowedOrigins, credentialQuery } = settings
   const dialed = new WeakMap<FastifyRequest, Dialed>()
@@ -178,5 +188,5 @@ export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest
           remotePort: req.socket?.remotePort
         })
       }
-  return { onRequest, preHandler: [...settings.preHandler, dialUpstream as preHandlerHookHandler], logSerializers, handler }
+  return { onRequest, preHandler: [...settings.preHandler, dialUpstream as preHandlerHookHandler], onResponse: dropRefusedUpgrade, logSerializers, handler }
 }
