@@ -92,9 +92,13 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
   }
 
   const { credentialQuery } = settings
+  // Read once and kept: the route later rewrites Sec-WebSocket-Protocol, which may carry the credential.
+  const credentials = new WeakMap<FastifyRequest, RealtimeRequest>()
   fastify.decorateRequest('realtime', {
     getter (this: FastifyRequest): RealtimeRequest {
-      return readCredential(this, credentialQuery)
+      let found = credentials.get(this)
+      if (found === undefined) credentials.set(this, found = readCredential(this, credentialQuery))
+      return found
     }
   })
   fastify.route({ method: 'GET', url: settings.path, websocket: true, ...realtimeRoute(state) })

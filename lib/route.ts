@@ -91,7 +91,7 @@ export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest
   }
 
   /** Takes the session's slots under maxSessions and maxSessionsPerKey; returns what gives them back (once). */
-  async function acquireSlots (request: FastifyRequest, reply: FastifyReply): Promise<() => void> {
+  async function acquireSlots (request: FastifyRequest, reply: FastifyReply, credential: string | undefined): Promise<() => void> {
     const taken: string[] = []
     const release = (): void => {
       for (const key of taken.splice(0)) {
@@ -108,18 +108,19 @@ export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest
       taken.push(key)
     }
     await take(GLOBAL_KEY, maxSessions, 'on this server')
-    const key = settings.sessionKey?.(request) ?? request.realtime.credential ?? request.ip
+    const key = settings.sessionKey?.(request) ?? credential ?? request.ip
     await take(storeKey(key), maxSessionsPerKey, 'for this caller')
     return release
   }
 
   async function dialUpstream (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     checkUpgrade(request)
+    const { credential } = request.realtime // before pinProtocol drops credential subprotocols
     pinProtocol(request)
     if (state.closing) throw new ShuttingDownError()
     const resolution = registry.resolve(readQuery(request.query))
     const { provider } = resolution
-    const release = await acquireSlots(request, reply)
+    const release = await acquireSlots(request, reply, credential)
     const apiKey = await provider.apiKey()
     const target = provider.target(resolution, apiKey)
     target.headers = upstreamHeaders(request.headers, settings.forwardHeaders, target.headers, request.id)
