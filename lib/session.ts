@@ -90,7 +90,7 @@ export class RealtimeSession implements PolicySession {
       pricing: options.pricing,
       emit: (record) => hub.usage(record, this)
     })
-    const { onClientEvent, onServerEvent } = options.policy
+    const { onServerEvent } = options.policy
     this.#relay = new Relay(client, upstream, {
       highWaterMark: options.highWaterMark,
       observeUpstream: onServerEvent === undefined

@@ -27,6 +27,8 @@ t.test('credential order: Authorization, openai-insecure-api-key, xai-client-sec
     t.equal(conn.headers['sec-websocket-protocol'], undefined)
     t.notMatch(conn.url, /token|key/)
   }
+  await refused(t, `${proxy.url}/v1/realtime`) // no query at all: logged as is
+  t.ok(proxy.logs.lines.some((l) => (l.req as { url?: string } | undefined)?.url === '/v1/realtime'))
   t.notOk(proxy.logs.text.includes('query-key'), 'the query credential is not logged')
   t.ok(proxy.logs.text.includes('token=%5BREDACTED%5D'), 'the logged URL shows it was redacted')
 })

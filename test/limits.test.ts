@@ -37,6 +37,17 @@ t.test('maxSessionsPerKey counts per credential (hashed) and falls back to the I
   t.notOk(acquired.some((k) => k.includes('secret')), 'store keys hold a hash, not the credential')
 })
 
+t.test('MemoryStore counts down to nothing and forgets the key', async (t) => {
+  const store = new MemoryStore()
+  t.equal(store.acquire('k', 2), true)
+  t.equal(store.acquire('k', 2), true)
+  t.equal(store.acquire('k', 2), false)
+  store.release('k')
+  store.release('k')
+  store.release('k') // one too many is harmless
+  t.equal(store.count('k'), 0)
+})
+
 t.test('a failed dial gives its slot back', async (t) => {
   const upstream = await fakeUpstream(t, { reject: { status: 401, body: '{}' } })
   const store = new MemoryStore()
