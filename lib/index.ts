@@ -63,8 +63,21 @@ async function shutdown (state: RouteState): Promise<void> {
   await Promise.all([...state.hub.live.values()].map((s) => s.close(1001, 'server shutting down', closeTimeout)))
 }
 
-const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: FastifyInstance, options) => {
-  const settings = settingsFrom(options)
+/** Providers of type `simulator` without a baseURL get an embedded simulator, started here and closed with the app. */
+async function withSimulator (fastify: FastifyInstance, options: RealtimeProxyOptions): Promise<RealtimeProxyOptions> {
+  const providers = options.providers ?? {}
+  const simulated = Object.entries(providers).filter(([name, p]) => (p?.type ?? name) === 'simulator' && p?.baseURL === undefined)
+  if (simulated.length === 0) return options
+  const { RealtimeSimulator } = await import('./simulator/index.js')
+  const simulator = await RealtimeSimulator.start()
+  fastify.addHook('onClose', () => simulator.close())
+  const filled = Object.fromEntries(simulated.map(([name, p]) => [name, { ...p, type: 'simulator' as const, baseURL: simulator.url }]))
+  return { ...options, providers: { ...providers, ...filled } }
+}
+
+const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: FastifyInstance, rawOptions) => {
+  const settings = settingsFrom(rawOptions)
+  const options = await withSimulator(fastify, rawOptions)
   const metricsOptions = settings.metrics
   const hub = new SessionHub(settings.hooks, metricsOptions === undefined ? undefined : (h) => createMetrics(metricsOptions, h))
   const state: RouteState = { registry: new ProviderRegistry(options), settings, hub, dials: new Set(), closing: false }

@@ -13,7 +13,9 @@ export const providerTypes = {
   xai,
   bailian,
   zai,
-  'openai-compatible': openaiCompatible
+  'openai-compatible': openaiCompatible,
+  // the embedded simulator (fastify-realtime-proxy/simulator): the plugin starts one and fills in baseURL
+  simulator: openaiCompatible
 } satisfies Record<string, ProviderModule>
 
 export type ProviderType = keyof typeof providerTypes

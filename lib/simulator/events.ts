@@ -1,0 +1,56 @@
+// Shapes of OpenAI GA realtime server events, as the simulator sends them.
+import { randomBytes } from 'node:crypto'
+
+export const id = (prefix: string): string => `${prefix}_${randomBytes(11).toString('base64url').replace(/[-_]/g, 'x')}`
+
+export type Json = Record<string, unknown>
+
+export function errorEvent (code: string, message: string, clientEventId: unknown = null, param: string | null = null): Json {
+  return { type: 'error', event_id: id('event'), error: { type: 'invalid_request_error', code, message, param, event_id: clientEventId ?? null } }
+}
+
+export function defaultSession (model: string, transcription: boolean): Json {
+  const format = { type: 'audio/pcm', rate: 24000 }
+  const turnDetection = { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500, create_response: true, interrupt_response: true, idle_timeout_ms: null }
+  if (transcription) {
+    return {
+      type: 'transcription',
+      object: 'realtime.transcription_session',
+      id: id('sess'),
+      audio: { input: { format, transcription: { model: 'gpt-4o-transcribe', language: null, prompt: '' }, noise_reduction: null, turn_detection: turnDetection } },
+      include: null
+    }
+  }
+  return {
+    type: 'realtime',
+    object: 'realtime.session',
+    id: id('sess'),
+    model,
+    output_modalities: ['audio'],
+    instructions: '',
+    tools: [],
+    tool_choice: 'auto',
+    max_output_tokens: 'inf',
+    tracing: null,
+    prompt: null,
+    expires_at: Math.floor(Date.now() / 1000) + 3600,
+    audio: {
+      input: { format, transcription: null, noise_reduction: null, turn_detection: turnDetection },
+      output: { format, voice: 'alloy', speed: 1 }
+    },
+    include: null
+  }
+}
+
+/** Merges a session.update into the session: objects merge key by key, everything else replaces. */
+export function merge (into: Json, update: Json): Json {
+  for (const [key, value] of Object.entries(update)) {
+    const current = into[key]
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && current !== null && typeof current === 'object' && !Array.isArray(current)) {
+      merge(current as Json, value as Json)
+    } else {
+      into[key] = value
+    }
+  }
+  return into
+}

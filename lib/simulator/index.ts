@@ -1,0 +1,78 @@
+// An embedded realtime server speaking OpenAI's GA event schema: the examples run on it with no API key,
+// our tests use it as the provider, and so can yours.
+//   const sim = await RealtimeSimulator.start()
+//   app.register(realtimeProxy, { providers: { openai: { baseURL: sim.url } } })
+import { once } from 'node:events'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { WebSocketServer } from 'ws'
+import { SimulatedSession } from './session.js'
+
+export interface SimulatorOptions {
+  /** Default 0 (any free port). */
+  port?: number
+  /** Default 127.0.0.1. */
+  host?: string
+  /** 1 streams answers in real time (100 ms of audio per 100 ms); 0 as fast as possible. Default 1. */
+  pace?: number
+  /** When set, handshakes must carry `Authorization: Bearer <apiKey>` (or an `ek_` token it minted); else 401. */
+  apiKey?: string
+}
+
+function refuse (socket: Socket, status: number, message: string, code: string): void {
+  const body = JSON.stringify({ error: { message, type: 'invalid_request_error', code, param: null } })
+  socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+}
+
+export class RealtimeSimulator {
+  /** Base URL to give a provider: `http://host:port/v1` (the websocket is at `/v1/realtime`). */
+  readonly url: string
+  readonly port: number
+  readonly #server: Server
+  readonly #wss: WebSocketServer
+
+  private constructor (server: Server, wss: WebSocketServer) {
+    this.#server = server
+    this.#wss = wss
+    const { address, port } = server.address() as AddressInfo
+    this.port = port
+    this.url = `http://${address.includes(':') ? `[${address}]` : address}:${port}/v1`
+  }
+
+  static async start (options: SimulatorOptions = {}): Promise<RealtimeSimulator> {
+    const pace = options.pace ?? 1
+    const server = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'application/json' }).end('{"error":{"message":"Connect with a websocket","type":"invalid_request_error"}}')
+    })
+    const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 })
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const url = new URL(req.url ?? '/', 'http://simulator')
+      if (!url.pathname.endsWith('/realtime')) return refuse(socket, 400, `Unknown path ${url.pathname}: connect to /v1/realtime`, 'invalid_path')
+      if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+        return refuse(socket, 401, 'Incorrect API key provided.', 'invalid_api_key')
+      }
+      const intent = url.searchParams.get('intent') ?? undefined
+      const model = url.searchParams.get('model') ?? undefined
+      if (model === undefined && intent !== 'transcription') return refuse(socket, 400, 'Missing required parameter: \'model\'.', 'missing_model')
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', () => {})
+        // eslint-disable-next-line no-new -- the session lives as long as its socket
+        new SimulatedSession(ws, { model: model ?? 'gpt-4o-transcribe', intent, pace })
+      })
+    })
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1')
+    await once(server, 'listening')
+    return new RealtimeSimulator(server, wss)
+  }
+
+  /** Open simulated sessions. */
+  get sessions (): number {
+    return this.#wss.clients.size
+  }
+
+  async close (): Promise<void> {
+    for (const ws of this.#wss.clients) ws.terminate()
+    this.#server.closeAllConnections()
+    await new Promise((resolve) => this.#server.close(resolve))
+  }
+}
