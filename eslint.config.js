@@ -1,3 +1,5 @@
 import neostandard from 'neostandard'
 
-export default neostandard({ ts: true, ignores: ['dist', 'coverage', '.tap', 'node_modules'] })
+export default [
+  ...neostandard({ ts: true, env: ['browser'], ignores: ['dist', 'coverage', '.tap', 'node_modules', 'examples/public/dist', 'test-artifacts'] })
+]

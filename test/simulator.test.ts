@@ -9,7 +9,7 @@ import { tone } from '../lib/simulator/audio.js'
 import { nextMessage, open, refused, startProxy, type Tap } from './helpers.js'
 import type { UsageRecord } from '../lib/index.js'
 
-type Event = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+type Event = Record<string, any>
 
 async function simulator (t: Tap, options = {}): Promise<RealtimeSimulator> {
   const sim = await RealtimeSimulator.start({ pace: 0, ...options })
@@ -65,7 +65,7 @@ t.test('audio in, commit, transcription, response with real audio deltas and usa
   t.same(types.slice(-5), ['response.output_audio.done', 'response.output_audio_transcript.done', 'response.content_part.done', 'response.output_item.done', 'response.done'])
   const audio = Buffer.concat(events.filter((e) => e.type === 'response.output_audio.delta').map((e) => Buffer.from(e.delta, 'base64')))
   t.equal(audio.length, 1.2 * 48000, 'the audio it heard comes back')
-  t.equal(events.filter((e) => e.type === 'response.output_audio.delta')[0].delta.length, 6400, '100 ms per delta')
+  t.equal(events.filter((e) => e.type === 'response.output_audio.delta')[0]?.delta.length, 6400, '100 ms per delta')
   const transcript = events.filter((e) => e.type === 'response.output_audio_transcript.delta').map((e) => e.delta).join('')
   t.equal(transcript, 'I heard 1.2 seconds of audio. Here it is back.')
   const done = events.at(-1) as Event
@@ -129,8 +129,8 @@ t.test('server VAD: speech, silence, then a committed turn and an answer; speech
   c.send({ type: 'input_audio_buffer.append', audio: silence(0.6) })
   const turn = await c.until('response.output_audio.delta')
   t.same(turn.map((e) => e.type).slice(0, 6), ['input_audio_buffer.speech_started', 'input_audio_buffer.speech_stopped', 'input_audio_buffer.committed', 'conversation.item.added', 'conversation.item.done', 'response.created'])
-  t.equal(turn[0].audio_start_ms, 200)
-  t.equal(turn[1].audio_end_ms, 800)
+  t.equal(turn[0]?.audio_start_ms, 200)
+  t.equal(turn[1]?.audio_end_ms, 800)
   c.send({ type: 'input_audio_buffer.append', audio: pcm(0.2) })
   const interrupted = await c.until('response.done')
   t.equal(interrupted.at(-1)?.response.status, 'cancelled')

@@ -1,0 +1,103 @@
+// The examples server: every provider with a key in the environment, the embedded simulator always, one
+// token protecting the route, usage logged per response, and the browser voice demo at /.
+//   npm start                      # simulator only: no key needed
+//   OPENAI_API_KEY=sk-... npm start
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import Fastify, { type FastifyInstance } from 'fastify'
+import realtimeProxy, { type Pricing, type ProviderConfig, type UsageRecord } from '../lib/index.js'
+
+type Env = Record<string, string | undefined>
+
+/** One choice in the demo page: a provider and the model it is asked for. */
+export interface DemoModel { provider: string, model: string, label: string }
+
+/** Providers with keys in the environment, each with the model the demo offers. */
+export function providersFrom (env: Env): { providers: Record<string, ProviderConfig>, models: DemoModel[] } {
+  const providers: Record<string, ProviderConfig> = {}
+  const models: DemoModel[] = []
+  const add = (name: string, config: ProviderConfig, model: string, label: string): void => {
+    providers[name] = config
+    models.push({ provider: name, model, label })
+  }
+  if (env.OPENAI_API_KEY !== undefined) {
+    add('openai', { apiKey: env.OPENAI_API_KEY, baseURL: env.OPENAI_BASE_URL }, env.OPENAI_REALTIME_MODEL ?? 'gpt-realtime', 'OpenAI')
+  }
+  if (env.AZURE_OPENAI_API_KEY !== undefined && env.AZURE_OPENAI_ENDPOINT !== undefined) {
+    add('azure', { apiKey: env.AZURE_OPENAI_API_KEY, baseURL: env.AZURE_OPENAI_ENDPOINT, apiVersion: env.AZURE_OPENAI_API_VERSION },
+      env.AZURE_OPENAI_DEPLOYMENT ?? 'gpt-realtime', 'Azure OpenAI')
+  }
+  if (env.XAI_API_KEY !== undefined) {
+    add('xai', { apiKey: env.XAI_API_KEY, baseURL: env.XAI_BASE_URL }, env.XAI_REALTIME_MODEL ?? 'grok-voice', 'xAI')
+  }
+  if (env.DASHSCOPE_API_KEY !== undefined) {
+    const host = env.DASHSCOPE_REGION === 'cn' ? 'https://dashscope.aliyuncs.com' : 'https://dashscope-intl.aliyuncs.com'
+    add('bailian', { apiKey: env.DASHSCOPE_API_KEY, baseURL: env.DASHSCOPE_BASE_URL ?? host }, env.DASHSCOPE_REALTIME_MODEL ?? 'qwen3-omni-flash-realtime', 'Alibaba Bailian')
+  }
+  if (env.ZAI_API_KEY !== undefined) {
+    const base = env.ZAI_REGION === 'cn' ? 'https://open.bigmodel.cn/api/paas/v4' : 'https://api.z.ai/api/paas/v4'
+    add('zai', { apiKey: env.ZAI_API_KEY, baseURL: env.ZAI_BASE_URL ?? base }, env.ZAI_REALTIME_MODEL ?? 'glm-realtime', 'Z.ai GLM')
+  }
+  add('simulator', { type: 'simulator' }, 'simulator', 'Simulator (no key)')
+  return { providers, models }
+}
+
+// Example prices only, to show the cost columns: fill these from your own contract.
+export const EXAMPLE_PRICING: Pricing = {
+  'gpt-realtime': { input: { text: 4, audio: 32, image: 5, cached: 0.4 }, output: { text: 16, audio: 64 }, transcription: { perSecond: 0.0001 } },
+  simulator: { input: { text: 4, audio: 32, cached: 0.4 }, output: { text: 16, audio: 64 }, transcription: { perSecond: 0.0001 } },
+  'xai/grok-voice': { perMinute: 0.05 }
+}
+
+export interface ExampleServer {
+  app: FastifyInstance
+  token: string
+  models: DemoModel[]
+}
+
+const PUBLIC = new URL('./public/', import.meta.url)
+const ASSETS: Record<string, string> = {
+  '/': 'index.html',
+  '/app.js': 'dist/app.js',
+  '/worklet.js': 'dist/worklet.js'
+}
+const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8' }
+
+export async function buildServer (env: Env = process.env, logger: boolean | object = true): Promise<ExampleServer> {
+  const token = env.DEMO_TOKEN ?? randomBytes(12).toString('base64url')
+  const { providers, models } = providersFrom(env)
+  const app = Fastify({ logger })
+  await app.register(realtimeProxy, {
+    providers,
+    pricing: EXAMPLE_PRICING,
+    // The page sends the token as the subprotocol openai-insecure-api-key.<token>; servers as a Bearer header.
+    onRequest: async (request, reply) => {
+      if (request.realtime.credential !== token) return reply.code(401).send({ error: 'unauthorized: use the token printed at start-up' })
+    },
+    onUsage: (record: UsageRecord, session) => {
+      session.log.info({ usage: record }, `usage: ${record.kind}${record.costUSD === undefined ? '' : ` $${record.costUSD.toFixed(6)}`}`)
+    },
+    metrics: true
+  })
+  app.get('/config', async () => ({ models, pricing: EXAMPLE_PRICING }))
+  for (const [path, file] of Object.entries(ASSETS)) {
+    app.get(path, async (_request, reply) => {
+      const body = await readFile(new URL(file, PUBLIC)).catch(() => undefined)
+      if (body === undefined) return reply.code(500).send({ error: 'demo page not built: run npm run build' })
+      return reply.type(TYPES[file.split('.').pop() as string] as string).send(body)
+    })
+  }
+  return { app, token, models }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const pretty = process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { ignore: 'pid,hostname' } } } : true
+  const { app, token, models } = await buildServer(process.env, pretty)
+  const port = Number(process.env.PORT ?? 3000)
+  await app.listen({ port, host: process.env.HOST ?? '127.0.0.1' })
+  const live = models.filter((m) => m.provider !== 'simulator').map((m) => m.label)
+  app.log.info(live.length === 0
+    ? 'no provider key set: the demo runs on the embedded simulator (set OPENAI_API_KEY and restart to talk to OpenAI)'
+    : `live providers: ${live.join(', ')} (and the simulator)`)
+  app.log.info(`open http://localhost:${port}/#token=${token} (websocket token: ${token})`)
+}
