@@ -58,6 +58,14 @@ t.test('audio in, commit, transcription, response with real audio deltas and usa
   const committed = await c.until('conversation.item.input_audio_transcription.completed')
   t.same(committed.map((e) => e.type), ['input_audio_buffer.committed', 'conversation.item.added', 'conversation.item.done', 'conversation.item.input_audio_transcription.completed'])
   t.match(committed[3], { transcript: '[1.2 seconds of audio]', usage: { type: 'duration', seconds: 1.2 } })
+  c.send({ type: 'input_audio_buffer.append', audio: pcm(0.2) })
+  c.send({ type: 'input_audio_buffer.commit' })
+  const second = await c.until('conversation.item.input_audio_transcription.completed')
+  t.equal(second[0]?.previous_item_id, committed[0]?.item_id, 'items chain')
+  c.send({ type: 'input_audio_buffer.append', audio: pcm(0.5) })
+  c.send({ type: 'input_audio_buffer.append', audio: pcm(0.7) })
+  c.send({ type: 'input_audio_buffer.commit' })
+  await c.until('conversation.item.input_audio_transcription.completed')
   c.send({ type: 'response.create' })
   const events = await c.until('response.done')
   const types = events.map((e) => e.type)
@@ -71,10 +79,10 @@ t.test('audio in, commit, transcription, response with real audio deltas and usa
   const done = events.at(-1) as Event
   t.match(done.response, { status: 'completed', output: [{ role: 'assistant', content: [{ type: 'output_audio', transcript }] }] })
   t.same(done.response.usage, {
-    total_tokens: 12 + 24 + 12,
-    input_tokens: 12,
+    total_tokens: 26 + 24 + 12,
+    input_tokens: 26,
     output_tokens: 24 + 12,
-    input_token_details: { text_tokens: 0, audio_tokens: 12, image_tokens: 0, cached_tokens: 0, cached_tokens_details: { text_tokens: 0, audio_tokens: 0, image_tokens: 0 } },
+    input_token_details: { text_tokens: 0, audio_tokens: 26, image_tokens: 0, cached_tokens: 0, cached_tokens_details: { text_tokens: 0, audio_tokens: 0, image_tokens: 0 } },
     output_token_details: { text_tokens: 12, audio_tokens: 24 }
   })
 })
@@ -83,6 +91,14 @@ t.test('text items, text modality, cancel, clear, and errors of the real shape',
   const sim = await simulator(t, { pace: 0.5 })
   const c = await client(t, sim)
   await c.next()
+  c.send({ type: 'response.create', response: { output_modalities: ['text'] } })
+  t.equal((await c.until('response.done')).filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join(''), 'Hello from the realtime simulator.')
+  c.send({ type: 'conversation.item.create', item: { id: 'item_mine', type: 'message', role: 'assistant', content: 'not a list' } })
+  t.equal((await c.until('conversation.item.done')).at(-1)?.item.id, 'item_mine')
+  c.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_audio', audio: '' }] } })
+  await c.until('conversation.item.done')
+  c.send({ type: 'response.create', response: { output_modalities: ['text'] } })
+  t.equal((await c.until('response.done')).filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join(''), 'Hello from the realtime simulator.', 'an item without text')
   c.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hello there' }] } })
   t.same((await c.until('conversation.item.done')).map((e) => e.type), ['conversation.item.added', 'conversation.item.done'])
   c.send({ type: 'response.create', response: { output_modalities: ['text'] } })
@@ -102,6 +118,8 @@ t.test('text items, text modality, cancel, clear, and errors of the real shape',
     [{ type: 'response.cancel', event_id: 'c1' }, 'response_cancel_not_active'],
     [{ type: 'nope' }, 'invalid_value'],
     ['not json', 'invalid_json'],
+    ['null', 'invalid_json'],
+    ['[1]', 'invalid_json'],
     [{ type: 'input_audio_buffer.commit' }, 'input_audio_buffer_commit_empty'],
     [{ type: 'input_audio_buffer.append', audio: '***' }, 'invalid_value'],
     [{ type: 'session.update' }, 'missing_required_parameter'],
@@ -125,6 +143,7 @@ t.test('server VAD: speech, silence, then a committed turn and an answer; speech
   const c = await client(t, sim)
   await c.next()
   c.send({ type: 'input_audio_buffer.append', audio: silence(0.2) })
+  c.send({ type: 'input_audio_buffer.append', audio: '' }) // empty appends are fine
   c.send({ type: 'input_audio_buffer.append', audio: pcm(0.6) })
   c.send({ type: 'input_audio_buffer.append', audio: silence(0.6) })
   const turn = await c.until('response.output_audio.delta')
@@ -135,6 +154,15 @@ t.test('server VAD: speech, silence, then a committed turn and an answer; speech
   const interrupted = await c.until('response.done')
   t.equal(interrupted.at(-1)?.response.status, 'cancelled')
   t.ok(interrupted.some((e) => e.type === 'input_audio_buffer.speech_started'))
+  // turn detection switched off, then on with only a type: the defaults apply
+  c.send({ type: 'session.update', session: { audio: { input: { turn_detection: null } } } })
+  await c.until('session.updated')
+  c.send({ type: 'input_audio_buffer.append', audio: pcm(0.3) })
+  c.send({ type: 'session.update', session: { audio: { input: { turn_detection: { type: 'server_vad' } } } } })
+  await c.until('session.updated')
+  c.send({ type: 'input_audio_buffer.append', audio: pcm(0.3) })
+  for (let i = 0; i < 3; i++) c.send({ type: 'input_audio_buffer.append', audio: silence(0.2) }) // 20 ms frames in real life
+  t.match((await c.until('input_audio_buffer.speech_stopped')).at(-1), { audio_end_ms: 2200 })
 })
 
 t.test('transcription sessions, apiKey, and refusals', async (t) => {
@@ -145,6 +173,8 @@ t.test('transcription sessions, apiKey, and refusals', async (t) => {
   t.equal((await refused(t, `${base}/realtime`, [], { headers: { authorization: 'Bearer sk-sim-000000' } })).status, 400)
   const ws = await open(t, `${base}/realtime?intent=transcription`, [], { headers: { authorization: 'Bearer sk-sim-000000' } })
   t.match(JSON.parse((await nextMessage(ws)).data.toString()), { type: 'session.created', session: { type: 'transcription' } })
+  ws.send('{"type":"response.create"}')
+  t.match(JSON.parse((await nextMessage(ws)).data.toString()), { type: 'error', error: { message: 'Transcription sessions do not create responses.' } })
   const res = await fetch(sim.url)
   t.equal(res.status, 426)
 })

@@ -9,9 +9,12 @@ export function errorEvent (code: string, message: string, clientEventId: unknow
   return { type: 'error', event_id: id('event'), error: { type: 'invalid_request_error', code, message, param, event_id: clientEventId ?? null } }
 }
 
+/** Server VAD settings a session starts with; a partial turn_detection is filled from these. */
+export const TURN_DETECTION = { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500, create_response: true, interrupt_response: true, idle_timeout_ms: null }
+
 export function defaultSession (model: string, transcription: boolean): Json {
   const format = { type: 'audio/pcm', rate: 24000 }
-  const turnDetection = { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500, create_response: true, interrupt_response: true, idle_timeout_ms: null }
+  const turnDetection = { ...TURN_DETECTION }
   if (transcription) {
     return {
       type: 'transcription',

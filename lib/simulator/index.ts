@@ -11,7 +11,7 @@ import { SimulatedSession } from './session.js'
 export interface SimulatorOptions {
   /** Default 0 (any free port). */
   port?: number
-  /** Default 127.0.0.1. */
+  /** Host to listen on, as it may stand in a URL. Default 127.0.0.1. */
   host?: string
   /** 1 streams answers in real time (100 ms of audio per 100 ms); 0 as fast as possible. Default 1. */
   pace?: number
@@ -31,12 +31,12 @@ export class RealtimeSimulator {
   readonly #server: Server
   readonly #wss: WebSocketServer
 
-  private constructor (server: Server, wss: WebSocketServer) {
+  private constructor (server: Server, wss: WebSocketServer, host: string) {
     this.#server = server
     this.#wss = wss
-    const { address, port } = server.address() as AddressInfo
+    const { port } = server.address() as AddressInfo
     this.port = port
-    this.url = `http://${address.includes(':') ? `[${address}]` : address}:${port}/v1`
+    this.url = `http://${host}:${port}/v1`
   }
 
   static async start (options: SimulatorOptions = {}): Promise<RealtimeSimulator> {
@@ -46,7 +46,7 @@ export class RealtimeSimulator {
     })
     const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 })
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      const url = new URL(req.url ?? '/', 'http://simulator')
+      const url = new URL(req.url as string, 'http://simulator')
       if (!url.pathname.endsWith('/realtime')) return refuse(socket, 400, `Unknown path ${url.pathname}: connect to /v1/realtime`, 'invalid_path')
       if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
         return refuse(socket, 401, 'Incorrect API key provided.', 'invalid_api_key')
@@ -60,9 +60,10 @@ export class RealtimeSimulator {
         new SimulatedSession(ws, { model: model ?? 'gpt-4o-transcribe', intent, pace })
       })
     })
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1')
+    const host = options.host ?? '127.0.0.1'
+    server.listen(options.port ?? 0, host)
     await once(server, 'listening')
-    return new RealtimeSimulator(server, wss)
+    return new RealtimeSimulator(server, wss, host)
   }
 
   /** Open simulated sessions. */

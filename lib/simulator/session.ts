@@ -2,7 +2,7 @@
 // speech, so it answers by speaking back the audio it heard (or a tone) and saying how long it was.
 import type WebSocket from 'ws'
 import { BYTES_PER_SECOND, rms, seconds, tone } from './audio.js'
-import { defaultSession, errorEvent, id, merge, type Json } from './events.js'
+import { defaultSession, errorEvent, id, merge, TURN_DETECTION, type Json } from './events.js'
 
 export interface SimulatedSessionOptions {
   model: string
@@ -73,7 +73,9 @@ export class SimulatedSession {
         this.#clearBuffer()
         return this.#send({ type: 'input_audio_buffer.cleared' })
       case 'conversation.item.create': return this.#createItem(event, eventId)
-      case 'response.create': return this.#respond(event.response as Json | undefined)
+      case 'response.create':
+        if (this.#session.type !== 'realtime') return this.#send(errorEvent('invalid_request_error', 'Transcription sessions do not create responses.', eventId))
+        return this.#respond(event.response as Json | undefined)
       case 'response.cancel':
         if (this.#response === undefined) return this.#send(errorEvent('response_cancel_not_active', 'Cancellation failed: no active response found.', eventId))
         return this.#cancel()
@@ -91,6 +93,8 @@ export class SimulatedSession {
       return this.#send(errorEvent('invalid_value', `Cannot change the session type from '${String(this.#session.type)}'.`, eventId, 'session.type'))
     }
     merge(this.#session, session)
+    const input = (this.#session.audio as { input: Json }).input
+    if (input.turn_detection !== null) input.turn_detection = { ...TURN_DETECTION, ...input.turn_detection as Json }
     this.#send({ type: 'session.updated', session: this.#session })
   }
 
@@ -124,7 +128,7 @@ export class SimulatedSession {
     if (!this.#speaking) return
     this.#silentBytes += pcm.length
     const silentMs = this.#silentBytes / BYTES_PER_SECOND * 1000
-    if (silentMs < Number(turn.silence_duration_ms ?? 500)) return
+    if (silentMs < Number(turn.silence_duration_ms)) return
     this.#speaking = false
     this.#send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: Math.round(this.#audioMs - silentMs), item_id: this.#speechItem })
     this.#commit(undefined, this.#speechItem)
@@ -181,7 +185,7 @@ export class SimulatedSession {
   #answer (): { transcript: string, audio: Buffer, inputAudio: number, inputText: number } {
     const heard = [...this.#items].reverse().find((i) => i.role === 'user')
     const inputAudio = this.#items.reduce((n, i) => n + (i.audio === undefined ? 0 : seconds(i.audio.length)), 0)
-    const inputText = tokens(String(this.#session.instructions ?? '')) + this.#items.reduce((n, i) => n + tokens(i.text ?? ''), 0)
+    const inputText = tokens(String(this.#session.instructions)) + this.#items.reduce((n, i) => n + tokens(i.text ?? ''), 0)
     if (heard?.audio !== undefined) {
       const s = seconds(heard.audio.length).toFixed(1)
       return { transcript: `I heard ${s} seconds of audio. Here it is back.`, audio: heard.audio.subarray(0, MAX_ECHO), inputAudio, inputText }
@@ -196,7 +200,7 @@ export class SimulatedSession {
     }
     const response: ActiveResponse = { id: id('resp'), cancelled: false }
     this.#response = response
-    const modalities = (overrides?.output_modalities ?? this.#session.output_modalities ?? ['audio']) as string[]
+    const modalities = (overrides?.output_modalities ?? this.#session.output_modalities) as string[]
     const audioOut = modalities.includes('audio')
     const { transcript, audio, inputAudio, inputText } = this.#answer()
     const item = { id: id('item'), type: 'message', object: 'realtime.item', status: 'in_progress', role: 'assistant', content: [] as Json[] }
@@ -248,7 +252,6 @@ export class SimulatedSession {
     }
     response.cancel = () => finish('cancelled')
     const step = (): void => {
-      if (response.cancelled) return
       if (sent === chunks) return finish('completed')
       const words0 = Math.floor(words.length * sent / chunks)
       const words1 = Math.floor(words.length * (sent + 1) / chunks)

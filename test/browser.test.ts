@@ -1,0 +1,86 @@
+/// <reference lib="dom" />
+// End to end in headless Chromium: the demo page, a fake microphone, the examples server on the simulator.
+// Audio flows both ways, the transcript and usage appear, and a screenshot is kept in test-artifacts/.
+import t from 'tap'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { buildServer } from '../examples/server.js'
+import { tone } from '../lib/simulator/audio.js'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+/** A WAV the fake microphone loops: 1 s of "speech", then 1.5 s of silence, so server VAD takes turns. */
+function speechWav (): string {
+  const pcm = Buffer.concat([tone(1, 300), Buffer.alloc(1.5 * 48000)])
+  const header = Buffer.alloc(44)
+  header.write('RIFF', 0)
+  header.writeUInt32LE(36 + pcm.length, 4)
+  header.write('WAVEfmt ', 8)
+  header.writeUInt32LE(16, 16)
+  header.writeUInt16LE(1, 20) // PCM
+  header.writeUInt16LE(1, 22) // mono
+  header.writeUInt32LE(24000, 24)
+  header.writeUInt32LE(48000, 28)
+  header.writeUInt16LE(2, 32)
+  header.writeUInt16LE(16, 34)
+  header.write('data', 36)
+  header.writeUInt32LE(pcm.length, 40)
+  const file = join(tmpdir(), `fastify-realtime-proxy-speech-${process.pid}.wav`)
+  writeFileSync(file, Buffer.concat([header, pcm]))
+  return file
+}
+
+t.test('the demo page talks to the simulator through the proxy', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install Debian's chromium package (.ci/run does) to run the browser test` }, async (t) => {
+  const { chromium } = await import('playwright-core')
+  const { app, token } = await buildServer({ DEMO_TOKEN: 'browser-test-token' }, false)
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${speechWav()}`
+    ]
+  })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage({ viewport: { width: 900, height: 640 } })
+  const errors: string[] = []
+  page.on('pageerror', (err) => errors.push(err.message))
+  await page.goto(`http://127.0.0.1:${port}/#token=${token}`)
+  await page.waitForSelector('[data-testid=model] option', { state: 'attached' })
+  t.equal(await page.inputValue('[data-testid=token]'), token)
+  t.match(await page.textContent('[data-testid=model]'), 'Simulator')
+
+  await page.click('[data-testid=connect]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'connected', undefined, { timeout: 15_000 })
+  await page.waitForSelector('[data-role=user]', { timeout: 20_000 })
+  await page.waitForFunction(() => {
+    const demo = (window as unknown as { demo: { responses: number, played: number, sent: number } }).demo
+    return demo.responses > 0 && demo.played > 0.5 && document.querySelector('[data-role=assistant]')?.textContent?.includes('I heard') === true
+  }, undefined, { timeout: 30_000 })
+  const demo = await page.evaluate(() => (window as unknown as { demo: Record<string, number> }).demo)
+  t.ok((demo.sent as number) > 1, `sent ${demo.sent} s of microphone audio`)
+  t.ok((demo.played as number) > 0.5, `played ${demo.played} s of answer audio`)
+  t.ok((demo.input as number) > 0 && (demo.output as number) > 0, 'usage shown')
+  t.match(await page.textContent('[data-role=user]'), /you: \[\d+\.\d seconds of audio\]/)
+  t.match(await page.textContent('[data-testid=cost]'), /^\$0\.\d{6}$/)
+  t.not(await page.textContent('[data-testid=cost]'), '$0.000000')
+
+  mkdirSync('test-artifacts', { recursive: true })
+  await page.screenshot({ path: 'test-artifacts/demo.png' })
+  t.ok(existsSync('test-artifacts/demo.png'), 'screenshot saved to test-artifacts/demo.png')
+
+  await page.click('[data-testid=connect]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=closed]')?.textContent !== '')
+  t.equal(await page.textContent('[data-testid=closed]'), 'closed: 1000 user hung up')
+  t.same(errors, [], 'no page errors')
+  const stats = app.realtime.stats()
+  t.ok(stats.usage.responses > 0, `the server metered ${stats.usage.responses} responses`)
+  t.ok(stats.usage.transcription.seconds > 0, 'and the transcription seconds')
+})
