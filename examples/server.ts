@@ -63,10 +63,11 @@ const ASSETS: Record<string, string> = {
 }
 const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8' }
 
-export async function buildServer (env: Env = process.env, logger: boolean | object = true): Promise<ExampleServer> {
+export async function buildServer (env: Env = process.env, logger: boolean | object = true, https?: { key: Buffer, cert: Buffer }): Promise<ExampleServer> {
   const token = env.DEMO_TOKEN ?? randomBytes(12).toString('base64url')
   const { providers, models } = providersFrom(env)
-  const app = Fastify({ logger })
+  // The page offers the first model: a real provider when a key is set, else the simulator.
+  const app = Fastify({ logger, ...(https === undefined ? {} : { https }) }) as unknown as FastifyInstance
   await app.register(realtimeProxy, {
     providers,
     pricing: EXAMPLE_PRICING,
