@@ -1,0 +1,133 @@
+// The load client, in its own process: runs one scenario against one URL and prints a JSON result.
+import WebSocket from 'ws'
+
+interface Task { scenario: string, url: string, rss?: string, sessions: number, seconds: number }
+const task = JSON.parse(process.argv[2] as string) as Task
+const headers = { authorization: 'Bearer bench' }
+const AUDIO = 'A'.repeat(6400)
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+function open (model: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${task.url}?model=${model}`, { headers, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 })
+    ws.on('error', reject)
+    ws.once('open', () => resolve(ws))
+  })
+}
+
+async function openMany (n: number, model: string): Promise<WebSocket[]> {
+  const sockets: WebSocket[] = []
+  for (let i = 0; i < n; i += 50) sockets.push(...await Promise.all(Array.from({ length: Math.min(50, n - i) }, () => open(model))))
+  return sockets
+}
+
+async function rss (): Promise<number> {
+  const res = await fetch(task.rss as string)
+  return (await res.json() as { rss: number }).rss
+}
+
+async function stream (): Promise<object> {
+  const sockets = await openMany(task.sessions, 'stream')
+  let frames = 0
+  let bytes = 0
+  let counting = false
+  for (const ws of sockets) ws.on('message', (data: Buffer) => { if (counting) { frames++; bytes += data.length } })
+  await sleep(300)
+  counting = true
+  await sleep(task.seconds * 1000)
+  counting = false
+  for (const ws of sockets) ws.terminate()
+  return { framesPerSec: frames / task.seconds, mbPerSec: bytes / task.seconds / 1e6 }
+}
+
+async function append (): Promise<object> {
+  const sockets = await openMany(task.sessions, 'sink')
+  const acked = new Map<WebSocket, number>()
+  const frame = Buffer.from(JSON.stringify({ type: 'input_audio_buffer.append', audio: AUDIO }))
+  let running = true
+  for (const ws of sockets) {
+    ws.on('message', (data: Buffer) => acked.set(ws, JSON.parse(data.toString()).n))
+    const pump = (): void => {
+      if (!running) return
+      for (let i = 0; i < 64 && ws.readyState === ws.OPEN && ws.bufferedAmount < 512 * 1024; i++) ws.send(frame, { binary: false })
+      setImmediate(pump)
+    }
+    pump()
+  }
+  await sleep(500)
+  const start = [...acked.values()].reduce((a, b) => a + b, 0)
+  await sleep(task.seconds * 1000)
+  const end = [...acked.values()].reduce((a, b) => a + b, 0)
+  running = false
+  for (const ws of sockets) ws.terminate()
+  return { framesPerSec: (end - start) / task.seconds }
+}
+
+async function latency (): Promise<object> {
+  const sockets = await openMany(task.sessions, 'echo')
+  const rtts: number[] = []
+  let recording = false
+  const pad = 'A'.repeat(1120)
+  for (const ws of sockets) {
+    ws.on('message', (data: Buffer) => {
+      if (!recording) return
+      const sent = Number(data.subarray(data.indexOf('"t":') + 4, data.indexOf(',"audio"')).toString())
+      rtts.push(Number(process.hrtime.bigint()) / 1e6 - sent)
+    })
+  }
+  // every session sends a 1.2 KB frame every 20 ms, staggered
+  const timers = sockets.map((ws, i) => setTimeout(() => {
+    timers[i] = setInterval(() => ws.send(`{"type":"input_audio_buffer.append","t":${Number(process.hrtime.bigint()) / 1e6},"audio":"${pad}"}`), 20)
+  }, (i * 20) / sockets.length))
+  await sleep(1000)
+  recording = true
+  await sleep(task.seconds * 1000)
+  recording = false
+  for (const t of timers) clearInterval(t)
+  for (const ws of sockets) ws.terminate()
+  rtts.sort((a, b) => a - b)
+  const at = (q: number): number => rtts[Math.min(rtts.length - 1, Math.floor(q * rtts.length))] as number
+  return { p50: at(0.5), p99: at(0.99), samples: rtts.length }
+}
+
+async function idleMemory (): Promise<object> {
+  const before = await rss()
+  const sockets = await openMany(task.sessions, 'idle')
+  await sleep(1000)
+  const after = await rss()
+  for (const ws of sockets) ws.terminate()
+  return { bytesPerSession: (after - before) / task.sessions }
+}
+
+async function stalled (): Promise<object> {
+  const before = await rss()
+  const ws = await open('stream')
+  ;(ws as unknown as { _socket: { pause (): void } })._socket.pause()
+  let peak = before
+  const end = Date.now() + task.seconds * 1000
+  while (Date.now() < end) {
+    peak = Math.max(peak, await rss())
+    await sleep(100)
+  }
+  ws.terminate()
+  return { peakGrowthMB: (peak - before) / 1e6 }
+}
+
+async function handshake (): Promise<object> {
+  let done = 0
+  const end = Date.now() + task.seconds * 1000
+  await Promise.all(Array.from({ length: 10 }, async () => {
+    while (Date.now() < end) {
+      const ws = await open('idle')
+      ws.close()
+      await new Promise((resolve) => ws.once('close', resolve))
+      done++
+    }
+  }))
+  return { setupsPerSec: done / task.seconds }
+}
+
+const scenarios: Record<string, () => Promise<object>> = { stream, append, latency, idleMemory, stalled, handshake }
+const result = await (scenarios[task.scenario] as () => Promise<object>)()
+process.stdout.write(JSON.stringify(result))
+process.exit(0)

@@ -1,0 +1,93 @@
+// npm run bench [-- --json results.json] [-- --quick]
+// Starts the fake provider, then for each scenario measures, in one run: a direct connection (the physical
+// limit), this plugin with metering, this plugin with metering and an event-policy hook, and
+// @fastify/http-proxy with websocket: true. Provider, proxies and load client are separate processes.
+// Every figure is the median of 3 repetitions (1 with --quick).
+import { execFileSync, fork, type ChildProcess } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+
+const here = new URL('.', import.meta.url)
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] ?? 'bench-results.json' : undefined
+const REPS = quick ? 1 : 3
+
+type Target = 'direct' | 'plugin' | 'policy' | 'http-proxy'
+const TARGETS: Target[] = ['direct', 'plugin', 'policy', 'http-proxy']
+
+function start (file: string, argv: string[] = []): Promise<{ child: ChildProcess, port: number }> {
+  const child = fork(new URL(file, here), argv, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  return new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve({ child, port: (m as { port: number }).port }))
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)))
+  })
+}
+
+function client (task: object): Record<string, number> {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', new URL('client.ts', here).pathname, JSON.stringify(task)], { encoding: 'utf8', timeout: 120_000 })
+  return JSON.parse(out) as Record<string, number>
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
+
+interface Scenario { name: string, scenario: string, sessions: number, seconds: number, metrics: string[], proxyOnly?: boolean, lowerIsBetter?: boolean }
+const SCENARIOS: Scenario[] = [
+  { name: 'downstream stream, 1 session', scenario: 'stream', sessions: 1, seconds: 3, metrics: ['framesPerSec', 'mbPerSec'] },
+  { name: 'downstream stream, 50 sessions', scenario: 'stream', sessions: 50, seconds: 3, metrics: ['framesPerSec', 'mbPerSec'] },
+  { name: 'upstream append, 50 sessions', scenario: 'append', sessions: 50, seconds: 3, metrics: ['framesPerSec'] },
+  { name: 'latency, 100 sessions x 50 frames/s', scenario: 'latency', sessions: 100, seconds: 5, metrics: ['p50', 'p99'], lowerIsBetter: true },
+  { name: 'idle memory, 1000 sessions', scenario: 'idleMemory', sessions: 1000, seconds: 0, metrics: ['bytesPerSession'], proxyOnly: true, lowerIsBetter: true },
+  { name: 'stalled reader, 5 s of streaming', scenario: 'stalled', sessions: 1, seconds: 5, metrics: ['peakGrowthMB'], proxyOnly: true, lowerIsBetter: true },
+  { name: 'handshakes (auth + dial + upgrade)', scenario: 'handshake', sessions: 10, seconds: 3, metrics: ['setupsPerSec'] }
+]
+
+const upstream = await start('upstream.ts')
+const proxies = new Map<Target, { child: ChildProcess, port: number }>()
+for (const kind of ['plugin', 'policy', 'http-proxy'] as const) proxies.set(kind, await start('proxy.ts', [kind, String(upstream.port)]))
+
+const results: Record<string, Record<Target, Record<string, number>>> = {}
+for (const s of SCENARIOS) {
+  results[s.name] = {} as Record<Target, Record<string, number>>
+  for (const target of TARGETS) {
+    if (s.proxyOnly === true && target === 'direct') continue
+    const port = target === 'direct' ? upstream.port : (proxies.get(target) as { port: number }).port
+    const runs = Array.from({ length: REPS }, () => client({
+      scenario: s.scenario,
+      url: `ws://127.0.0.1:${port}/v1/realtime`,
+      rss: `http://127.0.0.1:${port}/__rss`,
+      sessions: s.sessions,
+      seconds: s.seconds
+    }))
+    const row: Record<string, number> = {}
+    for (const metric of s.metrics) row[metric] = median(runs.map((r) => r[metric] as number))
+    ;(results[s.name] as Record<Target, Record<string, number>>)[target] = row
+    process.stderr.write(`${s.name} / ${target}: ${JSON.stringify(row)}\n`)
+  }
+}
+upstream.child.kill()
+for (const p of proxies.values()) p.child.kill()
+
+const fmt = (n: number | undefined): string => n === undefined ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)
+const ratio = (a: number | undefined, b: number | undefined): string => a === undefined || b === undefined || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`
+const lines = [
+  `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; median of ${REPS}`,
+  '',
+  '| scenario | metric | direct | plugin | plugin + policy | @fastify/http-proxy | plugin / direct | plugin / http-proxy | policy / plugin |',
+  '|---|---|---|---|---|---|---|---|---|'
+]
+for (const s of SCENARIOS) {
+  const r = results[s.name] as Record<Target, Record<string, number> | undefined>
+  for (const metric of s.metrics) {
+    const v = (t: Target): number | undefined => r[t]?.[metric]
+    if (s.scenario === 'latency') {
+      // latency is reported as what the proxy adds to a direct round trip
+      const added = (t: Target): number | undefined => v(t) === undefined ? undefined : (v(t) as number) - (v('direct') as number)
+      lines.push(`| ${s.name} | ${metric} ms (added: plugin ${fmt(added('plugin'))}, http-proxy ${fmt(added('http-proxy'))}) | ${fmt(v('direct'))} | ${fmt(v('plugin'))} | ${fmt(v('policy'))} | ${fmt(v('http-proxy'))} | ${ratio(v('plugin'), v('direct'))} | ${ratio(v('plugin'), v('http-proxy'))} | ${ratio(v('policy'), v('plugin'))} |`)
+    } else {
+      lines.push(`| ${s.name} | ${metric} | ${fmt(v('direct'))} | ${fmt(v('plugin'))} | ${fmt(v('policy'))} | ${fmt(v('http-proxy'))} | ${ratio(v('plugin'), v('direct'))} | ${ratio(v('plugin'), v('http-proxy'))} | ${ratio(v('policy'), v('plugin'))} |`)
+    }
+  }
+}
+process.stdout.write(lines.join('\n') + '\n')
+if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ reps: REPS, node: process.version, cpus: cpus().length, results }, null, 2))

@@ -1,0 +1,38 @@
+// The fake realtime provider for the benchmark, in its own process. The connection URL picks the behaviour:
+//   ?mode=stream  send 100 ms audio deltas as fast as the connection takes them
+//   ?mode=sink    count what arrives, ack every 500 frames
+//   ?mode=echo    send every frame straight back (latency)
+//   ?mode=idle    nothing
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { WebSocketServer, type WebSocket } from 'ws'
+
+export const DELTA = JSON.stringify({ type: 'response.output_audio.delta', event_id: 'event_0', response_id: 'resp_0', item_id: 'item_0', output_index: 0, content_index: 0, delta: 'A'.repeat(6400) })
+
+function stream (ws: WebSocket): void {
+  const frame = Buffer.from(DELTA)
+  // At most 64 frames a turn: a peer that vanished leaves readyState OPEN until the loop yields.
+  const pump = (): void => {
+    for (let i = 0; i < 64 && ws.readyState === ws.OPEN && ws.bufferedAmount < 1024 * 1024; i++) ws.send(frame, { binary: false })
+    if (ws.readyState === ws.OPEN) setImmediate(pump)
+  }
+  pump()
+}
+
+const server = createServer()
+const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 })
+wss.on('connection', (ws, req) => {
+  ws.on('error', () => {})
+  // the plugin forwards only the model, so the model names the behaviour
+  const params = new URL(req.url ?? '/', 'http://x').searchParams
+  const mode = params.get('mode') ?? params.get('model')
+  if (mode === 'stream') stream(ws)
+  else if (mode === 'echo') ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }))
+  else if (mode === 'sink') {
+    let n = 0
+    ws.on('message', () => { if (++n % 500 === 0) ws.send(`{"type":"ack","n":${n}}`) })
+  }
+})
+server.listen(0, '127.0.0.1', () => {
+  process.send?.({ port: (server.address() as AddressInfo).port })
+})
