@@ -61,6 +61,8 @@ export function dial (target: UpstreamTarget, options: DialOptions): Promise<Web
       headers: target.headers,
       perMessageDeflate: false, // base64 audio does not compress; deflate costs CPU and memory per session
       maxPayload,
+      // The provider is trusted and its frames go to the client unchanged; the client validates UTF-8 itself.
+      skipUTF8Validation: true,
       followRedirects: false
     })
     let settled = false

@@ -48,12 +48,24 @@ t.test('an abnormal drop (1006) is sent on as 1011', async (t) => {
 })
 
 t.test('invalid UTF-8 in a text frame closes both sides with 1007', async (t) => {
-  const { ws, conn } = await session(t)
-  const c = closed(ws)
-  // a lone continuation byte is not UTF-8
-  conn.socket.send(Buffer.from([0x7b, 0x80, 0x7d]), { binary: false })
-  t.equal((await conn.closed).code, 1007)
-  t.equal((await c).code, 1007)
+  t.test('from the client: the proxy validates it', async (t) => {
+    const { ws, conn } = await session(t)
+    const c = closed(ws)
+    ws.send(Buffer.from([0x7b, 0x80, 0x7d]), { binary: false }) // a lone continuation byte is not UTF-8
+    t.equal((await c).code, 1007)
+    t.equal((await conn.closed).code, 1007)
+    t.equal(conn.frames.length, 0, 'never forwarded')
+  })
+  t.test('from the provider: trusted, relayed unchanged, and the client validates it', async (t) => {
+    const { ws, conn } = await session(t)
+    const c = new Promise<{ code: number }>((resolve) => ws.once('close', (code: number) => resolve({ code })))
+    const errors: string[] = []
+    ws.on('error', (err: Error & { code?: string }) => errors.push(err.code as string))
+    conn.socket.send(Buffer.from([0x7b, 0x80, 0x7d]), { binary: false })
+    t.equal((await conn.closed).code, 1007, 'the client\'s 1007 is mirrored to the provider')
+    t.same(errors, ['WS_ERR_INVALID_UTF8'])
+    t.equal((await c).code, 1006, 'ws stops reading after a protocol error, so the client sees its own abnormal close')
+  })
 })
 
 t.test('one session ending leaves another untouched', async (t) => {
