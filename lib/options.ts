@@ -3,6 +3,7 @@ import { InvalidOptionError } from './errors.js'
 import { forwardList } from './headers.js'
 import type { FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { SessionHooks } from './hub.js'
+import type { SessionOptions } from './session.js'
 import { MemoryStore, type SessionStore } from './limits.js'
 import { originCheck, type AllowedOrigins, type OriginCheck } from './origin.js'
 import { typeFilter, type EventPolicyOptions } from './policy.js'
@@ -71,16 +72,13 @@ export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   rateLimit?: FrameRate
 }
 
-export interface Settings {
+/** Options after validation: what the route and every session read. */
+export interface Settings extends SessionOptions {
   path: string
   forwardHeaders: string[]
   dialTimeout: number
   maxPayload: number
-  highWaterMark: number
-  heartbeatInterval: number
-  pongTimeout: number
   closeTimeout: number
-  pricing?: Pricing
   metrics?: MetricsOptions
   hooks: SessionHooks
   onRequest: onRequestHookHandler[]
@@ -92,14 +90,6 @@ export interface Settings {
   sessionKey?: (request: FastifyRequest) => string | undefined
   store: SessionStore
   retryAfter: number
-  maxSessionDuration: number
-  idleTimeout: number
-  frameRate?: FrameRate
-  policy: EventPolicyOptions
-  wantsClient: (data: Buffer) => boolean
-  wantsServer: (data: Buffer) => boolean
-  clientTypes: ReadonlySet<string> | '*'
-  serverTypes: ReadonlySet<string> | '*'
 }
 
 function hooks<T> (value: T | T[] | undefined, name: string): T[] {

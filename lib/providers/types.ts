@@ -1,4 +1,5 @@
 // The contract between the registry and a provider module: a pure function from config and request to a target.
+import { bearer, withQuery, wsURL } from './url.js'
 
 /** What a session asks of a provider, after resolution. */
 export interface TargetRequest {
@@ -39,3 +40,15 @@ export function transcriptionOrSideband (req: TargetRequest): boolean {
 }
 
 export const modelRequired = (): boolean => false
+
+/** A provider that dials `path` on its base with `?model=` and a Bearer key; `keepPath` appends, else replaces the base path. */
+export function bearerProvider (defaultBaseURL: string, path: string, keepPath: boolean): ProviderModule {
+  return {
+    defaultBaseURL,
+    modelOptional: modelRequired,
+    target (settings, req) {
+      const url = wsURL(settings.baseURL, path, keepPath)
+      return { url: withQuery(url, { model: req.model }), headers: bearer(settings.apiKey), protocols: [] }
+    }
+  }
+}
