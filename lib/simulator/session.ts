@@ -51,7 +51,8 @@ export class SimulatedSession {
   }
 
   #send (event: Json): void {
-    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify({ event_id: id('event'), ...event }))
+    // type first, as OpenAI sends it (the proxy's meter skips audio deltas by their leading type)
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify({ type: event.type, event_id: id('event'), ...event }))
   }
 
   #receive (data: Buffer, isBinary: boolean): void {
