@@ -33,11 +33,32 @@ export interface RealtimeStats extends Traffic {
 
 const emptyTraffic = (): Traffic => ({ frames: { client: 0, upstream: 0 }, bytes: { client: 0, upstream: 0 } })
 
-function addTraffic (into: Traffic, session: Pick<SessionSummary, 'client' | 'upstream'>): void {
-  into.frames.client += session.client.frames
-  into.frames.upstream += session.upstream.frames
-  into.bytes.client += session.client.bytes
-  into.bytes.upstream += session.upstream.bytes
+function trafficOf ({ client, upstream }: Pick<SessionSummary, 'client' | 'upstream'>): Traffic {
+  return { frames: { client: client.frames, upstream: upstream.frames }, bytes: { client: client.bytes, upstream: upstream.bytes } }
+}
+
+function addTraffic (into: Traffic, from: Traffic): void {
+  into.frames.client += from.frames.client
+  into.frames.upstream += from.frames.upstream
+  into.bytes.client += from.bytes.client
+  into.bytes.upstream += from.bytes.upstream
+}
+
+function addTo (totals: Map<string, Traffic>, provider: string, traffic: Traffic): void {
+  let into = totals.get(provider)
+  if (into === undefined) totals.set(provider, into = emptyTraffic())
+  addTraffic(into, traffic)
+}
+
+/** Calls a user hook, sync or async; a throw or a rejection is logged and goes no further. */
+export function callHook<A extends unknown[]> (log: FastifyBaseLogger, name: string, hook: ((...args: A) => MaybePromise) | undefined, ...args: A): void {
+  if (hook === undefined) return
+  const failed = (err: unknown): void => log.error({ err }, `${name} hook failed`)
+  try {
+    Promise.resolve(hook(...args)).catch(failed)
+  } catch (err) {
+    failed(err)
+  }
 }
 
 export class SessionHub {
@@ -46,8 +67,7 @@ export class SessionHub {
   readonly #metrics: Metrics | undefined
   #started = 0
   readonly #endedUsage = emptyTotals()
-  /** Traffic of ended sessions, by provider (metrics need the split; stats() sums it). */
-  readonly endedTraffic = new Map<string, Traffic>()
+  readonly #endedTraffic = new Map<string, Traffic>()
 
   constructor (hooks: SessionHooks, metrics?: (hub: SessionHub) => Metrics) {
     this.#hooks = hooks
@@ -61,22 +81,20 @@ export class SessionHub {
   started (session: RealtimeSession): void {
     this.live.set(session.id, session)
     this.#started++
-    this.#call(session.log, 'onSessionStart', this.#hooks.onSessionStart, session)
+    callHook(session.log, 'onSessionStart', this.#hooks.onSessionStart, session)
   }
 
   usage (record: UsageRecord, session: RealtimeSession): void {
     this.#metrics?.usage(record)
-    this.#call(session.log, 'onUsage', this.#hooks.onUsage, record, session)
+    callHook(session.log, 'onUsage', this.#hooks.onUsage, record, session)
   }
 
   ended (summary: SessionSummary, session: RealtimeSession): void {
     this.live.delete(session.id)
-    let traffic = this.endedTraffic.get(summary.provider)
-    if (traffic === undefined) this.endedTraffic.set(summary.provider, traffic = emptyTraffic())
-    addTraffic(traffic, summary)
+    addTo(this.#endedTraffic, summary.provider, trafficOf(summary))
     addTotals(this.#endedUsage, summary.usage)
     this.#metrics?.ended(summary)
-    this.#call(session.log, 'onSessionEnd', this.#hooks.onSessionEnd, summary, session)
+    callHook(session.log, 'onSessionEnd', this.#hooks.onSessionEnd, summary, session)
   }
 
   /** A dial finished: `ok`, or the error code of why not. */
@@ -84,25 +102,22 @@ export class SessionHub {
     this.#metrics?.dialed(provider, seconds, outcome)
   }
 
+  /** Frames and bytes since registration, ended and live sessions together, by provider. */
+  trafficByProvider (): Map<string, Traffic> {
+    const totals = new Map<string, Traffic>()
+    for (const [provider, traffic] of this.#endedTraffic) addTo(totals, provider, traffic)
+    for (const session of this.live.values()) addTo(totals, session.provider, trafficOf(session.stats))
+    return totals
+  }
+
   stats (): RealtimeStats {
     const stats: RealtimeStats = { activeSessions: this.live.size, sessionsByProvider: {}, totalSessions: this.#started, usage: emptyTotals(), ...emptyTraffic() }
-    for (const traffic of this.endedTraffic.values()) addTraffic(stats, { client: { frames: traffic.frames.client, bytes: traffic.bytes.client }, upstream: { frames: traffic.frames.upstream, bytes: traffic.bytes.upstream } })
+    for (const traffic of this.trafficByProvider().values()) addTraffic(stats, traffic)
     addTotals(stats.usage, this.#endedUsage)
     for (const session of this.live.values()) {
       stats.sessionsByProvider[session.provider] = (stats.sessionsByProvider[session.provider] ?? 0) + 1
-      addTraffic(stats, session.stats)
       addTotals(stats.usage, session.usage)
     }
     return stats
-  }
-
-  #call<A extends unknown[]> (log: FastifyBaseLogger, name: string, hook: ((...args: A) => MaybePromise) | undefined, ...args: A): void {
-    if (hook === undefined) return
-    const failed = (err: unknown): void => log.error({ err }, `${name} hook failed`)
-    try {
-      Promise.resolve(hook(...args)).catch(failed)
-    } catch (err) {
-      failed(err)
-    }
   }
 }

@@ -67,16 +67,9 @@ export function createMetrics (options: MetricsOptions, hub: SessionHub): Metric
       labelNames: ['provider', 'from'],
       registers,
       collect () {
-        const totals = new Map<string, { client: number, upstream: number }>()
-        for (const [provider, traffic] of hub.endedTraffic) totals.set(provider, { ...traffic[what] })
-        for (const session of hub.live.values()) {
-          const t = totals.get(session.provider) ?? { client: 0, upstream: 0 }
-          t.client += session.stats.client[what]
-          t.upstream += session.stats.upstream[what]
-          totals.set(session.provider, t)
-        }
         this.reset()
-        for (const [provider, t] of totals) {
+        for (const [provider, traffic] of hub.trafficByProvider()) {
+          const t = traffic[what]
           this.inc({ provider, from: 'client' }, t.client)
           this.inc({ provider, from: 'upstream' }, t.upstream)
         }

@@ -60,11 +60,11 @@ export function parseEvent (data: Buffer): RealtimeEvent | undefined {
   }
 }
 
-/** An `error` server event as OpenAI sends it. */
-export function errorEvent (code: string, message: string, eventId?: string): string {
-  return JSON.stringify({
+/** An `error` server event as OpenAI sends it (the proxy's own, and the simulator's). */
+export function errorEvent (code: string, message: string, clientEventId: unknown = null, param: string | null = null): RealtimeEvent {
+  return {
     type: 'error',
     event_id: `event_${randomUUID().replaceAll('-', '').slice(0, 22)}`,
-    error: { type: 'invalid_request_error', code, message, param: null, event_id: eventId ?? null }
-  })
+    error: { type: 'invalid_request_error', code, message, param, event_id: clientEventId ?? null }
+  }
 }

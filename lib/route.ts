@@ -31,6 +31,7 @@ interface Dialed {
   openedAt: number
   watch: ClientWatch
   release: () => void
+  credential: string | undefined
 }
 
 /** The metrics label for a failed dial. */
@@ -162,15 +163,15 @@ export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest
     }
     hub.dialed(provider.name, (performance.now() - dialStart) / 1000, 'ok')
     watch.release()
-    dialed.set(request, { resolution, upstream, openedAt: Date.now(), watch, release })
+    dialed.set(request, { resolution, upstream, openedAt: Date.now(), watch, release, credential })
     return undefined
   }
 
   function handler (client: WebSocket, request: FastifyRequest): void {
-    const { resolution, upstream, openedAt, watch, release } = dialed.get(request) as Dialed
+    const { resolution, upstream, openedAt, watch, release, credential } = dialed.get(request) as Dialed
     dialed.delete(request)
     watch.stop()
-    const init = { resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential: request.realtime.credential, release }
+    const init = { resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, release }
     // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
     new RealtimeSession(client, upstream, init, settings)
     upstream.resume()

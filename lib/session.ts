@@ -5,7 +5,7 @@ import type WebSocket from 'ws'
 import { heartbeat } from './heartbeat.js'
 import { errorEvent, parseEvent, type EventPolicyOptions, type PolicySession, type RealtimeEvent } from './policy.js'
 import { TokenBucket, type FrameRate } from './rate-limit.js'
-import type { SessionHub } from './hub.js'
+import { callHook, type SessionHub } from './hub.js'
 import { Meter } from './meter.js'
 import type { Pricing } from './pricing.js'
 import { Relay, type CloseRecord, type LegStats } from './relay.js'
@@ -145,7 +145,7 @@ export class RealtimeSession implements PolicySession {
   }
 
   sendError (code: string, message: string, eventId?: string): void {
-    this.#relay.sendToClient(errorEvent(code, message, eventId))
+    this.#relay.sendToClient(JSON.stringify(errorEvent(code, message, eventId)))
   }
 
   /** Rate limit and event policy for client frames; undefined when neither is on, so the relay does no work. */
@@ -186,12 +186,7 @@ export class RealtimeSession implements PolicySession {
     if (!options.wantsServer(data)) return
     const event = parseEvent(data)
     if (event === undefined || !wanted(options.serverTypes, event.type)) return
-    const failed = (err: unknown): void => this.log.error({ err }, 'onServerEvent hook failed')
-    try {
-      Promise.resolve(hook(event, this)).catch(failed)
-    } catch (err) {
-      failed(err)
-    }
+    callHook(this.log, 'onServerEvent', hook, event, this)
   }
 
   /** maxSessionDuration and idleTimeout; returns what stops their timers. */

@@ -5,9 +5,7 @@ export const id = (prefix: string): string => `${prefix}_${randomBytes(11).toStr
 
 export type Json = Record<string, unknown>
 
-export function errorEvent (code: string, message: string, clientEventId: unknown = null, param: string | null = null): Json {
-  return { type: 'error', event_id: id('event'), error: { type: 'invalid_request_error', code, message, param, event_id: clientEventId ?? null } }
-}
+export { errorEvent } from '../policy.js'
 
 /** Server VAD settings a session starts with; a partial turn_detection is filled from these. */
 export const TURN_DETECTION = { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500, create_response: true, interrupt_response: true, idle_timeout_ms: null }
