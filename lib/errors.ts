@@ -49,3 +49,23 @@ export const OriginForbiddenError = createError<'FST_REALTIME_ORIGIN_FORBIDDEN',
 /** `maxSessions` or `maxSessionsPerKey` reached; the reply carries Retry-After. */
 export const TooManySessionsError = createError<'FST_REALTIME_TOO_MANY_SESSIONS', 429, [string]>(
   'FST_REALTIME_TOO_MANY_SESSIONS', 'Too many realtime sessions %s; retry later', 429)
+
+/** A signaling request whose body cannot be forwarded (not JSON, no SDP, a malformed part). */
+export const BadBodyError = createError<'FST_REALTIME_BAD_BODY', 400, [string]>(
+  'FST_REALTIME_BAD_BODY', 'Invalid request body: %s', 400)
+
+export const UnsupportedMediaTypeError = createError<'FST_REALTIME_UNSUPPORTED_MEDIA_TYPE', 415, []>(
+  'FST_REALTIME_UNSUPPORTED_MEDIA_TYPE',
+  'Send the SDP offer as application/sdp (model in the query) or as multipart/form-data with "sdp" and "session" parts', 415)
+
+/** The provider has no such signaling endpoint (only OpenAI, Azure GA, xAI client secrets and OpenAI-compatible do). */
+export const NotSupportedError = createError<'FST_REALTIME_NOT_SUPPORTED', 501, [string, string, string]>(
+  'FST_REALTIME_NOT_SUPPORTED', 'Provider "%s" (type %s) has no %s endpoint; use the websocket route for it', 501)
+
+/** A call id the call registry does not hold (never created here, expired, or ended). */
+export const UnknownCallError = createError<'FST_REALTIME_UNKNOWN_CALL', 404, [string]>(
+  'FST_REALTIME_UNKNOWN_CALL', 'Unknown call "%s"', 404)
+
+/** A call created by another caller (by `sessionKey`, else credential, else IP). */
+export const CallForbiddenError = createError<'FST_REALTIME_CALL_FORBIDDEN', 403, [string]>(
+  'FST_REALTIME_CALL_FORBIDDEN', 'Call "%s" was created by another caller', 403)

@@ -9,6 +9,8 @@ import { SessionHub, type RealtimeStats } from './hub.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { ProviderRegistry } from './registry.js'
 import { realtimeRoute, type RouteState } from './route.js'
+import { signalingRoutes } from './signaling.js'
+import { UpstreamHttp } from './upstream-http.js'
 import type { RealtimeSession } from './session.js'
 
 export * from './errors.js'
@@ -27,7 +29,7 @@ export type { RealtimeStats, SessionHooks, Traffic } from './hub.js'
 export type { MetricsOptions } from './metrics.js'
 export type { CredentialSource, RealtimeRequest } from './credentials.js'
 export type { AllowedOrigins } from './origin.js'
-export { MemoryStore, type SessionStore } from './limits.js'
+export { MemoryStore, type SessionStore } from './store.js'
 export type { EventPolicyOptions, PolicySession, RealtimeEvent } from './policy.js'
 export type { FrameRate } from './rate-limit.js'
 export type { ModelPricing, Pricing } from './pricing.js'
@@ -115,6 +117,11 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
     }
   })
   fastify.route({ method: 'GET', url: settings.path, websocket: true, ...realtimeRoute(state) })
+  if (settings.signaling !== undefined) {
+    const http = new UpstreamHttp(settings.dialTimeout)
+    fastify.addHook('onClose', () => http.close())
+    await fastify.register(signalingRoutes(state, http))
+  }
 }
 
 export const realtimeProxy = fp(plugin, { fastify: '5.x', name: 'fastify-realtime-proxy' })

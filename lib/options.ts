@@ -4,7 +4,7 @@ import { forwardList } from './headers.js'
 import type { FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { SessionHooks } from './hub.js'
 import type { SessionOptions } from './session.js'
-import { MemoryStore, type SessionStore } from './limits.js'
+import { DEFAULT_MAX_CALLS, MemoryStore, type CallStore, type SessionStore } from './store.js'
 import { originCheck, type AllowedOrigins, type OriginCheck } from './origin.js'
 import { typeFilter, type EventPolicyOptions } from './policy.js'
 import type { FrameRate } from './rate-limit.js'
@@ -19,6 +19,23 @@ export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024
 export const DEFAULT_HEARTBEAT_INTERVAL = 30_000
 export const DEFAULT_PONG_TIMEOUT = 10_000
 export const DEFAULT_CLOSE_TIMEOUT = 5_000
+export const DEFAULT_MAX_EXPIRES_AFTER = 600
+export const DEFAULT_SIGNALING_BODY_LIMIT = 64 * 1024
+export const DEFAULT_CALL_TTL = 3_600_000
+
+/** The WebRTC signaling routes beside the websocket: `POST {path}/client_secrets`, `POST {path}/calls`. */
+export interface SignalingOptions {
+  /** Largest `expires_after.seconds` a minted client secret gets; also what it gets when the client names none. Default 600. */
+  maxExpiresAfter?: number
+  /** Largest request body (JSON, SDP offer, multipart) in bytes; larger is answered 413. Default 64 KiB. */
+  bodyLimit?: number
+  /** Attach to each call's sideband websocket to meter its usage. Default true. */
+  sideband?: boolean
+  /** Calls the default memory store remembers at once (oldest forgotten first). Default 10 000. */
+  maxCalls?: number
+  /** Milliseconds a call stays in the registry unless its sideband ends it first. Default 3 600 000 (OpenAI's session limit). */
+  callTTL?: number
+}
 
 export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   /** Route path. Default `/v1/realtime`. */
@@ -70,6 +87,11 @@ export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   idleTimeout?: number
   /** Client frames per second (token bucket); a client over it is closed with 1008. Default: no limit. */
   rateLimit?: FrameRate
+  /**
+   * WebRTC signaling routes (client secrets, calls, sideband metering). Off by default: a client secret or a
+   * WebRTC call talks to the provider directly, outside the event policy and frame limits of the websocket route.
+   */
+  signaling?: boolean | SignalingOptions
 }
 
 /** Options after validation: what the route and every session read. */
@@ -90,6 +112,36 @@ export interface Settings extends SessionOptions {
   sessionKey?: (request: FastifyRequest) => string | undefined
   store: SessionStore
   retryAfter: number
+  signaling?: Required<SignalingOptions> & { calls: CallStore }
+}
+
+function signalingFrom (options: RealtimeProxyOptions, store: SessionStore): Settings['signaling'] {
+  const { signaling } = options
+  if (signaling === undefined || signaling === false) return undefined
+  if (signaling !== true && (signaling === null || typeof signaling !== 'object')) {
+    throw new InvalidOptionError('"signaling" must be true or an object such as { maxExpiresAfter: 600 }')
+  }
+  const given: SignalingOptions = signaling === true ? {} : signaling
+  const number = (key: keyof SignalingOptions, fallback: number, min: number): number => {
+    const value: unknown = given[key] ?? fallback
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+      throw new InvalidOptionError(`"signaling.${key}" must be an integer >= ${min}, got ${JSON.stringify(value)}`)
+    }
+    return value
+  }
+  if (given.sideband !== undefined && typeof given.sideband !== 'boolean') throw new InvalidOptionError('"signaling.sideband" must be a boolean')
+  const calls = store as Partial<CallStore>
+  if (typeof calls.setCall !== 'function' || typeof calls.getCall !== 'function' || typeof calls.deleteCall !== 'function') {
+    throw new InvalidOptionError('"store" must also have setCall(id, call, ttl), getCall(id) and deleteCall(id) when "signaling" is on: the call registry lives there')
+  }
+  return {
+    maxExpiresAfter: number('maxExpiresAfter', DEFAULT_MAX_EXPIRES_AFTER, 1),
+    bodyLimit: number('bodyLimit', DEFAULT_SIGNALING_BODY_LIMIT, 1),
+    sideband: given.sideband ?? true,
+    maxCalls: number('maxCalls', DEFAULT_MAX_CALLS, 1),
+    callTTL: number('callTTL', DEFAULT_CALL_TTL, 1),
+    calls: calls as CallStore
+  }
 }
 
 function hooks<T> (value: T | T[] | undefined, name: string): T[] {
@@ -140,7 +192,7 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
     maxSessions: integer(options, 'maxSessions', Infinity, 1),
     maxSessionsPerKey: integer(options, 'maxSessionsPerKey', Infinity, 1),
     sessionKey: options.sessionKey,
-    store: options.store ?? new MemoryStore(),
+    store: options.store ?? new MemoryStore({ maxCalls: typeof options.signaling === 'object' ? options.signaling?.maxCalls : undefined }),
     retryAfter: integer(options, 'retryAfter', 1, 0),
     maxSessionDuration: integer(options, 'maxSessionDuration', 0, 0),
     idleTimeout: integer(options, 'idleTimeout', 0, 0),
@@ -170,5 +222,6 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
   if (settings.heartbeatInterval > 0 && settings.pongTimeout >= settings.heartbeatInterval) {
     throw new InvalidOptionError('"pongTimeout" must be shorter than "heartbeatInterval"')
   }
+  settings.signaling = signalingFrom(options, store as SessionStore)
   return settings
 }

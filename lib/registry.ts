@@ -2,12 +2,12 @@
 // Lives on `fastify.realtime.providers`; changes at runtime apply to the next session.
 import { InvalidOptionError, ModelRequiredError, UnknownProviderError, UnroutableModelError } from './errors.js'
 import { isProviderType, providerTypes, type ProviderType } from './providers/index.js'
-import type { ProviderModule, ProviderSettings, TargetRequest, UpstreamTarget } from './providers/types.js'
+import type { Endpoint, HttpTarget, ProviderModule, ProviderSettings, TargetRequest, UpstreamTarget } from './providers/types.js'
 import { parseBaseURL } from './providers/url.js'
 import type { Billing } from './meter.js'
 
 export type { ProviderType } from './providers/index.js'
-export type { TargetRequest, UpstreamTarget } from './providers/types.js'
+export type { Endpoint, HttpTarget, TargetRequest, UpstreamTarget } from './providers/types.js'
 
 /** A key, or a function returning one (rotating tokens such as Entra ID), read at every session start. */
 export type ApiKey = string | (() => string | Promise<string>)
@@ -44,6 +44,10 @@ export interface Provider {
   modelOptional (req: TargetRequest): boolean
   /** Where and how to dial for this request, with the key in place. Pure apart from reading the key. */
   target (req: TargetRequest, apiKey: string | undefined): UpstreamTarget
+  /** A WebRTC signaling endpoint with the key in place; undefined where the provider has none. */
+  endpoint (endpoint: Endpoint, apiKey: string | undefined): HttpTarget | undefined
+  /** The client_secrets body this provider takes (xAI takes only expires_after.seconds). */
+  clientSecretBody (body: Record<string, unknown>): Record<string, unknown>
 }
 
 /** A `models` entry: a provider name (model passed as is) or a provider and the upstream model name. */
@@ -123,7 +127,13 @@ function createProvider (name: string, config: ProviderConfig): Provider {
       const target = module.target({ ...settings, apiKey: key }, req)
       target.headers = { ...this.headers, ...target.headers }
       return target
-    }
+    },
+    endpoint (endpoint, key) {
+      const target = module.endpoint({ ...settings, apiKey: key }, endpoint)
+      if (target !== undefined) target.headers = { ...this.headers, ...target.headers }
+      return target
+    },
+    clientSecretBody: module.clientSecretBody ?? ((body) => body)
   }
 }
 
@@ -191,9 +201,10 @@ export class ProviderRegistry {
 
   /**
    * Resolves a request: `provider` query, then a `provider/model` prefix, then the `models` map, then
-   * `defaultProvider`, then the only provider. Throws a 400 error naming what was wrong.
+   * `defaultProvider`, then the only provider. Throws a 400 error naming what was wrong. `requireModel: false`
+   * leaves a missing model for the provider to judge (signaling bodies, where the provider has a default).
    */
-  resolve (query: RouteQuery): Resolution {
+  resolve (query: RouteQuery, requireModel = true): Resolution {
     const { model, intent, callId } = query
     let name = query.provider
     let upstreamModel = model
@@ -220,7 +231,7 @@ export class ProviderRegistry {
       throw new UnroutableModelError(model, model)
     }
     const resolution: Resolution = { provider, model: upstreamModel === '' ? undefined : upstreamModel, intent, callId, requestedModel: model }
-    if (resolution.model === undefined && !provider.modelOptional(resolution)) throw new ModelRequiredError()
+    if (requireModel && resolution.model === undefined && !provider.modelOptional(resolution)) throw new ModelRequiredError()
     return resolution
   }
 

@@ -30,11 +30,21 @@ export interface RelayOptions {
   filterClient?: (data: Buffer, isBinary: boolean) => Buffer | null | Promise<Buffer | null>
 }
 
+/** Both legs of a session (Relay) or the provider leg alone (Tap, a call's sideband). */
+export interface Legs {
+  readonly stats: Record<Side, LegStats>
+  readonly done: Promise<CloseRecord>
+  close (code: number, reason: string): void
+  kill (side: Side, reason: string): void
+  terminate (): void
+  sendToClient (text: string): void
+}
+
 // ws copies send options; two frozen objects spare an allocation per frame.
 const TEXT = Object.freeze({ binary: false })
 const BINARY = Object.freeze({ binary: true })
 
-export class Relay {
+export class Relay implements Legs {
   readonly stats: Record<Side, LegStats> = { client: { frames: 0, bytes: 0 }, upstream: { frames: 0, bytes: 0 } }
   readonly done: Promise<CloseRecord>
   closed: CloseRecord | undefined

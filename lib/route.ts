@@ -1,12 +1,13 @@
 // The realtime route, top to bottom: (app hooks have authenticated) -> resolve -> dial -> upgrade -> relay.
-import type { FastifyReply, FastifyRequest, onRequestHookHandler, onResponseHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify'
+import type { FastifyReply, FastifyRequest, onResponseHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify'
 import type { WebsocketHandler } from '@fastify/websocket'
 import WebSocket from 'ws'
 import { watchClient, type ClientWatch } from './client-watch.js'
 import { dial, type UpstreamRejection } from './dial.js'
-import { redactQueryParam } from './credentials.js'
-import { BadUpgradeError, OriginForbiddenError, ShuttingDownError, TooManySessionsError, UpgradeRequiredError } from './errors.js'
-import { GLOBAL_KEY, storeKey } from './limits.js'
+import { callerHooks } from './caller-hooks.js'
+import { lookupCall } from './call-lookup.js'
+import { BadUpgradeError, ShuttingDownError, UpgradeRequiredError } from './errors.js'
+import { acquireSlots } from './slots.js'
 import { upstreamHeaders } from './headers.js'
 import type { Settings } from './options.js'
 import { readQuery } from './query.js'
@@ -32,10 +33,11 @@ interface Dialed {
   watch: ClientWatch
   release: () => void
   credential: string | undefined
+  metered: boolean
 }
 
 /** The metrics label for a failed dial. */
-function dialOutcome (err: { code?: string }, aborted: boolean): string {
+export function dialOutcome (err: { code?: string }, aborted: boolean): string {
   if (aborted) return 'aborted'
   if (err.code === 'FST_REALTIME_UPSTREAM_TIMEOUT') return 'timeout'
   return err.code === 'FST_REALTIME_UPSTREAM_REJECTED' ? 'rejected' : 'unavailable'
@@ -81,47 +83,20 @@ const dropRefusedUpgrade: onResponseHookHandler = (request, _reply, done) => {
 
 export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'onResponse' | 'logSerializers'> & { handler: WebsocketHandler } {
   const { registry, settings, hub } = state
-  const { store, maxSessions, maxSessionsPerKey, allowedOrigins, credentialQuery } = settings
   const dialed = new WeakMap<FastifyRequest, Dialed>()
-
-  async function checkOrigin (request: FastifyRequest): Promise<void> {
-    const origin = request.headers.origin
-    if (origin !== undefined && !(await (allowedOrigins as NonNullable<typeof allowedOrigins>)(origin, request))) {
-      throw new OriginForbiddenError(origin)
-    }
-  }
-
-  /** Takes the session's slots under maxSessions and maxSessionsPerKey; returns what gives them back (once). */
-  async function acquireSlots (request: FastifyRequest, reply: FastifyReply, credential: string | undefined): Promise<() => void> {
-    const taken: string[] = []
-    const release = (): void => {
-      for (const key of taken.splice(0)) {
-        Promise.resolve(store.release(key)).catch((err: unknown) => request.log.error({ err }, 'session store release failed'))
-      }
-    }
-    const take = async (key: string, limit: number, scope: string): Promise<void> => {
-      if (limit === Infinity) return
-      if (!(await store.acquire(key, limit))) {
-        release()
-        reply.header('retry-after', String(settings.retryAfter))
-        throw new TooManySessionsError(scope)
-      }
-      taken.push(key)
-    }
-    await take(GLOBAL_KEY, maxSessions, 'on this server')
-    const key = settings.sessionKey?.(request) ?? credential ?? request.ip
-    await take(storeKey(key), maxSessionsPerKey, 'for this caller')
-    return release
-  }
 
   async function dialUpstream (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     checkUpgrade(request)
     const { credential } = request.realtime // before pinProtocol drops credential subprotocols
     pinProtocol(request)
     if (state.closing) throw new ShuttingDownError()
-    const resolution = registry.resolve(readQuery(request.query))
+    const query = readQuery(request.query)
+    // A client's attach to a call created here: routed by the registry, not metered (the plugin's own sideband
+    // is), and holding no slot (the call does).
+    const call = query.callId === undefined ? undefined : await lookupCall(settings, registry, request, query.callId, credential)
+    const resolution = call ?? registry.resolve(query)
     const { provider } = resolution
-    const release = await acquireSlots(request, reply, credential)
+    const release = call !== undefined ? () => {} : await acquireSlots(settings, request, reply, credential)
     const apiKey = await provider.apiKey()
     const target = provider.target(resolution, apiKey)
     target.headers = upstreamHeaders(request.headers, settings.forwardHeaders, target.headers, request.id)
@@ -163,32 +138,20 @@ export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest
     }
     hub.dialed(provider.name, (performance.now() - dialStart) / 1000, 'ok')
     watch.release()
-    dialed.set(request, { resolution, upstream, openedAt: Date.now(), watch, release, credential })
+    dialed.set(request, { resolution, upstream, openedAt: Date.now(), watch, release, credential, metered: call === undefined || settings.signaling?.sideband !== true })
     return undefined
   }
 
   function handler (client: WebSocket, request: FastifyRequest): void {
-    const { resolution, upstream, openedAt, watch, release, credential } = dialed.get(request) as Dialed
+    const { resolution, upstream, openedAt, watch, release, credential, metered } = dialed.get(request) as Dialed
     dialed.delete(request)
     watch.stop()
-    const init = { resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, release }
+    const init = { resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, release, metered }
     // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
     new RealtimeSession(client, upstream, init, settings)
     upstream.resume()
   }
 
-  const onRequest: onRequestHookHandler[] = allowedOrigins === undefined ? [...settings.onRequest] : [checkOrigin as onRequestHookHandler, ...settings.onRequest]
-  // A query credential must not reach the request log line.
-  const logSerializers = credentialQuery === undefined
-    ? undefined
-    : {
-        req: (req: FastifyRequest) => ({
-          method: req.method,
-          url: redactQueryParam(req.url, credentialQuery),
-          host: req.host,
-          remoteAddress: req.ip,
-          remotePort: req.socket?.remotePort
-        })
-      }
-  return { onRequest, preHandler: [...settings.preHandler, dialUpstream as preHandlerHookHandler], onResponse: dropRefusedUpgrade, logSerializers, handler }
+  const { onRequest, preHandler, logSerializers } = callerHooks(settings)
+  return { onRequest, preHandler: [...preHandler, dialUpstream as preHandlerHookHandler], onResponse: dropRefusedUpgrade, logSerializers, handler }
 }

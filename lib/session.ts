@@ -1,4 +1,5 @@
-// One realtime session: the coupled sockets, its heartbeat, its meter, its logger, and the summary it ends with.
+// One realtime session: the coupled sockets (or, for a WebRTC call's sideband, the provider leg alone), its
+// heartbeat, its meter, its logger, and the summary it ends with.
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type WebSocket from 'ws'
@@ -8,9 +9,10 @@ import { TokenBucket, type FrameRate } from './rate-limit.js'
 import { callHook, type SessionHub } from './hub.js'
 import { Meter } from './meter.js'
 import type { Pricing } from './pricing.js'
-import { Relay, type CloseRecord, type LegStats } from './relay.js'
+import { Relay, type CloseRecord, type LegStats, type Legs } from './relay.js'
+import { Tap } from './tap.js'
 import type { Resolution } from './registry.js'
-import type { UsageTotals } from './usage.js'
+import { emptyTotals, type UsageTotals } from './usage.js'
 
 export interface SessionOptions {
   highWaterMark: number
@@ -40,6 +42,8 @@ export interface SessionInit {
   credential?: string
   /** Runs when the session has ended (gives back its limit slots). */
   release?: () => void
+  /** False for a client's attach to a call the plugin already meters on its own sideband. Default true. */
+  metered?: boolean
 }
 
 /** What a session was and how it ended; logged once at info level when it ends. */
@@ -48,12 +52,18 @@ export interface SessionSummary extends CloseRecord {
   requestId: string
   provider: string
   model?: string
+  /** The WebRTC call this session is the sideband of. */
+  callId?: string
+  /** The plugin's own sideband attach to a call it created: no client leg, metered. */
+  sideband: boolean
   durationMs: number
   /** Frames and bytes received from the client and from the provider. */
   client: LegStats
   upstream: LegStats
   usage: UsageTotals
 }
+
+const UNMETERED: Readonly<UsageTotals> = Object.freeze(emptyTotals())
 
 const wanted = (types: ReadonlySet<string> | '*', type: string): boolean => types === '*' || types.has(type)
 
@@ -66,13 +76,20 @@ export class RealtimeSession implements PolicySession {
   readonly requestedModel: string | undefined
   readonly intent: string | undefined
   readonly credential: string | undefined
+  /** The WebRTC call this session is attached to (`?call_id=`). */
+  readonly callId: string | undefined
+  /** True for the plugin's own sideband attach to a call: no client leg. */
+  readonly sideband: boolean
+  /** Whether this session's usage is metered here (a client's attach to a call the plugin meters is not). */
+  readonly metered: boolean
   readonly startedAt = Date.now()
   readonly log: FastifyBaseLogger
   readonly ended: Promise<SessionSummary>
-  readonly #relay: Relay
-  readonly #meter: Meter
+  readonly #relay: Legs
+  readonly #meter: Meter | undefined
 
-  constructor (client: WebSocket, upstream: WebSocket, init: SessionInit, options: SessionOptions) {
+  /** `client` undefined: the sideband of a call, read for usage with nobody to relay to. */
+  constructor (client: WebSocket | undefined, upstream: WebSocket, init: SessionInit, options: SessionOptions) {
     const { resolution, hub } = init
     this.requestId = init.requestId
     this.provider = resolution.provider.name
@@ -80,30 +97,38 @@ export class RealtimeSession implements PolicySession {
     this.requestedModel = resolution.requestedModel
     this.intent = resolution.intent
     this.credential = init.credential
-    this.log = init.log.child({ sessionId: this.id, provider: this.provider, model: this.model })
-    this.#meter = new Meter({
-      sessionId: this.id,
-      provider: this.provider,
-      model: this.model,
-      requestedModel: this.requestedModel,
-      billing: resolution.provider.billing,
-      pricing: options.pricing,
-      emit: (record) => hub.usage(record, this)
-    })
+    this.callId = resolution.callId
+    this.sideband = client === undefined
+    this.metered = init.metered ?? true
+    this.log = init.log.child({ sessionId: this.id, provider: this.provider, model: this.model, callId: this.callId })
+    this.#meter = !this.metered
+      ? undefined
+      : new Meter({
+        sessionId: this.id,
+        provider: this.provider,
+        model: this.model,
+        requestedModel: this.requestedModel,
+        billing: resolution.provider.billing,
+        pricing: options.pricing,
+        emit: (record) => hub.usage(record, this)
+      })
     const { onServerEvent } = options.policy
-    this.#relay = new Relay(client, upstream, {
-      highWaterMark: options.highWaterMark,
-      observeUpstream: onServerEvent === undefined
-        ? (data) => this.#meter.observe(data)
-        : (data) => {
-            this.#meter.observe(data)
-            this.#observe(data, onServerEvent, options)
-          },
-      filterClient: this.#clientFilter(options)
-    })
-    const stopLimits = this.#limits(options)
+    const meter = this.#meter
+    const watch = onServerEvent === undefined ? undefined : (data: Buffer) => this.#observe(data, onServerEvent, options)
+    const observe = meter === undefined || watch === undefined
+      ? watch ?? meter?.observe.bind(meter)
+      : (data: Buffer) => {
+          meter.observe(data)
+          watch(data)
+        }
+    const legs = client === undefined ? [upstream] : [client, upstream]
+    this.#relay = client === undefined
+      ? new Tap(upstream, observe)
+      : new Relay(client, upstream, { highWaterMark: options.highWaterMark, observeUpstream: observe, filterClient: this.#clientFilter(options) })
+    // Duration and idle limits watch a client; a call's sideband lasts as long as the call.
+    const stopLimits = client === undefined ? () => {} : this.#limits(options)
     const stopHeartbeat = options.heartbeatInterval > 0
-      ? heartbeat([client, upstream], options.heartbeatInterval, options.pongTimeout, (leg) => {
+      ? heartbeat(legs, options.heartbeatInterval, options.pongTimeout, (leg) => {
         const side = leg === client ? 'client' : 'upstream'
         this.log.warn({ side }, 'realtime peer missed its pong; terminating it')
         this.#relay.kill(side, `${side} missed heartbeat`)
@@ -114,17 +139,19 @@ export class RealtimeSession implements PolicySession {
       stopLimits()
       init.release?.()
       const now = Date.now()
-      this.#meter.close((now - init.upstreamOpenedAt) / 1000)
+      this.#meter?.close((now - init.upstreamOpenedAt) / 1000)
       const summary: SessionSummary = {
         sessionId: this.id,
         requestId: this.requestId,
         provider: this.provider,
         model: this.model,
+        callId: this.callId,
+        sideband: this.sideband,
         durationMs: now - this.startedAt,
         ...closed,
         client: this.#relay.stats.client,
         upstream: this.#relay.stats.upstream,
-        usage: this.#meter.totals
+        usage: this.usage
       }
       this.log.info({ summary }, 'realtime session ended')
       hub.ended(summary, this)
@@ -135,13 +162,13 @@ export class RealtimeSession implements PolicySession {
   }
 
   /** Frames and bytes received so far from each side. */
-  get stats (): Readonly<Relay['stats']> {
+  get stats (): Readonly<Legs['stats']> {
     return this.#relay.stats
   }
 
   /** Usage so far. */
   get usage (): Readonly<UsageTotals> {
-    return this.#meter.totals
+    return this.#meter?.totals ?? UNMETERED
   }
 
   sendError (code: string, message: string, eventId?: string): void {

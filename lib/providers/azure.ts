@@ -1,6 +1,7 @@
 // Azure OpenAI. GA: <resource>/openai/v1/realtime?model=<deployment>. The deprecated preview shape
-// (/openai/realtime?api-version=V&deployment=D) is used only when the user sets apiVersion.
-import { bearer, withQuery, wsURL } from './url.js'
+// (/openai/realtime?api-version=V&deployment=D) is used only when the user sets apiVersion. WebRTC signaling
+// is GA only: /openai/v1/realtime/client_secrets and /openai/v1/realtime/calls.
+import { bearer, httpURL, withQuery, wsURL } from './url.js'
 import { transcriptionOrSideband, type ProviderModule, type ProviderSettings } from './types.js'
 
 // Users paste whatever base their SDK used: the resource, .../openai, .../openai/v1 or a deployment URL.
@@ -31,5 +32,9 @@ export const azure: ProviderModule = {
       ? { call_id: req.callId }
       : { model: req.model, intent: req.intent }
     return { url: withQuery(url, query), headers, protocols: [] }
+  },
+  endpoint (settings, endpoint) {
+    if (settings.apiVersion !== undefined) return undefined
+    return { url: httpURL(resourceRoot(settings.baseURL), `/openai/v1/realtime/${endpoint}`, true), headers: authHeaders(settings) }
   }
 }

@@ -1,8 +1,10 @@
-// Any vendor that speaks OpenAI's realtime schema at <base>/realtime (StepFun, Inworld, self-hosted).
+// Any vendor that speaks OpenAI's realtime schema at <base>/realtime (StepFun, Inworld, self-hosted). Its
+// signaling endpoints are assumed at OpenAI's paths; a vendor without them answers 404, which is relayed.
 import { openai } from './openai.js'
 import type { ProviderModule } from './types.js'
 
 export const openaiCompatible: ProviderModule = {
   modelOptional: openai.modelOptional,
-  target: openai.target
+  target: openai.target,
+  endpoint: openai.endpoint
 }

@@ -1,6 +1,7 @@
-// OpenAI GA realtime: <base>/realtime?model=M | ?intent=transcription | ?call_id=ID, Bearer key, no OpenAI-Beta header.
+// OpenAI GA realtime: <base>/realtime?model=M | ?intent=transcription | ?call_id=ID, Bearer key, no OpenAI-Beta
+// header. WebRTC signaling beside it: <base>/realtime/client_secrets and <base>/realtime/calls.
 import { bearer, withQuery, wsURL } from './url.js'
-import { transcriptionOrSideband, type ProviderModule } from './types.js'
+import { bearerEndpoints, transcriptionOrSideband, type ProviderModule } from './types.js'
 
 export const openai: ProviderModule = {
   defaultBaseURL: 'https://api.openai.com/v1',
@@ -12,5 +13,6 @@ export const openai: ProviderModule = {
       ? { call_id: req.callId }
       : { model: req.model, intent: req.intent }
     return { url: withQuery(url, query), headers: bearer(settings.apiKey), protocols: [] }
-  }
+  },
+  endpoint: bearerEndpoints('/realtime', true, ['client_secrets', 'calls'])
 }

@@ -1,5 +1,5 @@
 // The contract between the registry and a provider module: a pure function from config and request to a target.
-import { bearer, withQuery, wsURL } from './url.js'
+import { bearer, httpURL, withQuery, wsURL } from './url.js'
 
 /** What a session asks of a provider, after resolution. */
 export interface TargetRequest {
@@ -18,6 +18,15 @@ export interface UpstreamTarget {
   protocols: string[]
 }
 
+/** The REST endpoints of WebRTC signaling, under `<realtime path>/`. */
+export type Endpoint = 'client_secrets' | 'calls'
+
+/** Where and how to call one of the provider's REST endpoints. */
+export interface HttpTarget {
+  url: string
+  headers: Record<string, string>
+}
+
 /** A provider's configuration after validation, as the module sees it. */
 export interface ProviderSettings {
   baseURL: string
@@ -32,6 +41,10 @@ export interface ProviderModule {
   /** Whether a request may go without a model. */
   modelOptional (req: TargetRequest, settings: ProviderSettings): boolean
   target (settings: ProviderSettings, req: TargetRequest): UpstreamTarget
+  /** A signaling endpoint; undefined where the provider has none (answered 501). */
+  endpoint (settings: ProviderSettings, endpoint: Endpoint): HttpTarget | undefined
+  /** Narrows a client_secrets body for providers that take less than OpenAI's (xAI). */
+  clientSecretBody?: (body: Record<string, unknown>) => Record<string, unknown>
 }
 
 /** Transcription and sideband sessions name no model on OpenAI-style endpoints. */
@@ -41,14 +54,25 @@ export function transcriptionOrSideband (req: TargetRequest): boolean {
 
 export const modelRequired = (): boolean => false
 
-/** A provider that dials `path` on its base with `?model=` and a Bearer key; `keepPath` appends, else replaces the base path. */
-export function bearerProvider (defaultBaseURL: string, path: string, keepPath: boolean): ProviderModule {
+/** Signaling endpoints at `<realtime path>/<endpoint>` with a Bearer key, for the endpoints the provider has. */
+export function bearerEndpoints (path: string, keepPath: boolean, endpoints: readonly Endpoint[]): ProviderModule['endpoint'] {
+  return (settings, endpoint) => endpoints.includes(endpoint)
+    ? { url: httpURL(settings.baseURL, `${path}/${endpoint}`, keepPath), headers: bearer(settings.apiKey) }
+    : undefined
+}
+
+/**
+ * A provider that dials `path` on its base with `?model=` and a Bearer key; `keepPath` appends, else replaces
+ * the base path. `endpoints` are the signaling endpoints it has beside the websocket.
+ */
+export function bearerProvider (defaultBaseURL: string, path: string, keepPath: boolean, endpoints: readonly Endpoint[] = []): ProviderModule {
   return {
     defaultBaseURL,
     modelOptional: modelRequired,
     target (settings, req) {
       const url = wsURL(settings.baseURL, path, keepPath)
       return { url: withQuery(url, { model: req.model }), headers: bearer(settings.apiKey), protocols: [] }
-    }
+    },
+    endpoint: bearerEndpoints(path, keepPath, endpoints)
   }
 }

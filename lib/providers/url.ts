@@ -30,6 +30,13 @@ export function wsURL (base: string, path: string, keepPath: boolean): URL {
   return url
 }
 
+/** The https (or http) URL of a REST endpoint beside the websocket: same base rules as wsURL. */
+export function httpURL (base: string, path: string, keepPath: boolean): string {
+  const url = wsURL(base, path, keepPath)
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:'
+  return url.href
+}
+
 /** Sets the query parameters that have a value; URLSearchParams encodes them, so a model cannot inject one. */
 export function withQuery (url: URL, params: Record<string, string | undefined>): string {
   for (const [key, value] of Object.entries(params)) {

@@ -1,4 +1,11 @@
 // xAI voice agent API: OpenAI GA-style events at wss://api.x.ai/v1/realtime?model=M, billed per minute.
-import { bearerProvider } from './types.js'
+// Ephemeral tokens at /v1/realtime/client_secrets take only expires_after.seconds (no session, no anchor).
+import { bearerProvider, type ProviderModule } from './types.js'
 
-export const xai = bearerProvider('https://api.x.ai/v1', '/realtime', true)
+export const xai: ProviderModule = {
+  ...bearerProvider('https://api.x.ai/v1', '/realtime', true, ['client_secrets']),
+  clientSecretBody (body) {
+    const seconds = (body.expires_after as { seconds?: unknown } | undefined)?.seconds
+    return seconds === undefined ? {} : { expires_after: { seconds } }
+  }
+}

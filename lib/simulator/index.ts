@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { WebSocketServer } from 'ws'
+import { ClientSecrets, invalid } from './client-secrets.js'
 import { SimulatedSession } from './session.js'
 
 export interface SimulatorOptions {
@@ -15,13 +16,25 @@ export interface SimulatorOptions {
   host?: string
   /** 1 streams answers in real time (100 ms of audio per 100 ms); 0 as fast as possible. Default 1. */
   pace?: number
-  /** When set, handshakes must carry `Authorization: Bearer <apiKey>` (or an `ek_` token it minted); else 401. */
+  /**
+   * When set, handshakes and client_secrets requests must carry `Authorization: Bearer <apiKey>`; else 401.
+   * A key minted at `POST /v1/realtime/client_secrets` (`ek_...`) opens a websocket until it expires, set or not.
+   */
   apiKey?: string
 }
 
 function refuse (socket: Socket, status: number, message: string, code: string): void {
   const body = JSON.stringify({ error: { message, type: 'invalid_request_error', code, param: null } })
   socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+}
+
+/** An `ek_` key from the Authorization header or, for browsers, the `openai-insecure-api-key.` subprotocol. */
+function ephemeralKey (req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization?.replace(/^Bearer\s+/i, '')
+  if (auth?.startsWith('ek_') === true) return auth
+  const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim())
+  const key = offered.find((p) => p.startsWith('openai-insecure-api-key.ek_'))
+  return key?.slice('openai-insecure-api-key.'.length)
 }
 
 export class RealtimeSimulator {
@@ -41,18 +54,28 @@ export class RealtimeSimulator {
 
   static async start (options: SimulatorOptions = {}): Promise<RealtimeSimulator> {
     const pace = options.pace ?? 1
-    const server = createServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'application/json' }).end('{"error":{"message":"Connect with a websocket","type":"invalid_request_error"}}')
+    const secrets = new ClientSecrets()
+    const authorized = (req: IncomingMessage): boolean => options.apiKey === undefined || req.headers.authorization === `Bearer ${options.apiKey}`
+    const server = createServer((req, res) => {
+      const path = new URL(req.url as string, 'http://simulator').pathname
+      if (req.method === 'POST' && path.endsWith('/realtime/client_secrets')) {
+        if (!authorized(req)) return invalid(res, 401, 'Incorrect API key provided.', 'invalid_api_key')
+        return secrets.mint(req, res)
+      }
+      if (req.method === 'POST' && path.endsWith('/realtime/calls')) return invalid(res, 501, 'The simulator does not speak WebRTC; connect with a websocket.', 'unsupported')
+      invalid(res, 426, 'Connect with a websocket', null)
     })
     const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 })
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       const url = new URL(req.url as string, 'http://simulator')
       if (!url.pathname.endsWith('/realtime')) return refuse(socket, 400, `Unknown path ${url.pathname}: connect to /v1/realtime`, 'invalid_path')
-      if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
-        return refuse(socket, 401, 'Incorrect API key provided.', 'invalid_api_key')
+      const key = ephemeralKey(req)
+      const minted = key === undefined ? undefined : secrets.check(key)
+      if (key !== undefined ? minted === undefined : !authorized(req)) {
+        return refuse(socket, 401, key !== undefined ? 'Invalid or expired ephemeral key.' : 'Incorrect API key provided.', 'invalid_api_key')
       }
-      const intent = url.searchParams.get('intent') ?? undefined
-      const model = url.searchParams.get('model') ?? undefined
+      const intent = url.searchParams.get('intent') ?? minted?.intent
+      const model = url.searchParams.get('model') ?? minted?.model
       if (model === undefined && intent !== 'transcription') return refuse(socket, 400, 'Missing required parameter: \'model\'.', 'missing_model')
       wss.handleUpgrade(req, socket, head, (ws) => {
         ws.on('error', () => {})

@@ -1,0 +1,33 @@
+// maxSessions and maxSessionsPerKey: slots taken in the store before anything is dialed or created upstream.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { TooManySessionsError } from './errors.js'
+import type { Settings } from './options.js'
+import { GLOBAL_KEY, storeKey } from './store.js'
+
+/** Who the caller is for per-key limits and call ownership: `sessionKey`, else the credential, else the IP. Hashed. */
+export function callerKey (settings: Settings, request: FastifyRequest, credential: string | undefined): string {
+  return storeKey(settings.sessionKey?.(request) ?? credential ?? request.ip)
+}
+
+/** Takes the session's slots; returns what gives them back (once). Throws 429 with Retry-After when full. */
+export async function acquireSlots (settings: Settings, request: FastifyRequest, reply: FastifyReply, credential: string | undefined): Promise<() => void> {
+  const { store, maxSessions, maxSessionsPerKey } = settings
+  const taken: string[] = []
+  const release = (): void => {
+    for (const key of taken.splice(0)) {
+      Promise.resolve(store.release(key)).catch((err: unknown) => request.log.error({ err }, 'session store release failed'))
+    }
+  }
+  const take = async (key: string, limit: number, scope: string): Promise<void> => {
+    if (limit === Infinity) return
+    if (!(await store.acquire(key, limit))) {
+      release()
+      reply.header('retry-after', String(settings.retryAfter))
+      throw new TooManySessionsError(scope)
+    }
+    taken.push(key)
+  }
+  await take(GLOBAL_KEY, maxSessions, 'on this server')
+  if (maxSessionsPerKey !== Infinity) await take(callerKey(settings, request, credential), maxSessionsPerKey, 'for this caller')
+  return release
+}
