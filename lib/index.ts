@@ -15,13 +15,13 @@ import type { RealtimeSession } from './session.js'
 
 export * from './errors.js'
 export {
-  DEFAULT_CLOSE_TIMEOUT, DEFAULT_DIAL_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HIGH_WATER_MARK,
-  DEFAULT_MAX_PAYLOAD, DEFAULT_PATH, DEFAULT_PONG_TIMEOUT
+  DEFAULT_CALL_TTL, DEFAULT_CLOSE_TIMEOUT, DEFAULT_DIAL_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_MAX_EXPIRES_AFTER, DEFAULT_MAX_PAYLOAD, DEFAULT_PATH, DEFAULT_PONG_TIMEOUT, DEFAULT_SIGNALING_BODY_LIMIT
 } from './options.js'
-export type { RealtimeProxyOptions } from './options.js'
+export type { RealtimeProxyOptions, SignalingOptions } from './options.js'
 export { ProviderRegistry } from './registry.js'
 export type {
-  ApiKey, ModelRoute, Provider, ProviderConfig, ProviderType, RegistryOptions, Resolution, RouteQuery, TargetRequest, UpstreamTarget
+  ApiKey, Endpoint, HttpTarget, ModelRoute, Provider, ProviderConfig, ProviderType, RegistryOptions, Resolution, RouteQuery, TargetRequest, UpstreamTarget
 } from './registry.js'
 export type { CloseRecord, LegStats, Side } from './relay.js'
 export type { RealtimeSession, SessionSummary } from './session.js'
@@ -29,7 +29,7 @@ export type { RealtimeStats, SessionHooks, Traffic } from './hub.js'
 export type { MetricsOptions } from './metrics.js'
 export type { CredentialSource, RealtimeRequest } from './credentials.js'
 export type { AllowedOrigins } from './origin.js'
-export { MemoryStore, type SessionStore } from './store.js'
+export { DEFAULT_MAX_CALLS, MemoryStore, type CallRecord, type CallStore, type MemoryStoreOptions, type SessionStore } from './store.js'
 export type { EventPolicyOptions, PolicySession, RealtimeEvent } from './policy.js'
 export type { FrameRate } from './rate-limit.js'
 export type { ModelPricing, Pricing } from './pricing.js'

@@ -54,7 +54,8 @@ async function partText (form: globalThis.FormData | FormData, name: string): Pr
 
 /** The SDP offer and optional session from `application/sdp` or `multipart/form-data` (`sdp`, `session` parts). */
 async function readOffer (request: FastifyRequest): Promise<{ sdp: string, session?: Json }> {
-  const type = String(request.headers['content-type']).toLowerCase()
+  const header = String(request.headers['content-type'])
+  const type = header.toLowerCase() // for matching only: the multipart boundary is case-sensitive
   let sdp: string | undefined
   let session: Json | undefined
   if (type.startsWith('application/sdp')) {
@@ -62,7 +63,7 @@ async function readOffer (request: FastifyRequest): Promise<{ sdp: string, sessi
   } else if (type.startsWith('multipart/form-data')) {
     let form
     try {
-      form = await new Response(request.body as Buffer, { headers: { 'content-type': type } }).formData()
+      form = await new Response(request.body as Buffer, { headers: { 'content-type': header } }).formData()
     } catch {
       throw new BadBodyError('the multipart body could not be parsed')
     }

@@ -49,8 +49,8 @@ export class UpstreamHttp {
       for await (const chunk of answer.body) chunks.push(chunk as Buffer)
       return { statusCode: answer.statusCode, headers: answer.headers as IncomingHttpHeaders, body: Buffer.concat(chunks) }
     } catch (err) {
-      const code = (err as { code?: string }).code
-      if (code !== undefined && TIMEOUTS.has(code)) throw new UpstreamTimeoutError(provider, this.#timeout)
+      const code = String((err as { code?: string }).code)
+      if (TIMEOUTS.has(code)) throw new UpstreamTimeoutError(provider, this.#timeout)
       const message = code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE' ? `the answer was larger than ${MAX_RESPONSE} bytes` : redact((err as Error).message, secrets)
       throw new UpstreamUnavailableError(provider, message, { cause: err as Error })
     }

@@ -1,6 +1,6 @@
 // Real servers for tests: a fake provider that records what it received, the plugin on port 0, and clients.
 import { once } from 'node:events'
-import { createServer, type IncomingMessage } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
@@ -36,6 +36,15 @@ export interface FakeUpstreamOptions {
   onConnection?: (socket: WebSocket, req: IncomingMessage) => void
   maxPayload?: number
   autoPong?: boolean
+  /** Answers plain HTTP requests (signaling endpoints); they are recorded in `posts` with their body. Default 404. */
+  http?: (req: RecordedRequest, res: ServerResponse) => void
+}
+
+export interface RecordedRequest {
+  method: string
+  url: string
+  headers: IncomingMessage['headers']
+  body: Buffer
 }
 
 export interface FakeUpstream {
@@ -45,10 +54,22 @@ export interface FakeUpstream {
   /** Resolves with the next connection. */
   next (): Promise<UpstreamConnection>
   requests: Array<{ url: string, headers: IncomingMessage['headers'] }>
+  /** Plain HTTP requests, with their bodies. */
+  posts: RecordedRequest[]
 }
 
 export async function fakeUpstream (t: Tap, options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
-  const server = createServer()
+  const posts: RecordedRequest[] = []
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const recorded = { method: req.method as string, url: req.url as string, headers: req.headers, body: Buffer.concat(chunks) }
+      posts.push(recorded)
+      if (options.http === undefined) res.writeHead(404).end()
+      else options.http(recorded, res)
+    })
+  })
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload ?? 64 * 1024 * 1024, autoPong: options.autoPong ?? true })
   const connections: UpstreamConnection[] = []
   const requests: FakeUpstream['requests'] = []
@@ -92,6 +113,7 @@ export async function fakeUpstream (t: Tap, options: FakeUpstreamOptions = {}): 
     port,
     connections,
     requests,
+    posts,
     next: () => claimed < connections.length
       ? Promise.resolve(connections[claimed++] as UpstreamConnection)
       : new Promise((resolve) => waiting.push(resolve))

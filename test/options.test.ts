@@ -45,7 +45,13 @@ const cases: Array<[string, unknown, string]> = [
   ['pongTimeout vs heartbeat', { providers: { openai: {} }, heartbeatInterval: 1000, pongTimeout: 1000 }, '"pongTimeout" must be shorter than "heartbeatInterval"'],
   ['forwardHeaders shape', { providers: { openai: {} }, forwardHeaders: 'x-tenant' }, '"forwardHeaders" must be an array of header names, such as ["x-tenant-id"]'],
   ['forwardHeaders credentials', { providers: { openai: {} }, forwardHeaders: ['x-tenant', 'Authorization'] }, '"forwardHeaders" may not include "authorization": credentials, cookies, origin and hop-by-hop headers never travel upstream'],
-  ['forwardHeaders websocket', { providers: { openai: {} }, forwardHeaders: ['Sec-WebSocket-Protocol'] }, '"forwardHeaders" may not include "sec-websocket-protocol": credentials, cookies, origin and hop-by-hop headers never travel upstream']
+  ['forwardHeaders websocket', { providers: { openai: {} }, forwardHeaders: ['Sec-WebSocket-Protocol'] }, '"forwardHeaders" may not include "sec-websocket-protocol": credentials, cookies, origin and hop-by-hop headers never travel upstream'],
+  ['signaling not an object', { providers: { openai: {} }, signaling: 'yes' }, '"signaling" must be true or an object such as { maxExpiresAfter: 600 }'],
+  ['signaling null', { providers: { openai: {} }, signaling: null }, '"signaling" must be true or an object such as { maxExpiresAfter: 600 }'],
+  ['signaling cap', { providers: { openai: {} }, signaling: { maxExpiresAfter: 0 } }, '"signaling.maxExpiresAfter" must be an integer >= 1, got 0'],
+  ['signaling sideband', { providers: { openai: {} }, signaling: { sideband: 'on' } }, '"signaling.sideband" must be a boolean'],
+  ['store without calls', { providers: { openai: {} }, signaling: true, store: { acquire: () => true, release: () => {} } },
+    '"store" must also have setCall(id, call, ttl), getCall(id) and deleteCall(id) when "signaling" is on: the call registry lives there']
 ]
 
 for (const [name, options, message] of cases) {

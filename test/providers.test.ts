@@ -61,3 +61,30 @@ t.test('models that need no model name are provider-specific', async (t) => {
   t.throws(() => registry.resolve({ provider: 'xai', intent: 'transcription' }), { code: 'FST_REALTIME_MODEL_REQUIRED', statusCode: 400 })
   t.throws(() => registry.resolve({ provider: 'azure', intent: 'transcription' }), { code: 'FST_REALTIME_MODEL_REQUIRED' })
 })
+
+t.test('signaling endpoints per provider type, with the provider headers and key', async (t) => {
+  const registry = new ProviderRegistry({
+    providers: {
+      openai: { apiKey: 'sk-1', headers: { 'OpenAI-Project': 'proj_1' } },
+      azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com/openai/deployments/x' },
+      preview: { type: 'azure', apiKey: 'az-1', baseURL: 'https://res.openai.azure.com', apiVersion: '2025-04-01-preview' },
+      xai: { apiKey: 'xai-1' },
+      bailian: {},
+      zai: {},
+      local: { baseURL: 'ws://localhost:8080/v1/' }
+    }
+  })
+  const endpoint = (name: string, kind: 'client_secrets' | 'calls'): unknown => registry.get(name)?.endpoint(kind, 'key-1')
+  t.same(endpoint('openai', 'calls'), { url: 'https://api.openai.com/v1/realtime/calls', headers: { 'openai-project': 'proj_1', authorization: 'Bearer key-1' } })
+  t.same(endpoint('azure', 'client_secrets'), { url: 'https://res.openai.azure.com/openai/v1/realtime/client_secrets', headers: { 'api-key': 'key-1' } })
+  t.same(endpoint('xai', 'client_secrets'), { url: 'https://api.x.ai/v1/realtime/client_secrets', headers: { authorization: 'Bearer key-1' } })
+  t.same(endpoint('local', 'calls'), { url: 'http://localhost:8080/v1/realtime/calls', headers: { authorization: 'Bearer key-1' } })
+  for (const [name, kind] of [['preview', 'calls'], ['xai', 'calls'], ['bailian', 'client_secrets'], ['zai', 'calls']] as const) {
+    t.equal(endpoint(name, kind), undefined, `${name} has no ${kind}`)
+  }
+  const xai = registry.get('xai')
+  t.same(xai?.clientSecretBody({ expires_after: { anchor: 'created_at', seconds: 60 }, session: { model: 'm' } }), { expires_after: { seconds: 60 } })
+  t.same(xai?.clientSecretBody({ session: {} }), {})
+  const body = { session: { model: 'm' } }
+  t.equal(registry.get('openai')?.clientSecretBody(body), body, 'OpenAI takes the body as it is')
+})
