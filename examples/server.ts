@@ -1,5 +1,5 @@
 // The examples server: every provider with a key in the environment, the embedded simulator always, one
-// token protecting the route, usage logged per response, and the browser voice demo at /.
+// token protecting the routes, usage logged per response, the browser voice demo at / and WebRTC at /webrtc.
 //   npm start                      # simulator only: no key needed
 //   OPENAI_API_KEY=sk-... npm start
 import { randomBytes } from 'node:crypto'
@@ -59,7 +59,9 @@ const PUBLIC = new URL('./public/', import.meta.url)
 const ASSETS: Record<string, string> = {
   '/': 'index.html',
   '/app.js': 'dist/app.js',
-  '/worklet.js': 'dist/worklet.js'
+  '/worklet.js': 'dist/worklet.js',
+  '/webrtc': 'webrtc.html',
+  '/webrtc.js': 'dist/webrtc.js'
 }
 const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8' }
 
@@ -78,7 +80,10 @@ export async function buildServer (env: Env = process.env, logger: boolean | obj
     onUsage: (record: UsageRecord, session) => {
       session.log.info({ usage: record }, `usage: ${record.kind}${record.costUSD === undefined ? '' : ` $${record.costUSD.toFixed(6)}`}`)
     },
-    metrics: true
+    metrics: true,
+    // POST /v1/realtime/client_secrets and /v1/realtime/calls for the WebRTC page (/webrtc), same token, and
+    // each call metered on its sideband into the same onUsage records.
+    signaling: true
   })
   app.get('/config', async () => ({ models, pricing: EXAMPLE_PRICING }))
   for (const [path, file] of Object.entries(ASSETS)) {

@@ -84,3 +84,29 @@ t.test('the demo page talks to the simulator through the proxy', { skip: existsS
   t.ok(stats.usage.responses > 0, `the server metered ${stats.usage.responses} responses`)
   t.ok(stats.usage.transcription.seconds > 0, 'and the transcription seconds')
 })
+
+t.test('the WebRTC page signals through the plugin: a client secret is minted, a call offer is relayed', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}` }, async (t) => {
+  const { chromium } = await import('playwright-core')
+  const { app, token } = await buildServer({ DEMO_TOKEN: 'webrtc-test-token' }, false)
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']
+  })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (err) => errors.push(err.message))
+  await page.goto(`http://127.0.0.1:${port}/webrtc#token=${token}`)
+  await page.waitForSelector('[data-testid=model] option', { state: 'attached' })
+  await page.click('[data-testid=mint]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=log]')?.textContent?.includes('client secret ek_') === true)
+  t.notMatch(await page.textContent('[data-testid=log]'), /ek_[0-9a-f]{8}/, 'the page does not print the whole key')
+  await page.click('[data-testid=call]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'failed', undefined, { timeout: 15_000 })
+  t.match(await page.textContent('[data-testid=log]'), 'call failed: 501: {"error":{"message":"The simulator does not speak WebRTC; connect with a websocket."')
+  t.same(errors, [], 'no page errors')
+})

@@ -70,3 +70,20 @@ t.test('OpenAIRealtimeWS holds a conversation with the simulator through the exa
   t.same(answers, ['You said: hello', 'You said: how are you'])
   t.ok(app.realtime.stats().usage.responses === 2)
 })
+
+t.test('the examples server serves the signaling routes behind the same token', async (t) => {
+  const { app, token } = await buildServer({ DEMO_TOKEN: 'signal-token' }, false)
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const mint = async (auth: string): Promise<Response> => await fetch(`${base}/v1/realtime/client_secrets`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` }, body: '{"session":{"type":"realtime","model":"simulator/simulator"}}'
+  })
+  t.equal((await mint('wrong')).status, 401)
+  const minted = await (await mint(token)).json() as { value: string, session: { model: string } }
+  t.match(minted.value, /^ek_/)
+  t.equal(minted.session.model, 'simulator', 'the model was rewritten for the provider')
+  const page = await fetch(`${base}/webrtc`)
+  t.match(await page.text(), '<script type="module" src="/webrtc.js"></script>')
+  t.match((await fetch(`${base}/webrtc.js`)).headers.get('content-type'), 'text/javascript')
+})
