@@ -35,6 +35,12 @@ export interface SignalingOptions {
   maxCalls?: number
   /** Milliseconds a call stays in the registry unless its sideband ends it first. Default 3 600 000 (OpenAI's session limit). */
   callTTL?: number
+  /**
+   * Sees the session config of every client secret and call before it is forwarded (model already
+   * rewritten) and returns the one to send: pin instructions, tools or voice server-side, since these
+   * sessions bypass `onClientEvent`. Throw an @fastify/error to refuse the request.
+   */
+  onSession?: (session: Record<string, unknown>, request: FastifyRequest) => Record<string, unknown> | Promise<Record<string, unknown>>
 }
 
 export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
@@ -112,7 +118,7 @@ export interface Settings extends SessionOptions {
   sessionKey?: (request: FastifyRequest) => string | undefined
   store: SessionStore
   retryAfter: number
-  signaling?: Required<SignalingOptions> & { calls: CallStore }
+  signaling?: Required<Omit<SignalingOptions, 'onSession'>> & Pick<SignalingOptions, 'onSession'> & { calls: CallStore }
 }
 
 function signalingFrom (options: RealtimeProxyOptions, store: SessionStore): Settings['signaling'] {
@@ -130,6 +136,7 @@ function signalingFrom (options: RealtimeProxyOptions, store: SessionStore): Set
     return value
   }
   if (given.sideband !== undefined && typeof given.sideband !== 'boolean') throw new InvalidOptionError('"signaling.sideband" must be a boolean')
+  if (given.onSession !== undefined && typeof given.onSession !== 'function') throw new InvalidOptionError('"signaling.onSession" must be a function (session, request) => session')
   const calls = store as Partial<CallStore>
   if (typeof calls.setCall !== 'function' || typeof calls.getCall !== 'function' || typeof calls.deleteCall !== 'function') {
     throw new InvalidOptionError('"store" must also have setCall(id, call, ttl), getCall(id) and deleteCall(id) when "signaling" is on: the call registry lives there')
@@ -140,6 +147,7 @@ function signalingFrom (options: RealtimeProxyOptions, store: SessionStore): Set
     sideband: given.sideband ?? true,
     maxCalls: number('maxCalls', DEFAULT_MAX_CALLS, 1),
     callTTL: number('callTTL', DEFAULT_CALL_TTL, 1),
+    onSession: given.onSession,
     calls: calls as CallStore
   }
 }

@@ -131,6 +131,7 @@ export function signalingRoutes (state: RouteState, http: UpstreamHttp) {
     const cap = signaling.maxExpiresAfter
     body.expires_after = { anchor: 'created_at', ...asked, seconds: Math.min((asked?.seconds as number | undefined) ?? cap, cap) }
     const { target, apiKey } = await endpointOf(provider, 'client_secrets')
+    if (signaling.onSession !== undefined) body.session = await signaling.onSession((body.session ?? {}) as Json, request)
     const answer = await post(request, provider, target, apiKey, JSON.stringify(provider.clientSecretBody(body)), 'application/json')
     if (answer.statusCode < 300) request.log.info({ provider: provider.name, model: resolution.model }, 'realtime client secret minted')
     return relay(reply, answer, apiKey)
@@ -144,7 +145,8 @@ export function signalingRoutes (state: RouteState, http: UpstreamHttp) {
     const { target, apiKey } = await endpointOf(provider, 'calls')
     const form = new FormData()
     form.set('sdp', sdp)
-    form.set('session', JSON.stringify({ type: 'realtime', ...session, ...(resolution.model === undefined ? {} : { model: resolution.model }) }))
+    const forwarded = { type: 'realtime', ...session, ...(resolution.model === undefined ? {} : { model: resolution.model }) }
+    form.set('session', JSON.stringify(signaling.onSession === undefined ? forwarded : await signaling.onSession(forwarded, request)))
     const { credential } = request.realtime
     // A call is a session the app pays for: it holds its slots until its sideband (the call) ends.
     const release = await acquireSlots(settings, request, reply, credential)
