@@ -68,6 +68,8 @@ export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   closeTimeout?: number
   /** USD prices per model, to add `costUSD` to usage records. None are built in. */
   pricing?: Pricing
+  /** Watch provider events for usage (`onUsage`, `stats().usage`, usage metrics). Default true. */
+  metering?: boolean
   /** Prometheus metrics through prom-client: `true` serves them at `/metrics`. */
   metrics?: boolean | MetricsOptions
   /** Route-level hooks, run after the app's own hooks and before anything is dialed (auth). */
@@ -118,6 +120,7 @@ export interface Settings extends SessionOptions {
   sessionKey?: (request: FastifyRequest) => string | undefined
   store: SessionStore
   retryAfter: number
+  metering: boolean
   signaling?: Required<Omit<SignalingOptions, 'onSession'>> & Pick<SignalingOptions, 'onSession'> & { calls: CallStore }
 }
 
@@ -202,6 +205,7 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
     sessionKey: options.sessionKey,
     store: options.store ?? new MemoryStore({ maxCalls: typeof options.signaling === 'object' ? options.signaling?.maxCalls : undefined }),
     retryAfter: integer(options, 'retryAfter', 1, 0),
+    metering: options.metering ?? true,
     maxSessionDuration: integer(options, 'maxSessionDuration', 0, 0),
     idleTimeout: integer(options, 'idleTimeout', 0, 0),
     frameRate: frameRate(options.rateLimit),
@@ -214,6 +218,7 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
   if (settings.credentialQuery !== undefined && (typeof settings.credentialQuery !== 'string' || !/^[\w-]+$/.test(settings.credentialQuery))) {
     throw new InvalidOptionError('"credentialQuery" must be a query parameter name such as "token"')
   }
+  if (typeof settings.metering !== 'boolean') throw new InvalidOptionError('"metering" must be a boolean')
   if (settings.sessionKey !== undefined && typeof settings.sessionKey !== 'function') throw new InvalidOptionError('"sessionKey" must be a function (request) => string')
   const store = settings.store as Partial<SessionStore>
   if (typeof store.acquire !== 'function' || typeof store.release !== 'function') {

@@ -138,7 +138,7 @@ export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest
     }
     hub.dialed(provider.name, (performance.now() - dialStart) / 1000, 'ok')
     watch.release()
-    dialed.set(request, { resolution, upstream, openedAt: Date.now(), watch, release, credential, metered: call === undefined || settings.signaling?.sideband !== true })
+    dialed.set(request, { resolution, upstream, openedAt: Date.now(), watch, release, credential, metered: settings.metering && (call === undefined || settings.signaling?.sideband !== true) })
     return undefined
   }
 

@@ -37,7 +37,7 @@ async function attach (state: RouteState, request: FastifyRequest, resolution: R
   try {
     const upstream = await dial(target, { provider: provider.name, timeout: settings.dialTimeout, maxPayload: settings.maxPayload, secrets: [apiKey], signal: controller.signal })
     hub.dialed(provider.name, (performance.now() - dialStart) / 1000, 'ok')
-    const init = { resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: Date.now(), credential, release: forget }
+    const init = { resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: Date.now(), credential, release: forget, metered: settings.metering }
     // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as the call
     new RealtimeSession(undefined, upstream, init, settings)
     upstream.resume()

@@ -49,6 +49,7 @@ const cases: Array<[string, unknown, string]> = [
   ['signaling not an object', { providers: { openai: {} }, signaling: 'yes' }, '"signaling" must be true or an object such as { maxExpiresAfter: 600 }'],
   ['signaling null', { providers: { openai: {} }, signaling: null }, '"signaling" must be true or an object such as { maxExpiresAfter: 600 }'],
   ['signaling cap', { providers: { openai: {} }, signaling: { maxExpiresAfter: 0 } }, '"signaling.maxExpiresAfter" must be an integer >= 1, got 0'],
+  ['metering', { providers: { openai: {} }, metering: 'off' }, '"metering" must be a boolean'],
   ['signaling onSession', { providers: { openai: {} }, signaling: { onSession: 'x' } }, '"signaling.onSession" must be a function (session, request) => session'],
   ['signaling sideband', { providers: { openai: {} }, signaling: { sideband: 'on' } }, '"signaling.sideband" must be a boolean'],
   ['store without calls', { providers: { openai: {} }, signaling: true, store: { acquire: () => true, release: () => {} } },

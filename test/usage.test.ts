@@ -201,6 +201,17 @@ t.test('hooks that throw or reject are logged and never break the relay', async 
   }
 })
 
+t.test('metering: false watches nothing, the relay is the same', async (t) => {
+  const { ws, send, records, summaries, proxy } = await session(t, { metering: false })
+  await send(OPENAI_DONE)
+  await send(TRANSCRIBED_SECONDS)
+  const summary = await closeAndWait(ws, summaries)
+  t.equal(records.length, 0)
+  t.equal(summary.usage.responses, 0)
+  t.equal(summary.upstream.frames, 2, 'both frames were relayed')
+  t.equal(proxy.app.realtime.stats().usage.responses, 0)
+})
+
 t.test('stats() counts live and ended sessions', async (t) => {
   const { proxy, ws, send, summaries } = await session(t, {})
   await send(OPENAI_DONE)
