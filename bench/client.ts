@@ -1,7 +1,7 @@
 // The load client, in its own process: runs one scenario against one URL and prints a JSON result.
 import WebSocket from 'ws'
 
-interface Task { scenario: string, url: string, rss?: string, sessions: number, seconds: number }
+interface Task { scenario: string, url: string, rss?: string, proxy?: boolean, sessions: number, seconds: number }
 const task = JSON.parse(process.argv[2] as string) as Task
 const headers = { authorization: 'Bearer bench' }
 const AUDIO = 'A'.repeat(6400)
@@ -21,9 +21,22 @@ async function openMany (n: number, model: string): Promise<WebSocket[]> {
   return sockets
 }
 
-async function rss (): Promise<number> {
-  const res = await fetch(task.rss as string)
-  return (await res.json() as { rss: number }).rss
+async function usage (gc = false): Promise<{ rss: number, heapUsed: number, cpu: number }> {
+  const res = await fetch(`${task.rss as string}${gc ? '?gc=1' : ''}`)
+  return await res.json() as { rss: number, heapUsed: number, cpu: number }
+}
+
+const rss = async (): Promise<number> => (await usage()).rss
+
+/** The proxy's CPU microseconds over `window` (undefined for a direct connection, which has no proxy). */
+async function proxyCpu (window: () => Promise<void>): Promise<number | undefined> {
+  if (task.proxy !== true) {
+    await window()
+    return undefined
+  }
+  const before = (await usage()).cpu
+  await window()
+  return (await usage()).cpu - before
 }
 
 async function stream (): Promise<object> {
@@ -33,11 +46,13 @@ async function stream (): Promise<object> {
   let counting = false
   for (const ws of sockets) ws.on('message', (data: Buffer) => { if (counting) { frames++; bytes += data.length } })
   await sleep(300)
-  counting = true
-  await sleep(task.seconds * 1000)
-  counting = false
+  const cpu = await proxyCpu(async () => {
+    counting = true
+    await sleep(task.seconds * 1000)
+    counting = false
+  })
   for (const ws of sockets) ws.terminate()
-  return { framesPerSec: frames / task.seconds, mbPerSec: bytes / task.seconds / 1e6 }
+  return { framesPerSec: frames / task.seconds, mbPerSec: bytes / task.seconds / 1e6, cpuUsPerFrame: cpu === undefined ? undefined : cpu / frames }
 }
 
 async function append (): Promise<object> {
@@ -55,12 +70,16 @@ async function append (): Promise<object> {
     pump()
   }
   await sleep(500)
-  const start = [...acked.values()].reduce((a, b) => a + b, 0)
-  await sleep(task.seconds * 1000)
-  const end = [...acked.values()].reduce((a, b) => a + b, 0)
+  let start = 0
+  let end = 0
+  const cpu = await proxyCpu(async () => {
+    start = [...acked.values()].reduce((a, b) => a + b, 0)
+    await sleep(task.seconds * 1000)
+    end = [...acked.values()].reduce((a, b) => a + b, 0)
+  })
   running = false
   for (const ws of sockets) ws.terminate()
-  return { framesPerSec: (end - start) / task.seconds }
+  return { framesPerSec: (end - start) / task.seconds, cpuUsPerFrame: cpu === undefined ? undefined : cpu / (end - start) }
 }
 
 async function latency (): Promise<object> {
@@ -91,12 +110,12 @@ async function latency (): Promise<object> {
 }
 
 async function idleMemory (): Promise<object> {
-  const before = await rss()
+  const before = await usage(true)
   const sockets = await openMany(task.sessions, 'idle')
   await sleep(1000)
-  const after = await rss()
+  const after = await usage(true)
   for (const ws of sockets) ws.terminate()
-  return { bytesPerSession: (after - before) / task.sessions }
+  return { bytesPerSession: (after.rss - before.rss) / task.sessions, heapPerSession: (after.heapUsed - before.heapUsed) / task.sessions }
 }
 
 async function stalled (): Promise<object> {

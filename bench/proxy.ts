@@ -1,18 +1,26 @@
 // A proxy under test, in its own process: this plugin (metering on; or with an event-policy hook too) or
-// @fastify/http-proxy with websocket: true. Both run the same auth hook. GET /__rss reports memory.
+// @fastify/http-proxy with websocket: true. Both run the same auth hook. GET /__rss reports memory and CPU time.
 import Fastify from 'fastify'
 import type { AddressInfo } from 'node:net'
-import realtimeProxy from '../lib/index.js'
+// The built package, as users run it: tsx (which runs this file) compiles with keepNames, which gives every
+// closure a property store and would charge the plugin memory and time that dist/ does not have.
+import realtimeProxy from '../dist/index.js'
 
 const [kind, upstreamPort] = process.argv.slice(2)
 const upstream = `http://127.0.0.1:${upstreamPort}`
 const app = Fastify({ logger: false })
 
 app.addHook('onRequest', async (request, reply) => {
-  if (request.url === '/__rss') return
+  if (request.url.startsWith('/__rss')) return
   if (request.headers.authorization !== 'Bearer bench') return reply.code(401).send({ error: 'unauthorized' })
 })
-app.get('/__rss', async () => ({ rss: process.memoryUsage().rss }))
+// ?gc=1 collects garbage first (the proxy runs with --expose-gc), so memory figures are what is retained
+app.get('/__rss', async (request) => {
+  if ((request.query as { gc?: string }).gc === '1') globalThis.gc?.()
+  const cpu = process.cpuUsage()
+  const { rss, heapUsed } = process.memoryUsage()
+  return { rss, heapUsed, cpu: cpu.user + cpu.system }
+})
 
 if (kind === 'http-proxy') {
   const { default: proxy } = await import('@fastify/http-proxy')
@@ -22,10 +30,13 @@ if (kind === 'http-proxy') {
     providers: { openai: { apiKey: 'sk-bench', baseURL: `${upstream}/v1` } },
     heartbeatInterval: 0,
     onUsage: () => {},
+    metering: kind !== 'nometer',
     ...(kind === 'policy'
       ? { onClientEvent: (event) => (event.session as Record<string, unknown> | undefined)?.instructions === undefined ? undefined : null }
       : {})
   })
 }
+// a normal exit on SIGTERM, so `node --cpu-prof` writes its profile
+process.on('SIGTERM', () => process.exit(0))
 await app.listen({ port: 0, host: '127.0.0.1' })
 process.send?.({ port: (app.server.address() as AddressInfo).port })

@@ -1,6 +1,6 @@
-// npm run bench [-- --json results.json] [-- --quick]
+// npm run bench [-- --json results.json] [-- --quick] [-- --only stream]
 // Starts the fake provider, then for each scenario measures, in one run: a direct connection (the physical
-// limit), this plugin with metering, this plugin with metering and an event-policy hook, and
+// limit), this plugin with metering, with metering off, with metering and an event-policy hook, and
 // @fastify/http-proxy with websocket: true. Provider, proxies and load client are separate processes.
 // Every figure is the median of 3 repetitions (1 with --quick).
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
@@ -12,12 +12,13 @@ const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] ?? 'bench-results.json' : undefined
 const REPS = quick ? 1 : 3
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined // a scenario name substring
 
-type Target = 'direct' | 'plugin' | 'policy' | 'http-proxy'
-const TARGETS: Target[] = ['direct', 'plugin', 'policy', 'http-proxy']
+type Target = 'direct' | 'plugin' | 'nometer' | 'policy' | 'http-proxy'
+const TARGETS: Target[] = ['direct', 'plugin', 'nometer', 'policy', 'http-proxy']
 
 function start (file: string, argv: string[] = []): Promise<{ child: ChildProcess, port: number }> {
-  const child = fork(new URL(file, here), argv, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(new URL(file, here), argv, { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   return new Promise((resolve, reject) => {
     child.once('message', (m) => resolve({ child, port: (m as { port: number }).port }))
     child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)))
@@ -33,21 +34,22 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 
 interface Scenario { name: string, scenario: string, sessions: number, seconds: number, metrics: string[], proxyOnly?: boolean, lowerIsBetter?: boolean }
 const SCENARIOS: Scenario[] = [
-  { name: 'downstream stream, 1 session', scenario: 'stream', sessions: 1, seconds: 3, metrics: ['framesPerSec', 'mbPerSec'] },
-  { name: 'downstream stream, 50 sessions', scenario: 'stream', sessions: 50, seconds: 3, metrics: ['framesPerSec', 'mbPerSec'] },
-  { name: 'upstream append, 50 sessions', scenario: 'append', sessions: 50, seconds: 3, metrics: ['framesPerSec'] },
+  { name: 'downstream stream, 1 session', scenario: 'stream', sessions: 1, seconds: 3, metrics: ['framesPerSec', 'mbPerSec', 'cpuUsPerFrame'] },
+  { name: 'downstream stream, 50 sessions', scenario: 'stream', sessions: 50, seconds: 3, metrics: ['framesPerSec', 'mbPerSec', 'cpuUsPerFrame'] },
+  { name: 'upstream append, 50 sessions', scenario: 'append', sessions: 50, seconds: 3, metrics: ['framesPerSec', 'cpuUsPerFrame'] },
   { name: 'latency, 100 sessions x 50 frames/s', scenario: 'latency', sessions: 100, seconds: 5, metrics: ['p50', 'p99'], lowerIsBetter: true },
-  { name: 'idle memory, 1000 sessions', scenario: 'idleMemory', sessions: 1000, seconds: 0, metrics: ['bytesPerSession'], proxyOnly: true, lowerIsBetter: true },
+  { name: 'idle memory, 1000 sessions', scenario: 'idleMemory', sessions: 1000, seconds: 0, metrics: ['bytesPerSession', 'heapPerSession'], proxyOnly: true, lowerIsBetter: true },
   { name: 'stalled reader, 5 s of streaming', scenario: 'stalled', sessions: 1, seconds: 5, metrics: ['peakGrowthMB'], proxyOnly: true, lowerIsBetter: true },
   { name: 'handshakes (auth + dial + upgrade)', scenario: 'handshake', sessions: 10, seconds: 3, metrics: ['setupsPerSec'] }
 ]
 
 const upstream = await start('upstream.ts')
 const proxies = new Map<Target, { child: ChildProcess, port: number }>()
-for (const kind of ['plugin', 'policy', 'http-proxy'] as const) proxies.set(kind, await start('proxy.ts', [kind, String(upstream.port)]))
+for (const kind of ['plugin', 'nometer', 'policy', 'http-proxy'] as const) proxies.set(kind, await start('proxy.ts', [kind, String(upstream.port)]))
 
 const results: Record<string, Record<Target, Record<string, number>>> = {}
-for (const s of SCENARIOS) {
+const chosen = SCENARIOS.filter((s) => only === undefined || s.name.includes(only))
+for (const s of chosen) {
   results[s.name] = {} as Record<Target, Record<string, number>>
   for (const target of TARGETS) {
     if (s.proxyOnly === true && target === 'direct') continue
@@ -56,11 +58,12 @@ for (const s of SCENARIOS) {
       scenario: s.scenario,
       url: `ws://127.0.0.1:${port}/v1/realtime`,
       rss: `http://127.0.0.1:${port}/__rss`,
+      proxy: target !== 'direct',
       sessions: s.sessions,
       seconds: s.seconds
     }))
     const row: Record<string, number> = {}
-    for (const metric of s.metrics) row[metric] = median(runs.map((r) => r[metric] as number))
+    for (const metric of s.metrics) if (runs[0]?.[metric] !== undefined) row[metric] = median(runs.map((r) => r[metric] as number))
     ;(results[s.name] as Record<Target, Record<string, number>>)[target] = row
     process.stderr.write(`${s.name} / ${target}: ${JSON.stringify(row)}\n`)
   }
@@ -70,22 +73,26 @@ for (const p of proxies.values()) p.child.kill()
 
 const fmt = (n: number | undefined): string => n === undefined ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)
 const ratio = (a: number | undefined, b: number | undefined): string => a === undefined || b === undefined || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`
+const cells = (v: (t: Target) => number | undefined): string => [
+  ...TARGETS.map((t) => fmt(v(t))),
+  ratio(v('plugin'), v('direct')), ratio(v('plugin'), v('http-proxy')), ratio(v('plugin'), v('nometer')), ratio(v('policy'), v('plugin'))
+].join(' | ')
 const lines = [
   `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; median of ${REPS}`,
   '',
-  '| scenario | metric | direct | plugin | plugin + policy | @fastify/http-proxy | plugin / direct | plugin / http-proxy | policy / plugin |',
-  '|---|---|---|---|---|---|---|---|---|'
+  '| scenario | metric | direct | plugin | metering off | plugin + policy | @fastify/http-proxy | plugin / direct | plugin / http-proxy | plugin / metering off | policy / plugin |',
+  '|---|---|---|---|---|---|---|---|---|---|---|'
 ]
-for (const s of SCENARIOS) {
+for (const s of chosen) {
   const r = results[s.name] as Record<Target, Record<string, number> | undefined>
   for (const metric of s.metrics) {
     const v = (t: Target): number | undefined => r[t]?.[metric]
     if (s.scenario === 'latency') {
       // latency is reported as what the proxy adds to a direct round trip
       const added = (t: Target): number | undefined => v(t) === undefined ? undefined : (v(t) as number) - (v('direct') as number)
-      lines.push(`| ${s.name} | ${metric} ms (added: plugin ${fmt(added('plugin'))}, http-proxy ${fmt(added('http-proxy'))}) | ${fmt(v('direct'))} | ${fmt(v('plugin'))} | ${fmt(v('policy'))} | ${fmt(v('http-proxy'))} | ${ratio(v('plugin'), v('direct'))} | ${ratio(v('plugin'), v('http-proxy'))} | ${ratio(v('policy'), v('plugin'))} |`)
+      lines.push(`| ${s.name} | ${metric} ms (added: plugin ${fmt(added('plugin'))}, http-proxy ${fmt(added('http-proxy'))}) | ${cells(v)} |`)
     } else {
-      lines.push(`| ${s.name} | ${metric} | ${fmt(v('direct'))} | ${fmt(v('plugin'))} | ${fmt(v('policy'))} | ${fmt(v('http-proxy'))} | ${ratio(v('plugin'), v('direct'))} | ${ratio(v('plugin'), v('http-proxy'))} | ${ratio(v('policy'), v('plugin'))} |`)
+      lines.push(`| ${s.name} | ${metric} | ${cells(v)} |`)
     }
   }
 }

@@ -27,6 +27,8 @@ export interface UpstreamRejection extends Error {
   retryAfter?: string
 }
 
+const ignore = (): void => {}
+
 function readBody (res: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
@@ -79,7 +81,7 @@ export function dial (target: UpstreamTarget, options: DialOptions): Promise<Web
     const timer = setTimeout(() => fail(new UpstreamTimeoutError(provider, timeout)), timeout)
     signal.addEventListener('abort', onAbort, { once: true })
 
-    socket.on('unexpected-response', (_req, res) => {
+    const onUnexpected = (_req: unknown, res: IncomingMessage): void => {
       const status = res.statusCode as number
       if (status >= 400 && status < 500) {
         readBody(res).then((text) => fail(rejection(status, redact(text, secrets), res)))
@@ -87,8 +89,10 @@ export function dial (target: UpstreamTarget, options: DialOptions): Promise<Web
         res.resume()
         fail(new UpstreamUnavailableError(provider, `the provider answered HTTP ${status}`))
       }
-    })
-    socket.on('error', (err) => fail(new UpstreamUnavailableError(provider, err.message, { cause: err })))
+    }
+    const onError = (err: Error): void => fail(new UpstreamUnavailableError(provider, err.message, { cause: err }))
+    socket.on('unexpected-response', onUnexpected)
+    socket.on('error', onError)
     // terminate() while connecting aborts the handshake, so 'open' cannot follow a failure.
     socket.once('open', () => {
       // OpenAI sends session.created in the same TCP read as the 101: stop reading before it is parsed.
@@ -96,6 +100,11 @@ export function dial (target: UpstreamTarget, options: DialOptions): Promise<Web
       settled = true
       clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
+      // These closures hold the dial's signal, timer and target for as long as the session lives: drop them.
+      // Until the relay listens, an error is ignored as before (the relay sees the close that follows).
+      socket.removeListener('unexpected-response', onUnexpected)
+      socket.removeListener('error', onError)
+      socket.on('error', ignore)
       resolve(socket)
     })
   })

@@ -1,5 +1,6 @@
 // Couples the client and provider sockets: every frame verbatim both ways, backpressure, and one close
 // for both legs, mirrored with the code and reason of whichever side closed first.
+import type { Socket } from 'node:net'
 import WebSocket from 'ws'
 import { closeReason, errorCloseCode, sendableCode } from './close-codes.js'
 
@@ -105,8 +106,21 @@ export class Relay implements Legs {
         resume()
       }
     }
+    // Frames parsed from one read go out in one write: cork the target's socket on the first and uncork
+    // once this tick's frames are queued, instead of one writev syscall per frame.
+    const socket = (target as unknown as { _socket: Socket })._socket
+    let corked = false
+    const uncork = (): void => {
+      corked = false
+      socket.uncork()
+    }
     const send = (data: Buffer | null, isBinary: boolean): void => {
       if (data === null || target.readyState !== WebSocket.OPEN) return
+      if (!corked) {
+        corked = true
+        socket.cork()
+        process.nextTick(uncork)
+      }
       target.send(data, isBinary ? BINARY : TEXT, onSent)
       if (!paused && target.bufferedAmount > highWaterMark) {
         paused = true

@@ -83,7 +83,8 @@ export class RealtimeSession implements PolicySession {
   /** Whether this session's usage is metered here (a client's attach to a call the plugin meters is not). */
   readonly metered: boolean
   readonly startedAt = Date.now()
-  readonly log: FastifyBaseLogger
+  readonly #parentLog: FastifyBaseLogger
+  #log: FastifyBaseLogger | undefined
   readonly ended: Promise<SessionSummary>
   readonly #relay: Legs
   readonly #meter: Meter | undefined
@@ -100,7 +101,7 @@ export class RealtimeSession implements PolicySession {
     this.callId = resolution.callId
     this.sideband = client === undefined
     this.metered = init.metered ?? true
-    this.log = init.log.child({ sessionId: this.id, provider: this.provider, model: this.model, callId: this.callId })
+    this.#parentLog = init.log
     this.#meter = !this.metered
       ? undefined
       : new Meter({
@@ -153,12 +154,24 @@ export class RealtimeSession implements PolicySession {
         upstream: this.#relay.stats.upstream,
         usage: this.usage
       }
-      this.log.info({ summary }, 'realtime session ended')
+      this.#parentLog.info({ ...this.#bindings(), summary }, 'realtime session ended')
       hub.ended(summary, this)
       return summary
     })
-    this.log.info('realtime session started')
+    this.#parentLog.info(this.#bindings(), 'realtime session started')
     hub.started(this)
+  }
+
+  /**
+   * The request's logger with sessionId, provider, model and callId bound. Made on first use: a pino child
+   * per session costs memory that thousands of quiet sessions would hold for nothing.
+   */
+  get log (): FastifyBaseLogger {
+    return (this.#log ??= this.#parentLog.child(this.#bindings()))
+  }
+
+  #bindings (): Record<string, unknown> {
+    return { sessionId: this.id, provider: this.provider, model: this.model, callId: this.callId }
   }
 
   /** Frames and bytes received so far from each side. */
