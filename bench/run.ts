@@ -50,20 +50,27 @@ for (const kind of ['plugin', 'nometer', 'policy', 'http-proxy'] as const) proxi
 const results: Record<string, Record<Target, Record<string, number>>> = {}
 const chosen = SCENARIOS.filter((s) => only === undefined || s.name.includes(only))
 for (const s of chosen) {
+  const targets = TARGETS.filter((t) => s.proxyOnly !== true || t !== 'direct')
+  const runs = new Map<Target, Array<Record<string, number>>>(targets.map((t) => [t, []]))
+  // Repetitions interleave the targets: this VM's speed drifts over minutes, and running one target's
+  // repetitions back to back would charge the drift to whichever target ran in the slow minute.
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const target of targets) {
+      const port = target === 'direct' ? upstream.port : (proxies.get(target) as { port: number }).port
+      runs.get(target)?.push(client({
+        scenario: s.scenario,
+        url: `ws://127.0.0.1:${port}/v1/realtime`,
+        rss: `http://127.0.0.1:${port}/__rss`,
+        proxy: target !== 'direct',
+        sessions: s.sessions,
+        seconds: s.seconds
+      }))
+    }
+  }
   results[s.name] = {} as Record<Target, Record<string, number>>
-  for (const target of TARGETS) {
-    if (s.proxyOnly === true && target === 'direct') continue
-    const port = target === 'direct' ? upstream.port : (proxies.get(target) as { port: number }).port
-    const runs = Array.from({ length: REPS }, () => client({
-      scenario: s.scenario,
-      url: `ws://127.0.0.1:${port}/v1/realtime`,
-      rss: `http://127.0.0.1:${port}/__rss`,
-      proxy: target !== 'direct',
-      sessions: s.sessions,
-      seconds: s.seconds
-    }))
+  for (const [target, list] of runs) {
     const row: Record<string, number> = {}
-    for (const metric of s.metrics) if (runs[0]?.[metric] !== undefined) row[metric] = median(runs.map((r) => r[metric] as number))
+    for (const metric of s.metrics) if (list[0]?.[metric] !== undefined) row[metric] = median(list.map((r) => r[metric] as number))
     ;(results[s.name] as Record<Target, Record<string, number>>)[target] = row
     process.stderr.write(`${s.name} / ${target}: ${JSON.stringify(row)}\n`)
   }
@@ -96,5 +103,10 @@ for (const s of chosen) {
     }
   }
 }
+// The meter alone, against what the plugin spends relaying one streamed frame in the same run.
+const meter = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', new URL('meter.ts', here).pathname], { encoding: 'utf8' })) as { deltaNs: number, responseDoneNs: number }
+const relayUs = results['downstream stream, 1 session']?.plugin?.cpuUsPerFrame
+lines.push('', `meter alone: ${meter.deltaNs.toFixed(0)} ns per audio delta, ${(meter.responseDoneNs / 1000).toFixed(1)} µs per response.done it parses` +
+  (relayUs === undefined ? '' : `; a delta costs the plugin ${relayUs.toFixed(1)} µs of CPU to relay, so metering adds ${(meter.deltaNs / 10 / relayUs).toFixed(2)}% to it`))
 process.stdout.write(lines.join('\n') + '\n')
-if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ reps: REPS, node: process.version, cpus: cpus().length, results }, null, 2))
+if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ reps: REPS, node: process.version, cpus: cpus().length, results, meter }, null, 2))

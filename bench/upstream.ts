@@ -7,7 +7,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
 
-export const DELTA = JSON.stringify({ type: 'response.output_audio.delta', event_id: 'event_0', response_id: 'resp_0', item_id: 'item_0', output_index: 0, content_index: 0, delta: 'A'.repeat(6400) })
+import { DELTA } from './frames.js'
 
 function stream (ws: WebSocket): void {
   const frame = Buffer.from(DELTA)
