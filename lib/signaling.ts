@@ -182,6 +182,7 @@ export function signalingRoutes (state: RouteState, http: UpstreamHttp) {
     if (resolution === undefined) throw new UnknownCallError(callId)
     const { target, apiKey } = await endpointOf(resolution.provider, 'calls')
     const answer = await post(request, resolution.provider, { ...target, url: `${target.url}/${callId}/hangup` }, apiKey, '', 'application/json')
+    if (answer.statusCode < 300) await signaling.calls.deleteCall(callId) // its sideband may be off, or end later
     return relay(reply, answer, apiKey)
   }
 

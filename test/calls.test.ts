@@ -201,6 +201,7 @@ t.test('the creator attaches without a model and is not metered twice; others ar
   const last = upstream.posts.at(-1) as RecordedRequest
   t.equal(last.url, `/v1/realtime/calls/${CALL}/hangup`)
   t.equal(last.headers.authorization, `Bearer ${KEY}`)
+  t.equal((await post(url, `/calls/${CALL}/hangup`, '')).status, 404, 'a call hung up leaves the registry')
 })
 
 t.test('a sideband that cannot attach forgets the call and gives its slot back', async (t) => {

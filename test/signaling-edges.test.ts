@@ -233,3 +233,19 @@ t.test('onSession pins the session server-side for client secrets and calls, or 
   await denied.body.dump()
   t.equal(upstream.posts.length, 3)
 })
+
+t.test('a hangup the provider refuses is relayed and the call stays registered', async (t) => {
+  const upstream = await fakeUpstream(t, {
+    http: (req, res) => {
+      if (req.url.endsWith('/hangup')) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"call not found"}}')
+      else res.writeHead(201, { location: '/v1/realtime/calls/rtc_h' }).end('v=0\r\n')
+    }
+  })
+  const store = new MemoryStore()
+  const { url } = await startProxy(t, { providers: { openai: { apiKey: KEY, baseURL: upstream.url } }, signaling: { sideband: false }, store })
+  t.equal((await post(url, '/v1/realtime/calls?model=m', OFFER, 'application/sdp')).status, 201)
+  const res = await post(url, '/v1/realtime/calls/rtc_h/hangup', '{}', 'application/json')
+  t.equal(res.status, 404)
+  t.equal(res.text, '{"error":{"message":"call not found"}}')
+  t.ok(store.getCall('rtc_h'), 'still registered')
+})
