@@ -42,8 +42,8 @@ export interface SessionInit {
   credential?: string
   /** Runs when the session has ended (gives back its limit slots). */
   release?: () => void
-  /** False for a client's attach to a call the plugin already meters on its own sideband. Default true. */
-  metered?: boolean
+  /** False with `metering: false`, and for a client's attach to a call the plugin meters on its own sideband. */
+  metered: boolean
 }
 
 /** What a session was and how it ended; logged once at info level when it ends. */
@@ -100,7 +100,7 @@ export class RealtimeSession implements PolicySession {
     this.credential = init.credential
     this.callId = resolution.callId
     this.sideband = client === undefined
-    this.metered = init.metered ?? true
+    this.metered = init.metered
     this.#parentLog = init.log
     this.#meter = !this.metered
       ? undefined
