@@ -3,12 +3,12 @@ import type { FastifyReply, FastifyRequest, onResponseHookHandler, preHandlerHoo
 import type { WebsocketHandler } from '@fastify/websocket'
 import WebSocket from 'ws'
 import { watchClient, type ClientWatch } from './client-watch.js'
-import { dial, type UpstreamRejection } from './dial.js'
+import type { UpstreamRejection } from './dial.js'
+import { dialProvider, providerTarget } from './provider-dial.js'
 import { callerHooks } from './caller-hooks.js'
 import { lookupCall } from './call-lookup.js'
 import { BadUpgradeError, ShuttingDownError, UpgradeRequiredError } from './errors.js'
 import { acquireSlots } from './slots.js'
-import { upstreamHeaders } from './headers.js'
 import type { Settings } from './options.js'
 import { readQuery } from './query.js'
 import type { ProviderRegistry, Resolution } from './registry.js'
@@ -34,13 +34,6 @@ interface Dialed {
   release: () => void
   credential: string | undefined
   metered: boolean
-}
-
-/** The metrics label for a failed dial. */
-export function dialOutcome (err: { code?: string }, aborted: boolean): string {
-  if (aborted) return 'aborted'
-  if (err.code === 'FST_REALTIME_UPSTREAM_TIMEOUT') return 'timeout'
-  return err.code === 'FST_REALTIME_UPSTREAM_REJECTED' ? 'rejected' : 'unavailable'
 }
 
 // ws refuses these in handleUpgrade, after we would already have dialed; refuse them first.
@@ -96,10 +89,9 @@ export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest
     const call = query.callId === undefined ? undefined : await lookupCall(settings, registry, request, query.callId, credential)
     const resolution = call ?? registry.resolve(query)
     const { provider } = resolution
+    // The key is read before a slot is taken: a key function that throws then holds no slot.
+    const prepared = await providerTarget(state, request, resolution)
     const release = call !== undefined ? () => {} : await acquireSlots(settings, request, reply, credential)
-    const apiKey = await provider.apiKey()
-    const target = provider.target(resolution, apiKey)
-    target.headers = upstreamHeaders(request.headers, settings.forwardHeaders, target.headers, request.id)
 
     const controller = new AbortController()
     let upstream: WebSocket | undefined
@@ -110,20 +102,11 @@ export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest
       release()
     }
     const watch = watchClient(request.raw.socket, onClientGone)
-    state.dials.add(controller)
-    const dialStart = performance.now()
     try {
-      upstream = await dial(target, {
-        provider: provider.name,
-        timeout: settings.dialTimeout,
-        maxPayload: settings.maxPayload,
-        secrets: [apiKey],
-        signal: controller.signal
-      })
+      upstream = await dialProvider(state, provider.name, prepared, controller)
     } catch (err) {
       watch.stop()
       release()
-      hub.dialed(provider.name, (performance.now() - dialStart) / 1000, dialOutcome(err as { code?: string }, controller.signal.aborted))
       if (controller.signal.aborted) {
         if (state.closing) throw new ShuttingDownError()
         request.log.info('client left while the provider was dialed')
@@ -133,10 +116,7 @@ export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest
       }
       if ((err as UpstreamRejection).body !== undefined) return relayRejection(reply, err as UpstreamRejection)
       throw err
-    } finally {
-      state.dials.delete(controller)
     }
-    hub.dialed(provider.name, (performance.now() - dialStart) / 1000, 'ok')
     watch.release()
     dialed.set(request, { resolution, upstream, openedAt: Date.now(), watch, release, credential, metered: settings.metering && (call === undefined || settings.signaling?.sideband !== true) })
     return undefined

@@ -22,6 +22,23 @@ t.test('maxSessions: the next session gets 429 with Retry-After, and a slot free
   await open(t, url)
 })
 
+t.test('a key function that throws takes no slot', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const store = new MemoryStore()
+  let fail = true
+  const apiKey = (): string => {
+    if (fail) throw new Error('token service down')
+    return 'sk-rotated'
+  }
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url, apiKey } }, maxSessions: 1, store })
+  const url = `${proxy.url}/v1/realtime?model=m`
+  t.equal((await refused(t, url)).status, 500)
+  t.equal(store.count('global'), 0)
+  fail = false
+  await open(t, url)
+  t.equal((await upstream.next()).headers.authorization, 'Bearer sk-rotated')
+})
+
 t.test('maxSessionsPerKey counts per credential (hashed) and falls back to the IP', async (t) => {
   const upstream = await fakeUpstream(t)
   const store = new MemoryStore()
