@@ -118,12 +118,14 @@ export class RealtimeSession implements PolicySession {
     const { onServerEvent } = options.policy
     const meter = this.#meter
     const watch = onServerEvent === undefined ? undefined : (data: Buffer) => this.#observe(data, onServerEvent, options)
-    const observe = meter === undefined || watch === undefined
-      ? watch ?? meter?.observe.bind(meter)
-      : (data: Buffer) => {
-          meter.observe(data)
-          watch(data)
-        }
+    const observe = meter === undefined
+      ? watch
+      : watch === undefined
+        ? (data: Buffer) => meter.observe(data)
+        : (data: Buffer) => {
+            meter.observe(data)
+            watch(data)
+          }
     const legs = client === undefined ? [upstream] : [client, upstream]
     this.#relay = client === undefined
       ? new Tap(upstream, observe)
