@@ -131,13 +131,7 @@ function signalingFrom (options: RealtimeProxyOptions, store: SessionStore): Set
     throw new InvalidOptionError('"signaling" must be true or an object such as { maxExpiresAfter: 600 }')
   }
   const given: SignalingOptions = signaling === true ? {} : signaling
-  const number = (key: keyof SignalingOptions, fallback: number, min: number): number => {
-    const value: unknown = given[key] ?? fallback
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-      throw new InvalidOptionError(`"signaling.${key}" must be an integer >= ${min}, got ${JSON.stringify(value)}`)
-    }
-    return value
-  }
+  const number = (key: keyof SignalingOptions, fallback: number, min: number): number => checkedInteger(given[key] ?? fallback, `signaling.${key}`, min)
   if (given.sideband !== undefined && typeof given.sideband !== 'boolean') throw new InvalidOptionError('"signaling.sideband" must be a boolean')
   if (given.onSession !== undefined && typeof given.onSession !== 'function') throw new InvalidOptionError('"signaling.onSession" must be a function (session, request) => session')
   const calls = store as Partial<CallStore>
@@ -170,13 +164,16 @@ function frameRate (value: unknown): FrameRate | undefined {
   return rate
 }
 
-function integer (options: RealtimeProxyOptions, key: keyof Settings, fallback: number, min: number): number {
-  const value: unknown = options[key as keyof RealtimeProxyOptions] ?? fallback
-  if (value === Infinity) return value
+function checkedInteger (value: unknown, name: string, min: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new InvalidOptionError(`"${key}" must be an integer >= ${min}, got ${JSON.stringify(value)}`)
+    throw new InvalidOptionError(`"${name}" must be an integer >= ${min}, got ${JSON.stringify(value)}`)
   }
   return value
+}
+
+function integer (options: RealtimeProxyOptions, key: keyof Settings, fallback: number, min: number): number {
+  const value: unknown = options[key as keyof RealtimeProxyOptions] ?? fallback
+  return value === Infinity ? value : checkedInteger(value, key, min)
 }
 
 export function settingsFrom (options: RealtimeProxyOptions): Settings {
