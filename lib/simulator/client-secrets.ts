@@ -2,7 +2,7 @@
 // websocket accepts until they expire. Kept in memory; expired keys are swept as new ones are minted.
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { defaultSession, type Json } from './events.js'
+import { defaultSession, errorBody, type Json } from './events.js'
 
 const MAX_BODY = 64 * 1024
 // OpenAI's bounds for expires_after.seconds, and its default.
@@ -16,12 +16,12 @@ export interface MintedSecret {
   expiresAt: number
 }
 
-function answer (res: ServerResponse, status: number, body: Json): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+function answer (res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(body)
 }
 
 export function invalid (res: ServerResponse, status: number, message: string, code: string | null): void {
-  answer(res, status, { error: { message, type: 'invalid_request_error', code, param: null } })
+  answer(res, status, errorBody(message, code))
 }
 
 async function readJson (req: IncomingMessage): Promise<unknown> {
@@ -63,6 +63,6 @@ export class ClientSecrets {
     const value = `ek_${randomBytes(24).toString('hex')}`
     const expiresAt = now + seconds * 1000
     this.#minted.set(value, { model, intent: transcription ? 'transcription' : undefined, expiresAt })
-    answer(res, 200, { value, expires_at: Math.floor(expiresAt / 1000), session: { ...defaultSession(model, transcription), ...session, model } })
+    answer(res, 200, JSON.stringify({ value, expires_at: Math.floor(expiresAt / 1000), session: { ...defaultSession(model, transcription), ...session, model } }))
   }
 }

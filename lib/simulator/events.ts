@@ -7,6 +7,11 @@ export type Json = Record<string, unknown>
 
 export { errorEvent } from '../policy.js'
 
+/** The JSON body of OpenAI's HTTP errors (a refused handshake, a bad client_secrets request). */
+export function errorBody (message: string, code: string | null): string {
+  return JSON.stringify({ error: { message, type: 'invalid_request_error', code, param: null } })
+}
+
 /** Server VAD settings a session starts with; a partial turn_detection is filled from these. */
 export const TURN_DETECTION = { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500, create_response: true, interrupt_response: true, idle_timeout_ms: null }
 

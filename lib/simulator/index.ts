@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { WebSocketServer } from 'ws'
 import { ClientSecrets, invalid } from './client-secrets.js'
+import { errorBody } from './events.js'
 import { SimulatedSession } from './session.js'
 
 export interface SimulatorOptions {
@@ -24,7 +25,7 @@ export interface SimulatorOptions {
 }
 
 function refuse (socket: Socket, status: number, message: string, code: string): void {
-  const body = JSON.stringify({ error: { message, type: 'invalid_request_error', code, param: null } })
+  const body = errorBody(message, code)
   socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
 }
 
