@@ -61,9 +61,10 @@ const ASSETS: Record<string, string> = {
   '/app.js': 'dist/app.js',
   '/worklet.js': 'dist/worklet.js',
   '/webrtc': 'webrtc.html',
-  '/webrtc.js': 'dist/webrtc.js'
+  '/webrtc.js': 'dist/webrtc.js',
+  '/demo.css': 'demo.css'
 }
-const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8' }
+const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' }
 
 export async function buildServer (env: Env = process.env, logger: boolean | object = true, https?: { key: Buffer, cert: Buffer }): Promise<ExampleServer> {
   const token = env.DEMO_TOKEN ?? randomBytes(12).toString('base64url')

@@ -32,23 +32,29 @@ function speechWav (): string {
   return file
 }
 
-t.test('the demo page talks to the simulator through the proxy', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install Debian's chromium package (.ci/run does) to run the browser test` }, async (t) => {
+/** Headless Debian Chromium with a fake microphone (from `audio`, a WAV, when given; else a tone), closed at teardown. */
+async function launch (t: { teardown: (fn: () => unknown) => void }, ...audio: string[]): Promise<import('playwright-core').Browser> {
   const { chromium } = await import('playwright-core')
-  const { app, token } = await buildServer({ DEMO_TOKEN: 'browser-test-token' }, false)
-  t.teardown(() => app.close())
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const port = (app.server.address() as AddressInfo).port
-
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${speechWav()}`
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', ...audio
     ]
   })
   t.teardown(() => browser.close())
+  return browser
+}
+
+t.test('the demo page talks to the simulator through the proxy', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install Debian's chromium package (.ci/run does) to run the browser test` }, async (t) => {
+  const { app, token } = await buildServer({ DEMO_TOKEN: 'browser-test-token' }, false)
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+
+  const browser = await launch(t, `--use-file-for-fake-audio-capture=${speechWav()}`)
   const page = await browser.newPage({ viewport: { width: 900, height: 640 } })
   const errors: string[] = []
   page.on('pageerror', (err) => errors.push(err.message))
@@ -86,17 +92,11 @@ t.test('the demo page talks to the simulator through the proxy', { skip: existsS
 })
 
 t.test('the WebRTC page signals through the plugin: a client secret is minted, a call offer is relayed', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}` }, async (t) => {
-  const { chromium } = await import('playwright-core')
   const { app, token } = await buildServer({ DEMO_TOKEN: 'webrtc-test-token' }, false)
   t.teardown(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as AddressInfo).port
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']
-  })
-  t.teardown(() => browser.close())
+  const browser = await launch(t)
   const page = await browser.newPage()
   const errors: string[] = []
   page.on('pageerror', (err) => errors.push(err.message))

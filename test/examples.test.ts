@@ -43,6 +43,9 @@ t.test('the token guards the route; the page and its config are served', async (
   t.match(page.headers.get('content-type'), 'text/html')
   t.match(await page.text(), '<script type="module" src="/app.js"></script>')
   t.match((await fetch(`http://${base}/app.js`)).headers.get('content-type'), 'text/javascript')
+  const css = await fetch(`http://${base}/demo.css`)
+  t.equal(css.headers.get('content-type'), 'text/css; charset=utf-8')
+  t.match(await css.text(), '.bar {')
 })
 
 t.test('OpenAIRealtimeWS holds a conversation with the simulator through the examples server', async (t) => {
