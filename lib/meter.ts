@@ -26,6 +26,16 @@ const DELTA_PREFIX = Buffer.from('{"type":"response.output_')
 
 type Json = Record<string, unknown>
 
+/** The usage event `data` may be, found by a byte search (no parse); undefined for the rest, audio included. */
+export function usageEventType (data: Buffer): UsageEventType | undefined {
+  if (data.length > DELTA_PREFIX.length && DELTA_PREFIX.compare(data, 0, DELTA_PREFIX.length) === 0) return undefined
+  if (data.indexOf(RESPONSE_DONE) !== -1) return 'response.done'
+  if (data.indexOf(TRANSCRIPTION_DONE) !== -1) return 'conversation.item.input_audio_transcription.completed'
+  return undefined
+}
+
+export type UsageEventType = 'response.done' | 'conversation.item.input_audio_transcription.completed'
+
 export class Meter {
   readonly totals: UsageTotals = emptyTotals()
   readonly #ctx: MeterContext
@@ -36,24 +46,8 @@ export class Meter {
     this.#price = priceFor(ctx.pricing, ctx.provider, [ctx.model, ctx.requestedModel])
   }
 
-  /** Called for every text frame from the provider, after it was forwarded. */
-  observe (data: Buffer): void {
-    if (data.length > DELTA_PREFIX.length && DELTA_PREFIX.compare(data, 0, DELTA_PREFIX.length) === 0) return
-    if (data.indexOf(RESPONSE_DONE) !== -1) this.#parse(data, 'response.done')
-    else if (data.indexOf(TRANSCRIPTION_DONE) !== -1) this.#parse(data, 'conversation.item.input_audio_transcription.completed')
-  }
-
-  /** The duration record for per-minute billing; once, at close. */
-  close (seconds: number): DurationUsage | undefined {
-    if (this.#ctx.billing !== 'duration') return undefined
-    const record: DurationUsage = { kind: 'duration', ...this.#who(), seconds }
-    if (this.#price !== undefined) record.costUSD = durationCost(this.#price, seconds)
-    this.totals.durationSeconds += seconds
-    this.#add(record)
-    return record
-  }
-
-  #parse (data: Buffer, type: string): void {
+  /** A provider text frame `usageEventType` found to be `type`: parsed, and recorded if it carries usage. */
+  record (data: Buffer, type: UsageEventType): void {
     let event: Json
     try {
       event = JSON.parse(data.toString()) as Json
@@ -63,6 +57,14 @@ export class Meter {
     if (event.type !== type) return
     if (type === 'response.done') this.#response(event)
     else this.#transcription(event)
+  }
+
+  /** The duration record of a per-minute-billed session; once, at close. */
+  close (seconds: number): void {
+    const record: DurationUsage = { kind: 'duration', ...this.#who(), seconds }
+    if (this.#price !== undefined) record.costUSD = durationCost(this.#price, seconds)
+    this.totals.durationSeconds += seconds
+    this.#add(record)
   }
 
   #who (): { sessionId: string, provider: string, model?: string } {

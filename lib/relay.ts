@@ -1,5 +1,9 @@
 // Couples the client and provider sockets: every frame verbatim both ways, backpressure, and one close
 // for both legs, mirrored with the code and reason of whichever side closed first.
+//
+// Thousands of sessions sit idle for minutes, so a session's state lives in two Pipe objects (one per
+// direction) and the ws listeners are shared functions that find their pipe on the socket: no closures or
+// contexts per session, and nothing allocated per frame.
 import type { Socket } from 'node:net'
 import WebSocket from 'ws'
 import { closeReason, errorCloseCode, sendableCode } from './close-codes.js'
@@ -19,22 +23,27 @@ export interface CloseRecord {
   reason: string
 }
 
-export interface RelayOptions {
-  /** Stop reading a side while the other side's send buffer holds more than this many bytes. */
-  highWaterMark: number
-  /** Sees every text frame from the provider after it was forwarded (usage metering). */
-  observeUpstream?: (data: Buffer) => void
+/** What the legs report to: their session. */
+export interface LegsOwner {
+  /** Whether `observeUpstream` wants provider frames (usage metering, onServerEvent). */
+  readonly observes: boolean
+  /** Sees every text frame from the provider after it was forwarded. */
+  observeUpstream (data: Buffer): void
+  /** Whether `filterClient` decides client frames (rate limit, onClientEvent). */
+  readonly filters: boolean
   /**
    * Decides each client frame before it goes upstream: the bytes to send (the same buffer to relay it as
    * it was), or null to drop it. A promise holds later frames until it settles, so order is kept.
    */
-  filterClient?: (data: Buffer, isBinary: boolean) => Buffer | null | Promise<Buffer | null>
+  filterClient (data: Buffer, isBinary: boolean): Buffer | null | Promise<Buffer | null>
+  /** Both legs have closed (once). */
+  legsClosed (record: CloseRecord): void
 }
 
 /** Both legs of a session (Relay) or the provider leg alone (Tap, a call's sideband). */
 export interface Legs {
+  /** Frames and bytes so far, a fresh copy. */
   readonly stats: Record<Side, LegStats>
-  readonly done: Promise<CloseRecord>
   close (code: number, reason: string): void
   kill (side: Side, reason: string): void
   terminate (): void
@@ -45,136 +54,176 @@ export interface Legs {
 const TEXT = Object.freeze({ binary: false })
 const BINARY = Object.freeze({ binary: true })
 
-export class Relay implements Legs {
-  readonly stats: Record<Side, LegStats> = { client: { frames: 0, bytes: 0 }, upstream: { frames: 0, bytes: 0 } }
-  readonly done: Promise<CloseRecord>
-  closed: CloseRecord | undefined
-  readonly #client: WebSocket
-  readonly #upstream: WebSocket
-  #open = 2
-  #resolve!: (record: CloseRecord) => void
+const kPipe = Symbol('fastify-realtime-proxy.pipe')
+type Piped = WebSocket & { [kPipe]: Pipe }
+const pipeOf = (source: WebSocket): Pipe => (source as Piped)[kPipe]
 
-  constructor (client: WebSocket, upstream: WebSocket, options: RelayOptions) {
-    this.#client = client
-    this.#upstream = upstream
-    this.done = new Promise((resolve) => { this.#resolve = resolve })
-    this.#forward('client', client, upstream, options.highWaterMark, undefined, options.filterClient)
-    this.#forward('upstream', upstream, client, options.highWaterMark, options.observeUpstream, undefined)
+/** One direction: frames read from `source` are sent to `target`. */
+class Pipe implements LegStats {
+  frames = 0
+  bytes = 0
+  /** The target's send buffer passed the high-water mark: `source` is not read until it drains. */
+  paused = false
+  /** Frames waiting behind an async filter decision. */
+  held: Array<[Buffer, boolean]> | undefined = undefined
+  corked = false
+  #drained: (() => void) | undefined = undefined
+  readonly socket: Socket
+
+  constructor (
+    readonly relay: Relay,
+    readonly side: Side,
+    readonly source: WebSocket,
+    readonly target: WebSocket,
+    readonly highWaterMark: number,
+    readonly observe: boolean,
+    readonly filter: boolean
+  ) {
+    this.socket = (target as unknown as { _socket: Socket })._socket
+    ;(source as Piped)[kPipe] = this
+    source.on('message', onMessage)
+    source.on('error', onError)
+    source.on('close', onClose)
+  }
+
+  receive (data: Buffer, isBinary: boolean): void {
+    this.frames++
+    this.bytes += data.length
+    if (!this.filter) this.send(data, isBinary)
+    else if (this.held !== undefined) this.held.push([data, isBinary])
+    else this.filtered(data, isBinary)
+  }
+
+  send (data: Buffer | null, isBinary: boolean): void {
+    const { target } = this
+    if (data === null || target.readyState !== WebSocket.OPEN) return
+    // Frames parsed from one read go out in one write: cork the target's socket on the first and uncork
+    // once this tick's frames are queued, instead of one writev syscall per frame.
+    if (!this.corked) {
+      this.corked = true
+      this.socket.cork()
+      process.nextTick(uncork, this)
+    }
+    if (this.paused || target.bufferedAmount + data.length <= this.highWaterMark) {
+      target.send(data, isBinary ? BINARY : TEXT)
+    } else {
+      // Backpressure: stop reading the source until the frame that crossed the mark has been written.
+      this.paused = true
+      this.source.pause()
+      target.send(data, isBinary ? BINARY : TEXT, this.#drained ??= () => {
+        this.paused = false
+        this.resume()
+      })
+    }
+    if (this.observe && !isBinary) this.relay.owner.observeUpstream(data)
+  }
+
+  resume (): void {
+    if (!this.paused && this.held === undefined) this.source.resume()
+  }
+
+  filtered (data: Buffer, isBinary: boolean): void {
+    const out = this.relay.owner.filterClient(data, isBinary)
+    if (!(out instanceof Promise)) return this.send(out, isBinary)
+    this.held = []
+    this.source.pause()
+    out.then((result) => {
+      this.send(result, isBinary)
+      const queue = this.held as Array<[Buffer, boolean]>
+      this.held = undefined
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        this.filtered(next[0], next[1])
+        if (this.held !== undefined) { // another async decision: the rest waits behind it
+          (this.held as Array<[Buffer, boolean]>).push(...queue)
+          return
+        }
+      }
+      this.resume()
+    }, /* c8 ignore next */ () => {}) // the session's filter settles every promise itself
+  }
+}
+
+function uncork (pipe: Pipe): void {
+  pipe.corked = false
+  pipe.socket.uncork()
+}
+
+function onMessage (this: WebSocket, data: Buffer, isBinary: boolean): void {
+  pipeOf(this).receive(data, isBinary)
+}
+
+// ws has already sent its peer the matching close code (1009, 1007, 1002); mirror it to the other leg.
+function onError (this: WebSocket, err: Error): void {
+  const { relay, side, target } = pipeOf(this)
+  const code = errorCloseCode(err)
+  relay.record({ by: side, code, reason: err.message })
+  closeLeg(target, code, err.message)
+}
+
+function onClose (this: WebSocket, code: number, reason: Buffer): void {
+  const { relay, side, target } = pipeOf(this)
+  relay.record({ by: side, code, reason: reason.toString() })
+  closeLeg(target, sendableCode(code), reason)
+  relay.legClosed()
+}
+
+function closeLeg (leg: WebSocket, code: number, reason: string | Buffer): void {
+  if (leg.readyState === WebSocket.CLOSING || leg.readyState === WebSocket.CLOSED) return
+  // A leg paused for backpressure must be read again, or its close frame would never arrive.
+  leg.resume()
+  leg.close(code, closeReason(reason))
+}
+
+export class Relay implements Legs {
+  closed: CloseRecord | undefined = undefined
+  readonly owner: LegsOwner
+  readonly #client: Pipe
+  readonly #upstream: Pipe
+  #open = 2
+
+  constructor (client: WebSocket, upstream: WebSocket, highWaterMark: number, owner: LegsOwner) {
+    this.owner = owner
+    this.#client = new Pipe(this, 'client', client, upstream, highWaterMark, false, owner.filters)
+    this.#upstream = new Pipe(this, 'upstream', upstream, client, highWaterMark, owner.observes, false)
+  }
+
+  get stats (): Record<Side, LegStats> {
+    const client = this.#client
+    const upstream = this.#upstream
+    return { client: { frames: client.frames, bytes: client.bytes }, upstream: { frames: upstream.frames, bytes: upstream.bytes } }
   }
 
   /** Closes both legs with the same code and reason (shutdown, limits). */
-  close (code: number, reason: string, by: CloseRecord['by'] = 'server'): void {
-    this.#record({ by, code, reason })
-    this.#closeLeg(this.#client, code, reason)
-    this.#closeLeg(this.#upstream, code, reason)
+  close (code: number, reason: string): void {
+    this.record({ by: 'server', code, reason })
+    closeLeg(this.#client.source, code, reason)
+    closeLeg(this.#upstream.source, code, reason)
   }
 
   /** A peer stopped answering: drop its connection and close the other leg with 1011. */
   kill (side: Side, reason: string): void {
-    const [dead, other] = side === 'client' ? [this.#client, this.#upstream] : [this.#upstream, this.#client]
-    this.#record({ by: 'server', code: 1011, reason })
-    this.#closeLeg(other, 1011, reason)
-    dead.terminate()
+    const dead = side === 'client' ? this.#client : this.#upstream
+    this.record({ by: 'server', code: 1011, reason })
+    closeLeg(dead.target, 1011, reason)
+    dead.source.terminate()
   }
 
   /** Drops both TCP connections at once (a dead peer, or a close handshake that never finished). */
   terminate (): void {
-    this.#client.terminate()
-    this.#upstream.terminate()
+    this.#client.source.terminate()
+    this.#upstream.source.terminate()
   }
 
   /** Sends the client a text frame of the proxy's own (an error event). */
   sendToClient (text: string): void {
-    if (this.#client.readyState === WebSocket.OPEN) this.#client.send(text)
+    if (this.#client.source.readyState === WebSocket.OPEN) this.#client.source.send(text)
   }
 
-  #forward (
-    side: Side, source: WebSocket, target: WebSocket, highWaterMark: number,
-    observe: RelayOptions['observeUpstream'], filter: RelayOptions['filterClient']
-  ): void {
-    const stats = this.stats[side]
-    const lowWaterMark = highWaterMark / 4
-    let paused = false // for backpressure
-    let held: Array<[Buffer, boolean]> | undefined // frames waiting behind an async filter
-    const resume = (): void => {
-      if (!paused && held === undefined) source.resume()
-    }
-    // One callback per direction, not per frame: resume once the target has drained enough.
-    const onSent = (): void => {
-      if (paused && target.bufferedAmount <= lowWaterMark) {
-        paused = false
-        resume()
-      }
-    }
-    // Frames parsed from one read go out in one write: cork the target's socket on the first and uncork
-    // once this tick's frames are queued, instead of one writev syscall per frame.
-    const socket = (target as unknown as { _socket: Socket })._socket
-    let corked = false
-    const uncork = (): void => {
-      corked = false
-      socket.uncork()
-    }
-    const send = (data: Buffer | null, isBinary: boolean): void => {
-      if (data === null || target.readyState !== WebSocket.OPEN) return
-      if (!corked) {
-        corked = true
-        socket.cork()
-        process.nextTick(uncork)
-      }
-      target.send(data, isBinary ? BINARY : TEXT, onSent)
-      if (!paused && target.bufferedAmount > highWaterMark) {
-        paused = true
-        source.pause()
-      }
-      if (observe !== undefined && !isBinary) observe(data)
-    }
-    const filtered = (data: Buffer, isBinary: boolean): void => {
-      const out = (filter as NonNullable<typeof filter>)(data, isBinary)
-      if (!(out instanceof Promise)) return send(out, isBinary)
-      held = []
-      source.pause()
-      out.then((result) => {
-        send(result, isBinary)
-        const queue = held as Array<[Buffer, boolean]>
-        held = undefined
-        for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-          filtered(next[0], next[1])
-          if (held !== undefined) { // another async decision: the rest waits behind it
-            (held as Array<[Buffer, boolean]>).push(...queue)
-            return
-          }
-        }
-        resume()
-      }, /* c8 ignore next */ () => {}) // the session's filter settles every promise itself
-    }
-    source.on('message', (data: Buffer, isBinary: boolean) => {
-      stats.frames++
-      stats.bytes += data.length
-      if (filter === undefined) send(data, isBinary)
-      else if (held !== undefined) held.push([data, isBinary])
-      else filtered(data, isBinary)
-    })
-    // ws has already sent its peer the matching close code (1009, 1007, 1002); mirror it to the other leg.
-    source.on('error', (err) => {
-      const code = errorCloseCode(err)
-      this.#record({ by: side, code, reason: err.message })
-      this.#closeLeg(target, code, err.message)
-    })
-    source.on('close', (code: number, reason: Buffer) => {
-      this.#record({ by: side, code, reason: reason.toString() })
-      this.#closeLeg(target, sendableCode(code), reason)
-      if (--this.#open === 0) this.#resolve(this.closed as CloseRecord)
-    })
-  }
-
-  #record (record: CloseRecord): void {
+  record (record: CloseRecord): void {
     this.closed ??= record
   }
 
-  #closeLeg (leg: WebSocket, code: number, reason: string | Buffer): void {
-    if (leg.readyState === WebSocket.CLOSING || leg.readyState === WebSocket.CLOSED) return
-    // A leg paused for backpressure must be read again, or its close frame would never arrive.
-    leg.resume()
-    leg.close(code, closeReason(reason))
+  legClosed (): void {
+    if (--this.#open === 0) this.owner.legsClosed(this.closed as CloseRecord)
   }
 }

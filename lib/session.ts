@@ -7,7 +7,7 @@ import { heartbeat } from './heartbeat.js'
 import { errorEvent, parseEvent, type EventPolicyOptions, type PolicySession, type RealtimeEvent } from './policy.js'
 import { TokenBucket, type FrameRate } from './rate-limit.js'
 import { callHook, type SessionHub } from './hub.js'
-import { Meter } from './meter.js'
+import { Meter, usageEventType } from './meter.js'
 import type { Pricing } from './pricing.js'
 import { Relay, type CloseRecord, type LegStats, type Legs } from './relay.js'
 import { Tap } from './tap.js'
@@ -67,103 +67,87 @@ const UNMETERED: Readonly<UsageTotals> = Object.freeze(emptyTotals())
 
 const wanted = (types: ReadonlySet<string> | '*', type: string): boolean => types === '*' || types.has(type)
 
+// Sessions are many and mostly quiet: state lives in fields, not in closures, and what only an active
+// session needs (its Meter, its pino child, the `ended` promise) is made when first needed.
 export class RealtimeSession implements PolicySession {
   // randomUUID() returns a rope of 14 concatenated pieces, about 490 bytes of heap for the session's life;
   // a flat copy of it is 66.
   readonly id = Buffer.from(randomUUID(), 'latin1').toString('latin1')
   readonly requestId: string
-  readonly provider: string
-  readonly model: string | undefined
-  /** The model as the client named it, before routing. */
-  readonly requestedModel: string | undefined
-  readonly intent: string | undefined
   readonly credential: string | undefined
-  /** The WebRTC call this session is attached to (`?call_id=`). */
-  readonly callId: string | undefined
   /** True for the plugin's own sideband attach to a call: no client leg. */
   readonly sideband: boolean
   /** Whether this session's usage is metered here (a client's attach to a call the plugin meters is not). */
   readonly metered: boolean
   readonly startedAt = Date.now()
+  /** @internal Whether provider frames are watched (metering, onServerEvent). */
+  readonly observes: boolean
+  /** @internal Whether client frames are decided (frame rate, onClientEvent). */
+  readonly filters: boolean
+  readonly #resolution: Resolution
+  readonly #options: SessionOptions
+  readonly #hub: SessionHub
   readonly #parentLog: FastifyBaseLogger
   #log: FastifyBaseLogger | undefined
-  readonly ended: Promise<SessionSummary>
+  readonly #upstreamOpenedAt: number
+  readonly #release: (() => void) | undefined
   readonly #relay: Legs
-  readonly #meter: Meter | undefined
+  #meter: Meter | undefined
+  readonly #bucket: TokenBucket | undefined
+  readonly #stopTimers: (() => void) | undefined
+  #summary: SessionSummary | undefined
+  #ended: Promise<SessionSummary> | undefined
+  #resolveEnded: ((summary: SessionSummary) => void) | undefined
 
   /** `client` undefined: the sideband of a call, read for usage with nobody to relay to. */
   constructor (client: WebSocket | undefined, upstream: WebSocket, init: SessionInit, options: SessionOptions) {
-    const { resolution, hub } = init
+    this.#resolution = init.resolution
+    this.#options = options
+    this.#hub = init.hub
+    this.#parentLog = init.log
+    this.#upstreamOpenedAt = init.upstreamOpenedAt
+    this.#release = init.release
     this.requestId = init.requestId
-    this.provider = resolution.provider.name
-    this.model = resolution.model
-    this.requestedModel = resolution.requestedModel
-    this.intent = resolution.intent
     this.credential = init.credential
-    this.callId = resolution.callId
     this.sideband = client === undefined
     this.metered = init.metered
-    this.#parentLog = init.log
-    this.#meter = !this.metered
-      ? undefined
-      : new Meter({
-        sessionId: this.id,
-        provider: this.provider,
-        model: this.model,
-        requestedModel: this.requestedModel,
-        billing: resolution.provider.billing,
-        pricing: options.pricing,
-        emit: (record) => hub.usage(record, this)
-      })
-    const { onServerEvent } = options.policy
-    const meter = this.#meter
-    const watch = onServerEvent === undefined ? undefined : (data: Buffer) => this.#observe(data, onServerEvent, options)
-    const observe = meter === undefined
-      ? watch
-      : watch === undefined
-        ? (data: Buffer) => meter.observe(data)
-        : (data: Buffer) => {
-            meter.observe(data)
-            watch(data)
-          }
-    const legs = client === undefined ? [upstream] : [client, upstream]
-    this.#relay = client === undefined
-      ? new Tap(upstream, observe)
-      : new Relay(client, upstream, { highWaterMark: options.highWaterMark, observeUpstream: observe, filterClient: this.#clientFilter(options) })
-    // Duration and idle limits watch a client; a call's sideband lasts as long as the call.
-    const stopLimits = client === undefined ? () => {} : this.#limits(options)
-    const stopHeartbeat = options.heartbeatInterval > 0
-      ? heartbeat(legs, options.heartbeatInterval, options.pongTimeout, (leg) => {
-        const side = leg === client ? 'client' : 'upstream'
-        this.log.warn({ side }, 'realtime peer missed its pong; terminating it')
-        this.#relay.kill(side, `${side} missed heartbeat`)
-      })
-      : () => {}
-    this.ended = this.#relay.done.then((closed) => {
-      stopHeartbeat()
-      stopLimits()
-      init.release?.()
-      const now = Date.now()
-      this.#meter?.close((now - init.upstreamOpenedAt) / 1000)
-      const summary: SessionSummary = {
-        sessionId: this.id,
-        requestId: this.requestId,
-        provider: this.provider,
-        model: this.model,
-        callId: this.callId,
-        sideband: this.sideband,
-        durationMs: now - this.startedAt,
-        ...closed,
-        client: this.#relay.stats.client,
-        upstream: this.#relay.stats.upstream,
-        usage: this.usage
-      }
-      this.#parentLog.info({ ...this.#bindings(), summary }, 'realtime session ended')
-      hub.ended(summary, this)
-      return summary
-    })
+    this.observes = this.metered || options.policy.onServerEvent !== undefined
+    this.#bucket = options.frameRate === undefined ? undefined : new TokenBucket(options.frameRate)
+    this.filters = this.#bucket !== undefined || options.policy.onClientEvent !== undefined
+    // `this` is the legs' owner: they call observeUpstream, filterClient and legsClosed.
+    this.#relay = client === undefined ? new Tap(upstream, this) : new Relay(client, upstream, options.highWaterMark, this)
+    this.#stopTimers = this.#timers(client, upstream)
     this.#parentLog.info(this.#bindings(), 'realtime session started')
-    hub.started(this)
+    this.#hub.started(this)
+  }
+
+  get provider (): string {
+    return this.#resolution.provider.name
+  }
+
+  get model (): string | undefined {
+    return this.#resolution.model
+  }
+
+  /** The model as the client named it, before routing. */
+  get requestedModel (): string | undefined {
+    return this.#resolution.requestedModel
+  }
+
+  get intent (): string | undefined {
+    return this.#resolution.intent
+  }
+
+  /** The WebRTC call this session is attached to (`?call_id=`). */
+  get callId (): string | undefined {
+    return this.#resolution.callId
+  }
+
+  /** Settles with the summary once both legs have closed. */
+  get ended (): Promise<SessionSummary> {
+    return (this.#ended ??= this.#summary !== undefined
+      ? Promise.resolve(this.#summary)
+      : new Promise((resolve) => { this.#resolveEnded = resolve }))
   }
 
   /**
@@ -192,63 +176,116 @@ export class RealtimeSession implements PolicySession {
     this.#relay.sendToClient(JSON.stringify(errorEvent(code, message, eventId)))
   }
 
-  /** Rate limit and event policy for client frames; undefined when neither is on, so the relay does no work. */
-  #clientFilter (options: SessionOptions): ((data: Buffer, isBinary: boolean) => Buffer | null | Promise<Buffer | null>) | undefined {
+  /** Made on the first usage event (or at the end, for per-minute billing): quiet sessions hold none. */
+  #meterNow (): Meter {
+    return (this.#meter ??= new Meter({
+      sessionId: this.id,
+      provider: this.provider,
+      model: this.model,
+      requestedModel: this.requestedModel,
+      billing: this.#resolution.provider.billing,
+      pricing: this.#options.pricing,
+      emit: (record) => this.#hub.usage(record, this)
+    }))
+  }
+
+  /** @internal Each provider text frame, after it was forwarded: usage, then onServerEvent. */
+  observeUpstream (data: Buffer): void {
+    if (this.metered) {
+      const type = usageEventType(data)
+      if (type !== undefined) this.#meterNow().record(data, type)
+    }
+    const { onServerEvent } = this.#options.policy
+    if (onServerEvent === undefined || !this.#options.wantsServer(data)) return
+    const event = parseEvent(data)
+    if (event === undefined || !wanted(this.#options.serverTypes, event.type)) return
+    callHook(this.log, 'onServerEvent', onServerEvent, event, this)
+  }
+
+  /** @internal Rate limit and event policy for each client frame. */
+  filterClient (data: Buffer): Buffer | null | Promise<Buffer | null> {
+    const options = this.#options
     const { onClientEvent } = options.policy
-    const bucket = options.frameRate === undefined ? undefined : new TokenBucket(options.frameRate)
-    if (bucket === undefined && onClientEvent === undefined) return undefined
-    return (data) => {
-      if (bucket !== undefined && !bucket.take()) {
-        this.log.warn('client exceeded its frame rate; closing with 1008')
-        this.#relay.close(1008, 'frame rate limit exceeded')
-        return null
-      }
-      if (onClientEvent === undefined || !options.wantsClient(data)) return data
-      const event = parseEvent(data)
-      if (event === undefined) {
-        this.sendError('invalid_event', 'The event must be a JSON object with a string "type"')
-        return null
-      }
-      if (!wanted(options.clientTypes, event.type)) return data
-      const decide = (out: RealtimeEvent | null | undefined | void): Buffer | null =>
-        out === undefined ? data : out === null ? null : Buffer.from(JSON.stringify(out))
-      const refuse = (err: unknown): null => {
-        this.log.error({ err }, 'onClientEvent hook failed; event dropped')
-        this.sendError('policy_error', 'The event could not be checked and was not sent', event.event_id)
-        return null
-      }
-      try {
-        const out = onClientEvent(event, this)
-        return out instanceof Promise ? out.then(decide, refuse) : decide(out)
-      } catch (err) {
-        return refuse(err)
-      }
+    if (this.#bucket !== undefined && !this.#bucket.take()) {
+      this.log.warn('client exceeded its frame rate; closing with 1008')
+      this.#relay.close(1008, 'frame rate limit exceeded')
+      return null
+    }
+    if (onClientEvent === undefined || !options.wantsClient(data)) return data
+    const event = parseEvent(data)
+    if (event === undefined) {
+      this.sendError('invalid_event', 'The event must be a JSON object with a string "type"')
+      return null
+    }
+    if (!wanted(options.clientTypes, event.type)) return data
+    const decide = (out: RealtimeEvent | null | undefined | void): Buffer | null =>
+      out === undefined ? data : out === null ? null : Buffer.from(JSON.stringify(out))
+    const refuse = (err: unknown): null => {
+      this.log.error({ err }, 'onClientEvent hook failed; event dropped')
+      this.sendError('policy_error', 'The event could not be checked and was not sent', event.event_id)
+      return null
+    }
+    try {
+      const out = onClientEvent(event, this)
+      return out instanceof Promise ? out.then(decide, refuse) : decide(out)
+    } catch (err) {
+      return refuse(err)
     }
   }
 
-  #observe (data: Buffer, hook: NonNullable<EventPolicyOptions['onServerEvent']>, options: SessionOptions): void {
-    if (!options.wantsServer(data)) return
-    const event = parseEvent(data)
-    if (event === undefined || !wanted(options.serverTypes, event.type)) return
-    callHook(this.log, 'onServerEvent', hook, event, this)
+  /** @internal Both legs closed: stop the timers, give the slots back, bill the duration, report. */
+  legsClosed (closed: CloseRecord): void {
+    this.#stopTimers?.()
+    this.#release?.()
+    const now = Date.now()
+    if (this.metered && this.#resolution.provider.billing === 'duration') this.#meterNow().close((now - this.#upstreamOpenedAt) / 1000)
+    const stats = this.#relay.stats
+    const summary: SessionSummary = {
+      sessionId: this.id,
+      requestId: this.requestId,
+      provider: this.provider,
+      model: this.model,
+      callId: this.callId,
+      sideband: this.sideband,
+      durationMs: now - this.startedAt,
+      ...closed,
+      client: stats.client,
+      upstream: stats.upstream,
+      usage: this.usage
+    }
+    this.#summary = summary
+    this.#parentLog.info({ ...this.#bindings(), summary }, 'realtime session ended')
+    this.#hub.ended(summary, this)
+    this.#resolveEnded?.(summary)
   }
 
-  /** maxSessionDuration and idleTimeout; returns what stops their timers. */
-  #limits (options: SessionOptions): () => void {
-    const { maxSessionDuration, idleTimeout } = options
-    const expire = maxSessionDuration > 0
-      ? setTimeout(() => {
+  /** Heartbeat, maxSessionDuration and idleTimeout; returns what stops them, undefined when none is on. */
+  #timers (client: WebSocket | undefined, upstream: WebSocket): (() => void) | undefined {
+    const { heartbeatInterval, pongTimeout, maxSessionDuration, idleTimeout } = this.#options
+    const stops: Array<() => void> = []
+    if (heartbeatInterval > 0) {
+      stops.push(heartbeat(client === undefined ? [upstream] : [client, upstream], heartbeatInterval, pongTimeout, (leg) => {
+        const side = leg === client ? 'client' : 'upstream'
+        this.log.warn({ side }, 'realtime peer missed its pong; terminating it')
+        this.#relay.kill(side, `${side} missed heartbeat`)
+      }))
+    }
+    // Duration and idle limits watch a client; a call's sideband lasts as long as the call.
+    if (client !== undefined && maxSessionDuration > 0) {
+      const expire = setTimeout(() => {
         this.log.info('realtime session reached maxSessionDuration')
         this.sendError('session_expired', `The session reached its maximum duration of ${maxSessionDuration / 1000} seconds`)
         this.#relay.close(1001, 'maximum session duration reached')
       }, maxSessionDuration)
-      : undefined
-    let seen = -1
-    let quietSince = 0
-    // Counters, not a timestamp per frame: the check costs nothing on the hot path.
-    const idle = idleTimeout > 0
-      ? setInterval(() => {
-        const frames = this.#relay.stats.client.frames + this.#relay.stats.upstream.frames
+      stops.push(() => clearTimeout(expire))
+    }
+    if (client !== undefined && idleTimeout > 0) {
+      let seen = -1
+      let quietSince = 0
+      // Counters, not a timestamp per frame: the check costs nothing on the hot path.
+      const idle = setInterval(() => {
+        const { client, upstream } = this.#relay.stats
+        const frames = client.frames + upstream.frames
         const now = Date.now()
         if (frames !== seen) {
           seen = frames
@@ -258,11 +295,10 @@ export class RealtimeSession implements PolicySession {
           this.#relay.close(1000, 'idle timeout')
         }
       }, Math.max(10, idleTimeout / 4))
-      : undefined
-    return () => {
-      clearTimeout(expire)
-      clearInterval(idle)
+      stops.push(() => clearInterval(idle))
     }
+    if (stops.length === 0) return undefined
+    return () => { for (const stop of stops) stop() }
   }
 
   /** Closes both legs with `code` (1001 on shutdown); terminates them if the close handshake takes longer than `timeout`. */

@@ -1,5 +1,5 @@
 // maxSessions and maxSessionsPerKey: slots taken in the store before anything is dialed or created upstream.
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { TooManySessionsError } from './errors.js'
 import type { Settings } from './options.js'
 import { GLOBAL_KEY, storeKey } from './store.js'
@@ -9,15 +9,24 @@ export function callerKey (settings: Settings, request: FastifyRequest, credenti
   return storeKey(settings.sessionKey?.(request) ?? credential ?? request.ip)
 }
 
+const NOTHING_TAKEN = (): void => {}
+
+// Its own function, so the closure a session keeps until it ends holds the keys and the logger, not the
+// request and reply that acquireSlots sees.
+function releaser (store: Settings['store'], taken: string[], log: FastifyBaseLogger): () => void {
+  return () => {
+    for (const key of taken.splice(0)) {
+      Promise.resolve(store.release(key)).catch((err: unknown) => log.error({ err }, 'session store release failed'))
+    }
+  }
+}
+
 /** Takes the session's slots; returns what gives them back (once). Throws 429 with Retry-After when full. */
 export async function acquireSlots (settings: Settings, request: FastifyRequest, reply: FastifyReply, credential: string | undefined): Promise<() => void> {
   const { store, maxSessions, maxSessionsPerKey } = settings
+  if (maxSessions === Infinity && maxSessionsPerKey === Infinity) return NOTHING_TAKEN
   const taken: string[] = []
-  const release = (): void => {
-    for (const key of taken.splice(0)) {
-      Promise.resolve(store.release(key)).catch((err: unknown) => request.log.error({ err }, 'session store release failed'))
-    }
-  }
+  const release = releaser(store, taken, request.log)
   const take = async (key: string, limit: number, scope: string): Promise<void> => {
     if (limit === Infinity) return
     if (!(await store.acquire(key, limit))) {

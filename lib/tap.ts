@@ -2,27 +2,30 @@
 // the call's events (usage) with its own credentials. Same surface as the Relay, so a session runs on either.
 import WebSocket from 'ws'
 import { closeReason, errorCloseCode } from './close-codes.js'
-import type { CloseRecord, Legs, Side } from './relay.js'
+import type { CloseRecord, LegStats, Legs, LegsOwner, Side } from './relay.js'
 
 export class Tap implements Legs {
-  readonly stats = { client: { frames: 0, bytes: 0 }, upstream: { frames: 0, bytes: 0 } }
-  readonly done: Promise<CloseRecord>
-  closed: CloseRecord | undefined
+  closed: CloseRecord | undefined = undefined
   readonly #upstream: WebSocket
+  #frames = 0
+  #bytes = 0
 
-  constructor (upstream: WebSocket, observe: ((data: Buffer) => void) | undefined) {
+  constructor (upstream: WebSocket, owner: LegsOwner) {
     this.#upstream = upstream
-    const { upstream: stats } = this.stats
     upstream.on('message', (data: Buffer, isBinary: boolean) => {
-      stats.frames++
-      stats.bytes += data.length
-      if (!isBinary) observe?.(data)
+      this.#frames++
+      this.#bytes += data.length
+      if (!isBinary && owner.observes) owner.observeUpstream(data)
     })
     upstream.on('error', (err) => { this.closed ??= { by: 'upstream', code: errorCloseCode(err), reason: err.message } })
-    this.done = new Promise((resolve) => upstream.on('close', (code: number, reason: Buffer) => {
+    upstream.on('close', (code: number, reason: Buffer) => {
       this.closed ??= { by: 'upstream', code, reason: reason.toString() }
-      resolve(this.closed)
-    }))
+      owner.legsClosed(this.closed)
+    })
+  }
+
+  get stats (): Record<Side, LegStats> {
+    return { client: { frames: 0, bytes: 0 }, upstream: { frames: this.#frames, bytes: this.#bytes } }
   }
 
   close (code: number, reason: string): void {

@@ -1,7 +1,7 @@
 // Usage records from response.done and transcription events, in OpenAI's and Bailian's spellings, with cost.
 import t from 'tap'
 import { fakeUpstream, nextMessage, open, startProxy, until, type Tap } from './helpers.js'
-import type { RealtimeProxyOptions, UsageRecord, SessionSummary } from '../lib/index.js'
+import type { RealtimeProxyOptions, RealtimeSession, UsageRecord, SessionSummary } from '../lib/index.js'
 import type WebSocket from 'ws'
 
 const pricing = {
@@ -77,7 +77,11 @@ t.test('OpenAI response.done and transcriptions become exact records with cost',
     { kind: 'transcription', ...who, itemId: 'item_2', seconds: 2.5, costUSD: 0.00025 }
   ])
   t.equal(cost, 0.04665)
+  const live = [...proxy.app.realtime.sessions.values()][0] as RealtimeSession
+  const waiting = live.ended // asked before the end: settles with the summary
   const summary = await closeAndWait(ws, summaries)
+  t.equal(await waiting, summary)
+  t.equal(await live.ended, summary, 'asked after the end: the same summary')
   t.same(summary.usage, {
     responses: 1,
     inputTokens: 1000,
@@ -147,9 +151,16 @@ t.test('only usage fields that exist count; totals are computed when missing', a
 })
 
 t.test('per-minute providers report the session duration once, at close', async (t) => {
-  const { ws, records, summaries } = await session(t, {}, 'xai/grok-voice')
+  let ended: Promise<SessionSummary> | undefined
+  const { ws, records, summaries } = await session(t, {
+    onSessionEnd: (summary, session) => {
+      summaries.push(summary)
+      ended = session.ended // first asked after the end
+    }
+  }, 'xai/grok-voice')
   await new Promise((resolve) => setTimeout(resolve, 120))
   const summary = await closeAndWait(ws, summaries)
+  t.equal(await ended, summary)
   t.equal(records.length, 1)
   const record = records[0] as Extract<UsageRecord, { kind: 'duration' }>
   t.equal(record.kind, 'duration')
