@@ -1,4 +1,5 @@
 // The realtime route, top to bottom: (app hooks have authenticated) -> resolve -> dial -> upgrade -> relay.
+import type { ServerResponse } from 'node:http'
 import type { FastifyReply, FastifyRequest, onResponseHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify'
 import type { WebsocketHandler } from '@fastify/websocket'
 import WebSocket from 'ws'
@@ -27,6 +28,7 @@ export interface RouteState {
 }
 
 interface Dialed {
+  response: ServerResponse
   resolution: Resolution
   upstream: WebSocket
   openedAt: number
@@ -118,14 +120,19 @@ export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest
       throw err
     }
     watch.release()
-    dialed.set(request, { resolution, upstream, openedAt: Date.now(), watch, release, credential, metered: settings.metering && (call === undefined || settings.signaling?.sideband !== true) })
+    dialed.set(request, { response: reply.raw, resolution, upstream, openedAt: Date.now(), watch, release, credential, metered: settings.metering && (call === undefined || settings.signaling?.sideband !== true) })
     return undefined
   }
 
   function handler (client: WebSocket, request: FastifyRequest): void {
-    const { resolution, upstream, openedAt, watch, release, credential, metered } = dialed.get(request) as Dialed
+    const { response, resolution, upstream, openedAt, watch, release, credential, metered } = dialed.get(request) as Dialed
     dialed.delete(request)
     watch.stop()
+    // The socket is ws's now, and the session outlives the request: let the request and reply go (3 KB of
+    // an idle session's 10). The HTTP response never finishes, yet its 'finish' listener holds the reply,
+    // and @fastify/websocket's 'error' listener holds both; the session's own error handling replaces it.
+    response.detachSocket(request.raw.socket)
+    client.removeAllListeners('error')
     const init = { resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, release, metered }
     // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
     new RealtimeSession(client, upstream, init, settings)
