@@ -1,7 +1,7 @@
 // The load client, in its own process: runs one scenario against one URL and prints a JSON result.
 import WebSocket from 'ws'
 
-interface Task { scenario: string, url: string, rss?: string, proxy?: boolean, sessions: number, seconds: number }
+interface Task { scenario: string, url: string, rss?: string, upstreamCpu: string, proxy?: boolean, sessions: number, seconds: number }
 const task = JSON.parse(process.argv[2] as string) as Task
 const headers = { authorization: 'Bearer bench' }
 const AUDIO = 'A'.repeat(6400)
@@ -28,16 +28,27 @@ async function usage (gc = false): Promise<{ rss: number, heapUsed: number, cpu:
 
 const rss = async (): Promise<number> => (await usage()).rss
 
-/** The proxy's CPU microseconds over `window` (undefined for a direct connection, which has no proxy). */
-async function proxyCpu (window: () => Promise<void>): Promise<number | undefined> {
-  if (task.proxy !== true) {
-    await window()
-    return undefined
-  }
-  const before = (await usage()).cpu
-  await window()
-  return (await usage()).cpu - before
+const cpuOf = async (url: string): Promise<number> => ((await (await fetch(url)).json()) as { cpu: number }).cpu
+const ownCpu = (): number => {
+  const { user, system } = process.cpuUsage()
+  return user + system
 }
+
+/**
+ * CPU microseconds spent over `window` by the proxy (undefined for a direct connection) and by the whole
+ * machine: provider, proxy and this client. On a saturated machine, throughput is at most
+ * cores / machine CPU per frame, whatever the proxy's own share.
+ */
+async function cpuOver (window: () => Promise<void>): Promise<{ proxy: number | undefined, machine: number }> {
+  const proxyAt = async (): Promise<number> => task.proxy === true ? (await usage()).cpu : 0
+  const before = { proxy: await proxyAt(), upstream: await cpuOf(task.upstreamCpu), client: ownCpu() }
+  await window()
+  const proxy = await proxyAt() - before.proxy
+  const machine = proxy + (await cpuOf(task.upstreamCpu) - before.upstream) + (ownCpu() - before.client)
+  return { proxy: task.proxy === true ? proxy : undefined, machine }
+}
+
+const perFrame = (us: number | undefined, frames: number): number | undefined => us === undefined ? undefined : us / frames
 
 async function stream (): Promise<object> {
   const sockets = await openMany(task.sessions, 'stream')
@@ -46,13 +57,13 @@ async function stream (): Promise<object> {
   let counting = false
   for (const ws of sockets) ws.on('message', (data: Buffer) => { if (counting) { frames++; bytes += data.length } })
   await sleep(300)
-  const cpu = await proxyCpu(async () => {
+  const cpu = await cpuOver(async () => {
     counting = true
     await sleep(task.seconds * 1000)
     counting = false
   })
   for (const ws of sockets) ws.terminate()
-  return { framesPerSec: frames / task.seconds, mbPerSec: bytes / task.seconds / 1e6, cpuUsPerFrame: cpu === undefined ? undefined : cpu / frames }
+  return { framesPerSec: frames / task.seconds, mbPerSec: bytes / task.seconds / 1e6, cpuUsPerFrame: perFrame(cpu.proxy, frames), machineUsPerFrame: perFrame(cpu.machine, frames) }
 }
 
 async function append (): Promise<object> {
@@ -72,14 +83,14 @@ async function append (): Promise<object> {
   await sleep(500)
   let start = 0
   let end = 0
-  const cpu = await proxyCpu(async () => {
+  const cpu = await cpuOver(async () => {
     start = [...acked.values()].reduce((a, b) => a + b, 0)
     await sleep(task.seconds * 1000)
     end = [...acked.values()].reduce((a, b) => a + b, 0)
   })
   running = false
   for (const ws of sockets) ws.terminate()
-  return { framesPerSec: (end - start) / task.seconds, cpuUsPerFrame: cpu === undefined ? undefined : cpu / (end - start) }
+  return { framesPerSec: (end - start) / task.seconds, cpuUsPerFrame: perFrame(cpu.proxy, end - start), machineUsPerFrame: perFrame(cpu.machine, end - start) }
 }
 
 async function latency (): Promise<object> {

@@ -19,7 +19,12 @@ function stream (ws: WebSocket): void {
   pump()
 }
 
-const server = createServer()
+// GET /__cpu: this process's CPU time, so the benchmark can count what each frame costs the whole machine.
+const server = createServer((req, res) => {
+  const cpu = process.cpuUsage()
+  if (req.url === '/__cpu') res.end(JSON.stringify({ cpu: cpu.user + cpu.system }))
+  else res.writeHead(404).end()
+})
 const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 })
 wss.on('connection', (ws, req) => {
   ws.on('error', () => {})
