@@ -1,6 +1,7 @@
 // Where sessions report: live sessions, totals for stats(), the user's lifecycle hooks and the metrics.
 // A hook that throws or rejects is logged and never reaches the relay.
 import type { FastifyBaseLogger } from 'fastify'
+import type { Heartbeat } from './heartbeat.js'
 import type { Metrics } from './metrics.js'
 import type { RealtimeSession, SessionSummary } from './session.js'
 import { addTotals, emptyTotals, type UsageRecord, type UsageTotals } from './usage.js'
@@ -65,13 +66,15 @@ export class SessionHub {
   readonly live = new Map<string, RealtimeSession>()
   readonly #hooks: SessionHooks
   readonly #metrics: Metrics | undefined
+  readonly #heartbeat: Heartbeat | undefined
   #started = 0
   readonly #endedUsage = emptyTotals()
   readonly #endedTraffic = new Map<string, Traffic>()
 
-  constructor (hooks: SessionHooks, metrics?: (hub: SessionHub) => Metrics) {
+  constructor (hooks: SessionHooks, metrics?: (hub: SessionHub) => Metrics, heartbeat?: Heartbeat) {
     this.#hooks = hooks
     this.#metrics = metrics?.(this)
+    this.#heartbeat = heartbeat
   }
 
   get metrics (): Metrics | undefined {
@@ -80,6 +83,7 @@ export class SessionHub {
 
   started (session: RealtimeSession): void {
     this.live.set(session.id, session)
+    this.#heartbeat?.add(session)
     this.#started++
     callHook(session.log, 'onSessionStart', this.#hooks.onSessionStart, session)
   }
@@ -91,6 +95,7 @@ export class SessionHub {
 
   ended (summary: SessionSummary, session: RealtimeSession): void {
     this.live.delete(session.id)
+    this.#heartbeat?.delete(session)
     addTo(this.#endedTraffic, summary.provider, trafficOf(summary))
     addTotals(this.#endedUsage, summary.usage)
     this.#metrics?.ended(summary)

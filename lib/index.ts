@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import { settingsFrom, type RealtimeProxyOptions } from './options.js'
 import { readCredential, type RealtimeRequest } from './credentials.js'
+import { Heartbeat } from './heartbeat.js'
 import { SessionHub, type RealtimeStats } from './hub.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { ProviderRegistry } from './registry.js'
@@ -81,7 +82,8 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
   const settings = settingsFrom(rawOptions)
   const options = await withSimulator(fastify, rawOptions)
   const metricsOptions = settings.metrics
-  const hub = new SessionHub(settings.hooks, metricsOptions === undefined ? undefined : (h) => createMetrics(metricsOptions, h))
+  const heartbeat = settings.heartbeatInterval > 0 ? new Heartbeat(settings.heartbeatInterval, settings.pongTimeout) : undefined
+  const hub = new SessionHub(settings.hooks, metricsOptions === undefined ? undefined : (h) => createMetrics(metricsOptions, h), heartbeat)
   const state: RouteState = { registry: new ProviderRegistry(options), settings, hub, dials: new Set(), closing: false }
   const metrics = hub.metrics
 

@@ -105,6 +105,8 @@ export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
 /** Options after validation: what the route and every session read. */
 export interface Settings extends SessionOptions {
   path: string
+  heartbeatInterval: number
+  pongTimeout: number
   forwardHeaders: string[]
   dialTimeout: number
   maxPayload: number

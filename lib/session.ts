@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type WebSocket from 'ws'
-import { heartbeat } from './heartbeat.js'
 import { errorEvent, parseEvent, type EventPolicyOptions, type PolicySession, type RealtimeEvent } from './policy.js'
 import { TokenBucket, type FrameRate } from './rate-limit.js'
 import { callHook, type SessionHub } from './hub.js'
@@ -16,8 +15,6 @@ import { emptyTotals, type UsageTotals } from './usage.js'
 
 export interface SessionOptions {
   highWaterMark: number
-  heartbeatInterval: number
-  pongTimeout: number
   pricing?: Pricing
   /** Milliseconds; 0 for no limit. */
   maxSessionDuration: number
@@ -92,6 +89,8 @@ export class RealtimeSession implements PolicySession {
   readonly #upstreamOpenedAt: number
   readonly #release: (() => void) | undefined
   readonly #relay: Legs
+  readonly #client: WebSocket | undefined
+  readonly #upstream: WebSocket
   #meter: Meter | undefined
   readonly #bucket: TokenBucket | undefined
   readonly #stopTimers: (() => void) | undefined
@@ -106,6 +105,8 @@ export class RealtimeSession implements PolicySession {
     this.#hub = init.hub
     this.#parentLog = init.log
     this.#upstreamOpenedAt = init.upstreamOpenedAt
+    this.#client = client
+    this.#upstream = upstream
     this.#release = init.release
     this.requestId = init.requestId
     this.credential = init.credential
@@ -116,7 +117,7 @@ export class RealtimeSession implements PolicySession {
     this.filters = this.#bucket !== undefined || options.policy.onClientEvent !== undefined
     // `this` is the legs' owner: they call observeUpstream, filterClient and legsClosed.
     this.#relay = client === undefined ? new Tap(upstream, this) : new Relay(client, upstream, options.highWaterMark, this)
-    this.#stopTimers = this.#timers(client, upstream)
+    this.#stopTimers = client === undefined ? undefined : this.#limits()
     this.#parentLog.info(this.#bindings(), 'realtime session started')
     this.#hub.started(this)
   }
@@ -259,19 +260,23 @@ export class RealtimeSession implements PolicySession {
     this.#resolveEnded?.(summary)
   }
 
-  /** Heartbeat, maxSessionDuration and idleTimeout; returns what stops them, undefined when none is on. */
-  #timers (client: WebSocket | undefined, upstream: WebSocket): (() => void) | undefined {
-    const { heartbeatInterval, pongTimeout, maxSessionDuration, idleTimeout } = this.#options
+  /** @internal The legs the heartbeat pings. */
+  get legs (): readonly WebSocket[] {
+    return this.#client === undefined ? [this.#upstream] : [this.#client, this.#upstream]
+  }
+
+  /** @internal A leg missed its pong: drop it and close the other with 1011. */
+  missedPong (leg: WebSocket): void {
+    const side = leg === this.#client ? 'client' : 'upstream'
+    this.log.warn({ side }, 'realtime peer missed its pong; terminating it')
+    this.#relay.kill(side, `${side} missed heartbeat`)
+  }
+
+  /** maxSessionDuration and idleTimeout (a client's: a call's sideband lasts as long as the call); returns what stops them, undefined when neither is on. */
+  #limits (): (() => void) | undefined {
+    const { maxSessionDuration, idleTimeout } = this.#options
     const stops: Array<() => void> = []
-    if (heartbeatInterval > 0) {
-      stops.push(heartbeat(client === undefined ? [upstream] : [client, upstream], heartbeatInterval, pongTimeout, (leg) => {
-        const side = leg === client ? 'client' : 'upstream'
-        this.log.warn({ side }, 'realtime peer missed its pong; terminating it')
-        this.#relay.kill(side, `${side} missed heartbeat`)
-      }))
-    }
-    // Duration and idle limits watch a client; a call's sideband lasts as long as the call.
-    if (client !== undefined && maxSessionDuration > 0) {
+    if (maxSessionDuration > 0) {
       const expire = setTimeout(() => {
         this.log.info('realtime session reached maxSessionDuration')
         this.sendError('session_expired', `The session reached its maximum duration of ${maxSessionDuration / 1000} seconds`)
@@ -279,7 +284,7 @@ export class RealtimeSession implements PolicySession {
       }, maxSessionDuration)
       stops.push(() => clearTimeout(expire))
     }
-    if (client !== undefined && idleTimeout > 0) {
+    if (idleTimeout > 0) {
       let seen = -1
       let quietSince = 0
       // Counters, not a timestamp per frame: the check costs nothing on the hot path.

@@ -48,3 +48,19 @@ t.test('heartbeatInterval 0 disables pings', async (t) => {
   t.equal(pings, 0)
   t.equal(proxy.app.realtime.sessions.size, 1)
 })
+
+t.test('all sessions share one heartbeat timer, which stops when the last session ends', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, heartbeatInterval: 60_000, pongTimeout: 10_000 })
+  const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+  const idle = timers()
+  const clients = []
+  for (let i = 0; i < 3; i++) {
+    clients.push(await open(t, `${proxy.url}/v1/realtime?model=m`))
+    await upstream.next()
+    t.equal(timers(), idle + 1, `${i + 1} session(s), one timer`)
+  }
+  for (const ws of clients) ws.close()
+  await until(() => proxy.app.realtime.sessions.size === 0, 'sessions ended')
+  t.equal(timers(), idle, 'no timer without sessions')
+})
