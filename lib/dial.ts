@@ -13,6 +13,8 @@ export interface DialOptions {
   provider: string
   timeout: number
   maxPayload: number
+  /** Milliseconds a close handshake may take before the connection is dropped. */
+  closeTimeout: number
   /** Strings that must never leave in an error (the provider key). */
   secrets: ReadonlyArray<string | undefined>
   /** Aborted when the client goes away or the server shuts down while dialing. */
@@ -57,16 +59,19 @@ function rejection (status: number, text: string, res: IncomingMessage): Upstrea
 
 /** Resolves with an open, paused socket: frames the provider sends first wait until the client is upgraded. */
 export function dial (target: UpstreamTarget, options: DialOptions): Promise<WebSocket> {
-  const { provider, timeout, maxPayload, secrets, signal } = options
+  const { provider, timeout, maxPayload, closeTimeout, secrets, signal } = options
+  // A variable, not a literal: ws 8.23 takes closeTimeout, which @types/ws 8.18 does not list yet.
+  const wsOptions = {
+    headers: target.headers,
+    perMessageDeflate: false, // base64 audio does not compress; deflate costs CPU and memory per session
+    maxPayload,
+    closeTimeout,
+    // The provider is trusted and its frames go to the client unchanged; the client validates UTF-8 itself.
+    skipUTF8Validation: true,
+    followRedirects: false
+  }
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(target.url, target.protocols, {
-      headers: target.headers,
-      perMessageDeflate: false, // base64 audio does not compress; deflate costs CPU and memory per session
-      maxPayload,
-      // The provider is trusted and its frames go to the client unchanged; the client validates UTF-8 itself.
-      skipUTF8Validation: true,
-      followRedirects: false
-    })
+    const socket = new WebSocket(target.url, target.protocols, wsOptions)
     let settled = false
     const fail = (err: Error): void => {
       if (settled) return

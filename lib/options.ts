@@ -64,7 +64,10 @@ export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   heartbeatInterval?: number
   /** Milliseconds a peer has to answer a ping before it is terminated. Default 10 000. */
   pongTimeout?: number
-  /** Milliseconds `fastify.close()` waits for sessions to finish their close handshake. Default 5 000. */
+  /**
+   * Milliseconds a close handshake may take before the connection is dropped: on `fastify.close()`, and
+   * for any leg that closes (a peer that broke the protocol and never answers). Default 5 000.
+   */
   closeTimeout?: number
   /** USD prices per model, to add `costUSD` to usage records. None are built in. */
   pricing?: Pricing

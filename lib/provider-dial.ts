@@ -40,7 +40,7 @@ export async function dialProvider (state: RouteState, provider: string, { targe
     hub.dialed(provider, (performance.now() - dialStart) / 1000, outcome)
   }
   try {
-    const upstream = await dial(target, { provider, timeout: settings.dialTimeout, maxPayload: settings.maxPayload, secrets: [apiKey], signal: controller.signal })
+    const upstream = await dial(target, { provider, timeout: settings.dialTimeout, maxPayload: settings.maxPayload, closeTimeout: settings.closeTimeout, secrets: [apiKey], signal: controller.signal })
     settle('ok')
     return upstream
   } catch (err) {

@@ -1,5 +1,7 @@
 // Whichever side closes first, the other side gets the same code and reason; unsendable codes are mapped.
 import t from 'tap'
+import { once } from 'node:events'
+import { connect as tcp, type AddressInfo } from 'node:net'
 import { closed, fakeUpstream, open, startProxy, until, type Tap } from './helpers.js'
 
 async function session (t: Tap) {
@@ -81,4 +83,38 @@ t.test('one session ending leaves another untouched', async (t) => {
   await until(() => connB.frames.length === 1, 'b relays')
   t.equal(connB.frames[0]?.data.toString(), 'still here')
   t.equal(proxy.app.realtime.sessions.size, 1)
+})
+
+t.test('a client that breaks the protocol and never closes its side is dropped after closeTimeout', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, closeTimeout: 300 })
+  const { port } = proxy.app.server.address() as AddressInfo
+  // Raw TCP, half-open allowed: it never answers the proxy's close frame nor its FIN.
+  const socket = tcp({ port, host: '127.0.0.1', allowHalfOpen: true })
+  t.teardown(() => socket.destroy())
+  socket.on('error', () => {})
+  socket.write('GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+  const [answer] = await once(socket, 'data') as [Buffer]
+  t.match(answer.toString(), /^HTTP\/1\.1 101 /)
+  const conn = await upstream.next()
+  const failedAt = Date.now()
+  socket.write(Buffer.from([0x81, 0x02, 0x68, 0x69])) // an unmasked frame: clients must mask
+  t.same(await conn.closed, { code: 1002, reason: 'Invalid WebSocket frame: MASK must be set' }, 'the provider hears 1002 at once')
+  await until(() => proxy.app.realtime.sessions.size === 0, 'the client leg dropped', 3000)
+  const waited = Date.now() - failedAt
+  t.ok(waited >= 250 && waited < 3000, `dropped after ${waited} ms (closeTimeout 300, ws's own default 30 s)`)
+})
+
+t.test('a provider that never answers the close frame is dropped after closeTimeout', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, closeTimeout: 300 })
+  const ws = await open(t, `${proxy.url}/v1/realtime?model=gpt-realtime`)
+  const conn = await upstream.next()
+  ;(conn.socket as unknown as { _socket: { pause (): void } })._socket.pause() // reads nothing more, answers nothing
+  const closedAt = Date.now()
+  ws.close(1000, 'bye')
+  await until(() => proxy.app.realtime.sessions.size === 0, 'the provider leg dropped', 3000)
+  const waited = Date.now() - closedAt
+  t.ok(waited >= 250 && waited < 3000, `dropped after ${waited} ms (closeTimeout 300, ws's own default 30 s)`)
 })
