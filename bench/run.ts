@@ -46,7 +46,13 @@ const SCENARIOS: Scenario[] = [
 
 const upstream = await start('upstream.ts')
 const proxies = new Map<Target, { child: ChildProcess, port: number }>()
-for (const kind of ['plugin', 'nometer', 'policy', 'http-proxy'] as const) proxies.set(kind, await start('proxy.ts', [kind, String(upstream.port)]))
+// Fresh proxy processes for every repetition: one process of identical code can run 1.5x slower per frame
+// than another for its whole life (where the VM places it, how its heap grew), and a median over three
+// processes is not hostage to one of them.
+async function startProxies (): Promise<void> {
+  for (const p of proxies.values()) p.child.kill()
+  for (const kind of ['plugin', 'nometer', 'policy', 'http-proxy'] as const) proxies.set(kind, await start('proxy.ts', [kind, String(upstream.port)]))
+}
 
 const results: Record<string, Record<Target, Record<string, number>>> = {}
 const chosen = SCENARIOS.filter((s) => only === undefined || s.name.includes(only))
@@ -58,6 +64,7 @@ for (const s of chosen) {
   // repetition also starts one target later, so no target always runs right after the same one (whose
   // sockets the provider may still be closing), and each run starts after a short pause for that.
   for (let rep = 0; rep < (quick ? 1 : s.reps ?? REPS); rep++) {
+    await startProxies()
     for (const target of [...targets.slice(rep % targets.length), ...targets.slice(0, rep % targets.length)]) {
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
       const port = target === 'direct' ? upstream.port : (proxies.get(target) as { port: number }).port
