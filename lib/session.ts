@@ -72,8 +72,6 @@ export class RealtimeSession implements PolicySession {
   readonly id = Buffer.from(randomUUID(), 'latin1').toString('latin1')
   readonly requestId: string
   readonly credential: string | undefined
-  /** True for the plugin's own sideband attach to a call: no client leg. */
-  readonly sideband: boolean
   /** Whether this session's usage is metered here (a client's attach to a call the plugin meters is not). */
   readonly metered: boolean
   readonly startedAt = Date.now()
@@ -110,7 +108,6 @@ export class RealtimeSession implements PolicySession {
     this.#release = init.release
     this.requestId = init.requestId
     this.credential = init.credential
-    this.sideband = client === undefined
     this.metered = init.metered
     this.observes = this.metered || options.policy.onServerEvent !== undefined
     this.#bucket = options.frameRate === undefined ? undefined : new TokenBucket(options.frameRate)
@@ -120,6 +117,11 @@ export class RealtimeSession implements PolicySession {
     this.#stopTimers = client === undefined ? undefined : this.#limits()
     this.#parentLog.info(this.#bindings(), 'realtime session started')
     this.#hub.started(this)
+  }
+
+  /** True for the plugin's own sideband attach to a call: no client leg. */
+  get sideband (): boolean {
+    return this.#client === undefined
   }
 
   get provider (): string {
