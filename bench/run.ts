@@ -45,13 +45,14 @@ const SCENARIOS: Scenario[] = [
 ]
 
 const upstream = await start('upstream.ts')
-const proxies = new Map<Target, { child: ChildProcess, port: number }>()
-// Fresh proxy processes for every repetition: one process of identical code can run 1.5x slower per frame
-// than another for its whole life (where the VM places it, how its heap grew), and a median over three
-// processes is not hostage to one of them.
-async function startProxies (): Promise<void> {
-  for (const p of proxies.values()) p.child.kill()
-  for (const kind of ['plugin', 'nometer', 'policy', 'http-proxy'] as const) proxies.set(kind, await start('proxy.ts', [kind, String(upstream.port)]))
+// Every run gets a fresh proxy process and the only one: a long-lived process of identical code can run
+// 1.5x more CPU per frame than another for its whole life, and idle proxies beside the one measured
+// doubled its RSS per session in some runs (21-25 KB instead of 8-9 KB measured alone).
+async function exited (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const gone = new Promise((resolve) => child.once('exit', resolve))
+  child.kill()
+  await gone
 }
 
 const results: Record<string, Record<Target, Record<string, number>>> = {}
@@ -64,10 +65,10 @@ for (const s of chosen) {
   // repetition also starts one target later, so no target always runs right after the same one (whose
   // sockets the provider may still be closing), and each run starts after a short pause for that.
   for (let rep = 0; rep < (quick ? 1 : s.reps ?? REPS); rep++) {
-    await startProxies()
     for (const target of [...targets.slice(rep % targets.length), ...targets.slice(0, rep % targets.length)]) {
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
-      const port = target === 'direct' ? upstream.port : (proxies.get(target) as { port: number }).port
+      const proxy = target === 'direct' ? undefined : await start('proxy.ts', [target, String(upstream.port)])
+      const port = proxy?.port ?? upstream.port
       runs.get(target)?.push(client({
         scenario: s.scenario,
         url: `ws://127.0.0.1:${port}/v1/realtime`,
@@ -77,6 +78,7 @@ for (const s of chosen) {
         sessions: s.sessions,
         seconds: s.seconds
       }))
+      if (proxy !== undefined) await exited(proxy.child)
     }
   }
   results[s.name] = {} as Record<Target, Record<string, number>>
@@ -88,7 +90,6 @@ for (const s of chosen) {
   }
 }
 upstream.child.kill()
-for (const p of proxies.values()) p.child.kill()
 
 const fmt = (n: number | undefined): string => n === undefined ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)
 const ratio = (a: number | undefined, b: number | undefined): string => a === undefined || b === undefined || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`
