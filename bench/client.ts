@@ -1,4 +1,5 @@
 // The load client, in its own process: runs one scenario against one URL and prints a JSON result.
+import type { Socket } from 'node:net'
 import WebSocket from 'ws'
 
 interface Task { scenario: string, url: string, rss?: string, upstreamCpu: string, proxy?: boolean, sessions: number, seconds: number }
@@ -73,9 +74,17 @@ async function append (): Promise<object> {
   let running = true
   for (const ws of sockets) {
     ws.on('message', (data: Buffer) => acked.set(ws, JSON.parse(data.toString()).n))
+    const socket = (ws as unknown as { _socket: Socket })._socket
+    // With 512 KiB unsent, wait for the socket to drain instead of spinning (see upstream.ts)
     const pump = (): void => {
       if (!running) return
-      for (let i = 0; i < 64 && ws.readyState === ws.OPEN && ws.bufferedAmount < 512 * 1024; i++) ws.send(frame, { binary: false })
+      for (let i = 0; i < 64 && ws.readyState === ws.OPEN; i++) {
+        if (ws.bufferedAmount >= 512 * 1024) {
+          socket.once('drain', pump)
+          return
+        }
+        ws.send(frame, { binary: false })
+      }
       setImmediate(pump)
     }
     pump()
