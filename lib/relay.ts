@@ -62,7 +62,7 @@ const pipeOf = (source: WebSocket): Pipe => (source as Piped)[kPipe]
 class Pipe implements LegStats {
   frames = 0
   bytes = 0
-  /** The target's send buffer passed the high-water mark: `source` is not read until it drains. */
+  /** A frame took the target's send buffer past the high-water mark: `source` is not read until it is written. */
   paused = false
   /** Frames waiting behind an async filter decision. */
   held: Array<[Buffer, boolean]> | undefined = undefined

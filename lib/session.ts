@@ -91,7 +91,8 @@ export class RealtimeSession implements PolicySession {
   readonly #upstream: WebSocket
   #meter: Meter | undefined
   readonly #bucket: TokenBucket | undefined
-  readonly #stopTimers: (() => void) | undefined
+  #expire: NodeJS.Timeout | undefined
+  #idle: NodeJS.Timeout | undefined
   #summary: SessionSummary | undefined
   #ended: Promise<SessionSummary> | undefined
   #resolveEnded: ((summary: SessionSummary) => void) | undefined
@@ -114,7 +115,7 @@ export class RealtimeSession implements PolicySession {
     this.filters = this.#bucket !== undefined || options.policy.onClientEvent !== undefined
     // `this` is the legs' owner: they call observeUpstream, filterClient and legsClosed.
     this.#relay = client === undefined ? new Tap(upstream, this) : new Relay(client, upstream, options.highWaterMark, this)
-    this.#stopTimers = client === undefined ? undefined : this.#limits()
+    if (client !== undefined) this.#limits()
     this.#parentLog.info(this.#bindings(), 'realtime session started')
     this.#hub.started(this)
   }
@@ -238,7 +239,8 @@ export class RealtimeSession implements PolicySession {
 
   /** @internal Both legs closed: stop the timers, give the slots back, bill the duration, report. */
   legsClosed (closed: CloseRecord): void {
-    this.#stopTimers?.()
+    clearTimeout(this.#expire)
+    clearInterval(this.#idle)
     this.#release?.()
     const now = Date.now()
     if (this.metered && this.#resolution.provider.billing === 'duration') this.#meterNow().close((now - this.#upstreamOpenedAt) / 1000)
@@ -274,23 +276,21 @@ export class RealtimeSession implements PolicySession {
     this.#relay.kill(side, `${side} missed heartbeat`)
   }
 
-  /** maxSessionDuration and idleTimeout (a client's: a call's sideband lasts as long as the call); returns what stops them, undefined when neither is on. */
-  #limits (): (() => void) | undefined {
+  /** maxSessionDuration and idleTimeout, for a client's session (a call's sideband lasts as long as the call). */
+  #limits (): void {
     const { maxSessionDuration, idleTimeout } = this.#options
-    const stops: Array<() => void> = []
     if (maxSessionDuration > 0) {
-      const expire = setTimeout(() => {
+      this.#expire = setTimeout(() => {
         this.log.info('realtime session reached maxSessionDuration')
         this.sendError('session_expired', `The session reached its maximum duration of ${maxSessionDuration / 1000} seconds`)
         this.#relay.close(1001, 'maximum session duration reached')
       }, maxSessionDuration)
-      stops.push(() => clearTimeout(expire))
     }
     if (idleTimeout > 0) {
       let seen = -1
       let quietSince = 0
       // Counters, not a timestamp per frame: the check costs nothing on the hot path.
-      const idle = setInterval(() => {
+      this.#idle = setInterval(() => {
         const { client, upstream } = this.#relay.stats
         const frames = client.frames + upstream.frames
         const now = Date.now()
@@ -302,10 +302,7 @@ export class RealtimeSession implements PolicySession {
           this.#relay.close(1000, 'idle timeout')
         }
       }, Math.max(10, idleTimeout / 4))
-      stops.push(() => clearInterval(idle))
     }
-    if (stops.length === 0) return undefined
-    return () => { for (const stop of stops) stop() }
   }
 
   /** Closes both legs with `code` (1001 on shutdown); terminates them if the close handshake takes longer than `timeout`. */
