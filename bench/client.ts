@@ -1,6 +1,6 @@
 // The load client, in its own process: runs one scenario against one URL and prints a JSON result.
-import type { Socket } from 'node:net'
 import WebSocket from 'ws'
+import { pump } from './frames.js'
 
 interface Task { scenario: string, url: string, rss?: string, upstreamCpu: string, proxy?: boolean, sessions: number, seconds: number }
 const task = JSON.parse(process.argv[2] as string) as Task
@@ -74,20 +74,7 @@ async function append (): Promise<object> {
   let running = true
   for (const ws of sockets) {
     ws.on('message', (data: Buffer) => acked.set(ws, JSON.parse(data.toString()).n))
-    const socket = (ws as unknown as { _socket: Socket })._socket
-    // With 512 KiB unsent, wait for the socket to drain instead of spinning (see upstream.ts)
-    const pump = (): void => {
-      if (!running) return
-      for (let i = 0; i < 64 && ws.readyState === ws.OPEN; i++) {
-        if (ws.bufferedAmount >= 512 * 1024) {
-          socket.once('drain', pump)
-          return
-        }
-        ws.send(frame, { binary: false })
-      }
-      setImmediate(pump)
-    }
-    pump()
+    pump(ws, frame, 512 * 1024, () => running && ws.readyState === ws.OPEN)
   }
   await sleep(500)
   let start = 0

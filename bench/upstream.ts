@@ -4,28 +4,13 @@
 //   ?mode=echo    send every frame straight back (latency)
 //   ?mode=idle    nothing
 import { createServer } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
 
-import { DELTA } from './frames.js'
+import { DELTA, pump } from './frames.js'
 
 function stream (ws: WebSocket): void {
-  const frame = Buffer.from(DELTA)
-  const socket = (ws as unknown as { _socket: Socket })._socket
-  // At most 64 frames a turn: a peer that vanished leaves readyState OPEN until the loop yields. With 1 MiB
-  // unsent it waits for the socket to drain, as a real provider does, instead of spinning: a spinning
-  // provider takes CPU from the proxy under test on a small machine.
-  const pump = (): void => {
-    for (let i = 0; i < 64 && ws.readyState === ws.OPEN; i++) {
-      if (ws.bufferedAmount >= 1024 * 1024) {
-        socket.once('drain', pump)
-        return
-      }
-      ws.send(frame, { binary: false })
-    }
-    if (ws.readyState === ws.OPEN) setImmediate(pump)
-  }
-  pump()
+  pump(ws, Buffer.from(DELTA), 1024 * 1024, () => ws.readyState === ws.OPEN)
 }
 
 // GET /__cpu: this process's CPU time, so the benchmark can count what each frame costs the whole machine.
