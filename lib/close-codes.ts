@@ -7,14 +7,26 @@ export function sendableCode (code: number): number {
   return code
 }
 
-const ERROR_CODES: Record<string, number> = {
-  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
-  WS_ERR_INVALID_UTF8: 1007
-}
+// Every receive error ws defines, with the close code ws itself sends its peer for it (ws's receiver.js and
+// permessage-deflate.js); test/close-codes.test.ts checks this table against the installed ws.
+export const WS_ERROR_CLOSE_CODES: ReadonlyMap<string, number> = new Map([
+  ['WS_ERR_EXPECTED_FIN', 1002],
+  ['WS_ERR_EXPECTED_MASK', 1002],
+  ['WS_ERR_INVALID_CLOSE_CODE', 1002],
+  ['WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 1002],
+  ['WS_ERR_INVALID_OPCODE', 1002],
+  ['WS_ERR_UNEXPECTED_MASK', 1002],
+  ['WS_ERR_UNEXPECTED_RSV_1', 1002],
+  ['WS_ERR_UNEXPECTED_RSV_2_3', 1002],
+  ['WS_ERR_INVALID_UTF8', 1007],
+  ['WS_ERR_TOO_MANY_BUFFERED_PARTS', 1008],
+  ['WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 1009],
+  ['WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009]
+])
 
-/** The close code ws sent its peer for a receive error (every one is a WS_ERR_*), mirrored to the other leg. */
+/** The close code ws sent its peer for a receive error, mirrored to the other leg (1002 for anything else). */
 export function errorCloseCode (err: Error & { code?: string }): number {
-  return ERROR_CODES[String(err.code)] ?? 1002
+  return WS_ERROR_CLOSE_CODES.get(String(err.code)) ?? 1002
 }
 
 /** A close reason may carry at most 123 bytes; cut longer text on a character boundary. */
