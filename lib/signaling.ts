@@ -110,6 +110,8 @@ export function signalingRoutes (state: RouteState, http: UpstreamHttp) {
     if (!ok) reply.log.warn({ statusCode: answer.statusCode }, 'provider refused the signaling request')
     if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
     if (type !== undefined) reply.type(type)
+    // The body is the provider's (SDP, JSON): a browser must not guess another type from it.
+    reply.header('x-content-type-options', 'nosniff')
     return reply.code(answer.statusCode).send(ok ? redactSecrets(text, [apiKey]) : redact(text, [apiKey]))
   }
 

@@ -47,6 +47,7 @@ t.test('an SDP offer becomes a call: answer relayed, Location rewritten, sideban
   t.equal(res.status, 201)
   t.equal(res.text, ANSWER, 'the SDP answer byte for byte')
   t.equal(res.headers['content-type'], 'application/sdp')
+  t.equal(res.headers['x-content-type-options'], 'nosniff', 'a relayed answer is never sniffed')
   t.equal(res.headers.location, `/v1/realtime/calls/${CALL}`)
 
   const [created] = upstream.posts as [RecordedRequest]
@@ -137,6 +138,7 @@ t.test('provider errors pass through redacted, register nothing and give the slo
   const res = await sdpOffer(url, '?model=gpt-realtime')
   t.equal(res.status, 400)
   t.equal(res.text, '{"error":{"message":"bad offer for [REDACTED]","code":"invalid_offer"}}')
+  t.equal(res.headers['x-content-type-options'], 'nosniff')
   t.equal(store.calls, 0)
   t.equal(store.count('global'), 0, 'slot given back')
   refuse = false

@@ -31,6 +31,7 @@ t.test('routes by session.model, rewrites it, caps the TTL and sends the provide
   t.equal(res.status, 200)
   t.equal(res.text, MINTED, 'the minted ek_ value is relayed unchanged')
   t.equal(res.headers['content-type'], 'application/json; charset=utf-8')
+  t.equal(res.headers['x-content-type-options'], 'nosniff')
   const [post] = upstream.posts as [RecordedRequest]
   t.equal(post.method, 'POST')
   t.equal(post.url, '/v1/realtime/client_secrets')
