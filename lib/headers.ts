@@ -34,7 +34,7 @@ export function upstreamHeaders (
 ): Record<string, string> {
   const headers: Record<string, string> = {}
   for (const name of forward) {
-    const value = client[name]
+    const value = Object.hasOwn(client, name) ? client[name] : undefined // node's headers object inherits "constructor"
     // Node joins repeated request headers into one string (only set-cookie stays an array)
     if (value !== undefined) headers[name] = String(value)
   }

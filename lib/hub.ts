@@ -116,13 +116,16 @@ export class SessionHub {
   }
 
   stats (): RealtimeStats {
+    const byProvider = new Map<string, number>()
     const stats: RealtimeStats = { activeSessions: this.live.size, sessionsByProvider: {}, totalSessions: this.#started, usage: emptyTotals(), ...emptyTraffic() }
     for (const traffic of this.trafficByProvider().values()) addTraffic(stats, traffic)
     addTotals(stats.usage, this.#endedUsage)
     for (const session of this.live.values()) {
-      stats.sessionsByProvider[session.provider] = (stats.sessionsByProvider[session.provider] ?? 0) + 1
+      byProvider.set(session.provider, (byProvider.get(session.provider) ?? 0) + 1)
       addTotals(stats.usage, session.usage)
     }
+    // fromEntries defines own properties: a provider named "__proto__" is counted, not made the prototype.
+    stats.sessionsByProvider = Object.fromEntries(byProvider)
     return stats
   }
 }

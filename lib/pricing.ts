@@ -17,6 +17,8 @@ export type Pricing = Record<string, ModelPricing>
 
 const PER_TOKEN = 1e-6
 
+const ownEntry = <T>(map: Record<string, T>, key: string): T | undefined => Object.hasOwn(map, key) ? map[key] : undefined
+
 export function checkPricing (pricing: unknown): Pricing | undefined {
   if (pricing === undefined) return undefined
   const bad = (path: string): never => {
@@ -36,7 +38,8 @@ export function priceFor (pricing: Pricing | undefined, provider: string, models
   if (pricing === undefined) return undefined
   for (const model of models) {
     if (model === undefined) continue
-    const price = pricing[`${provider}/${model}`] ?? pricing[model]
+    // Own entries only: a model named "constructor" or "__proto__" must not find Object.prototype's.
+    const price = ownEntry(pricing, `${provider}/${model}`) ?? ownEntry(pricing, model)
     if (price !== undefined) return price
   }
   return undefined

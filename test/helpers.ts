@@ -19,6 +19,8 @@ export interface Frame {
 export interface UpstreamConnection {
   url: string
   headers: IncomingMessage['headers']
+  /** Header names and values as sent, in order (a header named "__proto__" cannot live in `headers`). */
+  rawHeaders: string[]
   protocol: string
   socket: WebSocket
   frames: Frame[]
@@ -90,7 +92,7 @@ export async function fakeUpstream (t: Tap, options: FakeUpstreamOptions = {}): 
       ws.on('message', (data: Buffer, isBinary) => frames.push({ data, isBinary }))
       ws.on('error', () => {})
       const closed = once(ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }))
-      const connection = { url: req.url as string, headers: req.headers, protocol: ws.protocol, socket: ws, frames, closed }
+      const connection = { url: req.url as string, headers: req.headers, rawHeaders: req.rawHeaders, protocol: ws.protocol, socket: ws, frames, closed }
       connections.push(connection)
       options.onConnection?.(ws, req)
       const waiter = waiting.shift()

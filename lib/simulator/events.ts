@@ -51,7 +51,9 @@ export function defaultSession (model: string, transcription: boolean): Json {
 /** Merges a session.update into the session: objects merge key by key, everything else replaces. */
 export function merge (into: Json, update: Json): Json {
   for (const [key, value] of Object.entries(update)) {
-    const current = into[key]
+    // JSON.parse makes "__proto__" an own key; merging into it would reach Object.prototype.
+    if (key === '__proto__') continue
+    const current = Object.hasOwn(into, key) ? into[key] : undefined
     if (value !== null && typeof value === 'object' && !Array.isArray(value) && current !== null && typeof current === 'object' && !Array.isArray(current)) {
       merge(current as Json, value as Json)
     } else {
