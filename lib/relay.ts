@@ -27,7 +27,7 @@ export interface CloseRecord {
 export interface LegsOwner {
   /** Whether `observeUpstream` wants provider frames (usage metering, onServerEvent). */
   readonly observes: boolean
-  /** Sees every text frame from the provider after it was forwarded. */
+  /** Sees every text frame from the provider, after it was forwarded or, when the client is closing, instead. */
   observeUpstream (data: Buffer): void
   /** Whether `filterClient` decides client frames (rate limit, onClientEvent). */
   readonly filters: boolean
@@ -95,8 +95,15 @@ class Pipe implements LegStats {
   }
 
   send (data: Buffer | null, isBinary: boolean): void {
+    if (data === null) return
+    if (this.target.readyState === WebSocket.OPEN) this.write(data, isBinary)
+    // Observed whether or not it could be delivered: usage the provider reports while the client is
+    // closing (a response.done during the close handshake) is owed all the same.
+    if (this.observe && !isBinary) this.relay.owner.observeUpstream(data)
+  }
+
+  write (data: Buffer, isBinary: boolean): void {
     const { target } = this
-    if (data === null || target.readyState !== WebSocket.OPEN) return
     // Frames parsed from one read go out in one write: cork the target's socket on the first and uncork
     // once this tick's frames are queued, instead of one writev syscall per frame.
     if (!this.corked) {
@@ -115,7 +122,6 @@ class Pipe implements LegStats {
         this.resume()
       })
     }
-    if (this.observe && !isBinary) this.relay.owner.observeUpstream(data)
   }
 
   resume (): void {
