@@ -22,6 +22,7 @@ export const DEFAULT_CLOSE_TIMEOUT = 5_000
 export const DEFAULT_MAX_EXPIRES_AFTER = 600
 export const DEFAULT_SIGNALING_BODY_LIMIT = 64 * 1024
 export const DEFAULT_CALL_TTL = 3_600_000
+export const DEFAULT_MAX_ATTACHES_PER_CALL = 2
 
 /** The WebRTC signaling routes beside the websocket: `POST {path}/client_secrets`, `POST {path}/calls`. */
 export interface SignalingOptions {
@@ -86,6 +87,8 @@ export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   maxSessions?: number
   /** Sessions open at once per `sessionKey`. Default: no limit. */
   maxSessionsPerKey?: number
+  /** Client attaches (`?call_id=`) open at once to one call created through `signaling`. Default 2. */
+  maxAttachesPerCall?: number
   /** Groups sessions for `maxSessionsPerKey`. Default: the caller's credential, else its IP. */
   sessionKey?: (request: FastifyRequest) => string | undefined
   /** Where the session counters live. Default: in memory. */
@@ -122,6 +125,7 @@ export interface Settings extends SessionOptions {
   allowedOrigins?: OriginCheck
   maxSessions: number
   maxSessionsPerKey: number
+  maxAttachesPerCall: number
   sessionKey?: (request: FastifyRequest) => string | undefined
   store: SessionStore
   retryAfter: number
@@ -204,6 +208,7 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
     allowedOrigins: originCheck(options.allowedOrigins),
     maxSessions: integer(options, 'maxSessions', Infinity, 1),
     maxSessionsPerKey: integer(options, 'maxSessionsPerKey', Infinity, 1),
+    maxAttachesPerCall: integer(options, 'maxAttachesPerCall', DEFAULT_MAX_ATTACHES_PER_CALL, 1),
     sessionKey: options.sessionKey,
     store: options.store ?? new MemoryStore({ maxCalls: typeof options.signaling === 'object' ? options.signaling?.maxCalls : undefined }),
     retryAfter: integer(options, 'retryAfter', 1, 0),

@@ -86,14 +86,15 @@ export function realtimeRoute (state: RouteState): Pick<RouteOptions, 'onRequest
     pinProtocol(request)
     if (state.closing) throw new ShuttingDownError()
     const query = readQuery(request.query)
-    // A client's attach to a call created here: routed by the registry, not metered (the plugin's own sideband
-    // is), and holding no slot (the call does).
+    // A client's attach to a call created here: routed by the registry, and not metered when the plugin's own
+    // sideband is. It is a provider websocket on the app's key all the same: it holds a slot like any session,
+    // and one of the call's maxAttachesPerCall.
     const call = query.callId === undefined ? undefined : await lookupCall(settings, registry, request, query.callId, credential)
     const resolution = call ?? registry.resolve(query)
     const { provider } = resolution
     // The key is read before a slot is taken: a key function that throws then holds no slot.
     const prepared = await providerTarget(state, request, resolution)
-    const release = call !== undefined ? () => {} : await acquireSlots(settings, request, reply, credential)
+    const release = await acquireSlots(settings, request, reply, credential, call?.callId)
 
     const controller = new AbortController()
     let upstream: WebSocket | undefined

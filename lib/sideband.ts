@@ -8,26 +8,22 @@ import type { RouteState } from './route.js'
 import { RealtimeSession } from './session.js'
 
 /**
- * Attaches to the call's sideband in the background. `release` gives back the call's slots; it runs, and the
- * call leaves the registry, when the sideband (the call) ends or cannot be attached.
+ * Attaches to the call's sideband in the background. `release` gives back the call's slots when the sideband
+ * ends or cannot be attached. The call stays in the registry either way (until `callTTL` or a hangup through
+ * the plugin): ownership fails closed, so nobody else can attach to a live call whose sideband dropped.
  */
 export function attachSideband (state: RouteState, request: FastifyRequest, resolution: Resolution, credential: string | undefined, release: () => void): void {
-  const callId = resolution.callId as string
-  const forget = (): void => {
+  attach(state, request, resolution, credential, release).catch((err: unknown) => {
+    request.log.warn({ err, callId: resolution.callId }, 'could not attach to the call\'s sideband; its usage is not metered')
     release()
-    Promise.resolve(state.settings.signaling?.calls.deleteCall(callId)).catch((err: unknown) => request.log.error({ err }, 'call store delete failed'))
-  }
-  attach(state, request, resolution, credential, forget).catch((err: unknown) => {
-    request.log.warn({ err, callId }, 'could not attach to the call\'s sideband; its usage is not metered')
-    forget()
   })
 }
 
-async function attach (state: RouteState, request: FastifyRequest, resolution: Resolution, credential: string | undefined, forget: () => void): Promise<void> {
+async function attach (state: RouteState, request: FastifyRequest, resolution: Resolution, credential: string | undefined, release: () => void): Promise<void> {
   if (state.closing) throw new ShuttingDownError()
   const { settings, hub } = state
   const upstream = await dialProvider(state, resolution.provider.name, await providerTarget(state, request, resolution), new AbortController())
-  const init = { resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: Date.now(), credential, release: forget, metered: settings.metering }
+  const init = { resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: Date.now(), credential, release, metered: settings.metering }
   // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as the call
   new RealtimeSession(undefined, upstream, init, settings)
   upstream.resume()

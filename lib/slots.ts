@@ -21,10 +21,17 @@ function releaser (store: Settings['store'], taken: string[], log: FastifyBaseLo
   }
 }
 
-/** Takes the session's slots; returns what gives them back (once). Throws 429 with Retry-After when full. */
-export async function acquireSlots (settings: Settings, request: FastifyRequest, reply: FastifyReply, credential: string | undefined): Promise<() => void> {
-  const { store, maxSessions, maxSessionsPerKey } = settings
-  if (maxSessions === Infinity && maxSessionsPerKey === Infinity) return NOTHING_TAKEN
+/** The store key counting the client attaches of one call (call ids are the provider's, not secrets). */
+export const attachKey = (callId: string): string => `call:${callId}`
+
+/**
+ * Takes the slots of one provider websocket (or call) opened for a caller; returns what gives them back (once).
+ * `callId`: a client's attach to a registered call, which also takes one of the call's `maxAttachesPerCall`.
+ * Throws 429 with Retry-After when full.
+ */
+export async function acquireSlots (settings: Settings, request: FastifyRequest, reply: FastifyReply, credential: string | undefined, callId?: string): Promise<() => void> {
+  const { store, maxSessions, maxSessionsPerKey, maxAttachesPerCall } = settings
+  if (maxSessions === Infinity && maxSessionsPerKey === Infinity && (callId === undefined || maxAttachesPerCall === Infinity)) return NOTHING_TAKEN
   const taken: string[] = []
   const release = releaser(store, taken, request.log)
   const take = async (key: string, limit: number, scope: string): Promise<void> => {
@@ -36,6 +43,7 @@ export async function acquireSlots (settings: Settings, request: FastifyRequest,
     }
     taken.push(key)
   }
+  if (callId !== undefined) await take(attachKey(callId), maxAttachesPerCall, 'attached to this call')
   await take(GLOBAL_KEY, maxSessions, 'on this server')
   if (maxSessionsPerKey !== Infinity) await take(callerKey(settings, request, credential), maxSessionsPerKey, 'for this caller')
   return release

@@ -35,7 +35,7 @@ async function session (t: Tap, options: Partial<RealtimeProxyOptions> = {}) {
   return { proxy, ws, conn, records, summaries }
 }
 
-function expectLateUsage (t: Tap, records: UsageRecord[], summary: SessionSummary): void {
+function expectLateUsage (t: Pick<typeof import('tap').default, 'equal' | 'match'>, records: UsageRecord[], summary: SessionSummary): void {
   t.equal(records.length, 1, 'onUsage fired once')
   t.match(records[0], { kind: 'response', responseId: 'resp_late', totalTokens: 42 })
   t.match(summary.usage, { responses: 1, totalTokens: 42, inputTokens: 40, outputTokens: 2 })
