@@ -2,7 +2,7 @@
 // answer: a provider 4xx with its (redacted) body, 502 for network errors and 5xx, 504 on timeout.
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import WebSocket from 'ws'
-import { UpstreamRejectedError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.js'
+import { unreachableError, UpstreamRejectedError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.js'
 import type { UpstreamTarget } from './providers/types.js'
 import { redact } from './redact.js'
 
@@ -95,7 +95,9 @@ export function dial (target: UpstreamTarget, options: DialOptions): Promise<Web
         fail(new UpstreamUnavailableError(provider, `the provider answered HTTP ${status}`))
       }
     }
-    const onError = (err: Error): void => fail(new UpstreamUnavailableError(provider, err.message, { cause: err }))
+    // The client learns that the provider could not be reached, never where it is (an address, a port, a TLS
+    // name); the cause travels with the error to the server's log only.
+    const onError = (err: Error): void => fail(unreachableError(provider, err, secrets))
     socket.on('unexpected-response', onUnexpected)
     socket.on('error', onError)
     // terminate() while connecting aborts the handshake, so 'open' cannot follow a failure.

@@ -1,5 +1,6 @@
 // Every error the plugin raises: a stable code, an HTTP status, a message that says what to fix.
 import createError from '@fastify/error'
+import { redact } from './redact.js'
 
 /** Registration or runtime registry change with a bad option. */
 export const InvalidOptionError = createError<'FST_REALTIME_INVALID_OPTION', [string]>(
@@ -35,6 +36,15 @@ export const UpstreamRejectedError = createError<'FST_REALTIME_UPSTREAM_REJECTED
 /** Network error, TLS error, 5xx or any non-websocket answer from the provider. */
 export const UpstreamUnavailableError = createError<'FST_REALTIME_UPSTREAM_UNAVAILABLE', 502, [string, string, { cause: Error }?]>(
   'FST_REALTIME_UPSTREAM_UNAVAILABLE', 'Could not open the %s realtime session: %s', 502)
+
+/**
+ * The provider could not be reached (refused, reset, DNS, TLS). The client is told so in general terms; the
+ * network cause, which names internal addresses, is kept in `detail` for the server's log line (a `cause`
+ * would be printed twice there by pino, in the message and in the stack).
+ */
+export function unreachableError (provider: string, err: Error, secrets: ReadonlyArray<string | undefined>): Error & { detail: string } {
+  return Object.assign(new UpstreamUnavailableError(provider, 'the provider could not be reached'), { detail: redact(err.message, secrets) })
+}
 
 export const UpstreamTimeoutError = createError<'FST_REALTIME_UPSTREAM_TIMEOUT', 504, [string, number]>(
   'FST_REALTIME_UPSTREAM_TIMEOUT', 'The %s realtime endpoint did not answer within %d ms', 504)

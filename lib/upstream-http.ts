@@ -2,9 +2,8 @@
 // origin, created on first use (providers may be added at runtime) and closed with the app.
 import type { IncomingHttpHeaders } from 'node:http'
 import { Pool, type FormData } from 'undici'
-import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.js'
+import { unreachableError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.js'
 import type { HttpTarget } from './providers/types.js'
-import { redact } from './redact.js'
 
 /** Signaling answers are small (a JSON secret, an SDP answer); anything larger is not a provider's. */
 const MAX_RESPONSE = 1024 * 1024
@@ -51,8 +50,8 @@ export class UpstreamHttp {
     } catch (err) {
       const code = String((err as { code?: string }).code)
       if (TIMEOUTS.has(code)) throw new UpstreamTimeoutError(provider, this.#timeout)
-      const message = code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE' ? `the answer was larger than ${MAX_RESPONSE} bytes` : redact((err as Error).message, secrets)
-      throw new UpstreamUnavailableError(provider, message, { cause: err as Error })
+      if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') throw new UpstreamUnavailableError(provider, `the answer was larger than ${MAX_RESPONSE} bytes`)
+      throw unreachableError(provider, err as Error, secrets)
     }
   }
 

@@ -131,7 +131,7 @@ t.test('bad bodies are refused before anything is forwarded', async (t) => {
 
 t.test('the app\'s auth hooks guard the route; network errors are 502, silence 504', async (t) => {
   const upstream = await fakeUpstream(t, { http: () => {} }) // never answers
-  const { url } = await startProxy(t, {
+  const { url, logs } = await startProxy(t, {
     providers: { slow: { type: 'openai', apiKey: KEY, baseURL: upstream.url }, down: { type: 'openai', apiKey: KEY, baseURL: 'http://127.0.0.1:1' } },
     signaling: true,
     dialTimeout: 300,
@@ -145,8 +145,10 @@ t.test('the app\'s auth hooks guard the route; network errors are 502, silence 5
   t.equal(upstream.posts.length, 0)
   const down = await mint(url, { session: { model: 'down/gpt-realtime' } })
   t.equal(down.status, 502)
-  t.equal(JSON.parse(down.text).code, 'FST_REALTIME_UPSTREAM_UNAVAILABLE')
+  t.same(JSON.parse(down.text), { statusCode: 502, code: 'FST_REALTIME_UPSTREAM_UNAVAILABLE', error: 'Bad Gateway', message: 'Could not open the down realtime session: the provider could not be reached' })
   t.notOk(down.text.includes(KEY))
+  t.notOk(down.text.includes('127.0.0.1'), 'no internal address reaches the client')
+  t.equal(logs.lines.filter((l) => JSON.stringify(l).includes('ECONNREFUSED 127.0.0.1:1')).length, 1, 'the network cause is logged once')
   const slow = await mint(url, { session: { model: 'slow/gpt-realtime' } })
   t.equal(slow.status, 504)
   t.equal(JSON.parse(slow.text).code, 'FST_REALTIME_UPSTREAM_TIMEOUT')

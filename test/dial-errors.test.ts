@@ -73,8 +73,12 @@ t.test('a network error becomes 502', async (t) => {
     statusCode: 502,
     code: 'FST_REALTIME_UPSTREAM_UNAVAILABLE',
     error: 'Bad Gateway',
-    message: `Could not open the openai realtime session: connect ECONNREFUSED 127.0.0.1:${port}`
+    message: 'Could not open the openai realtime session: the provider could not be reached'
   })
+  t.notOk(res.body.includes('127.0.0.1'), 'no internal address reaches the client')
+  const mentions = proxy.logs.lines.filter((l) => JSON.stringify(l).includes(`ECONNREFUSED 127.0.0.1:${port}`))
+  t.equal(mentions.length, 1, 'the network cause is logged once, server-side')
+  t.equal(JSON.stringify(mentions[0]).split(`ECONNREFUSED 127.0.0.1:${port}`).length, 2, 'and once in that line')
 })
 
 t.test('no answer within dialTimeout becomes 504', async (t) => {
