@@ -29,6 +29,10 @@ export const UnroutableModelError = createError<'FST_REALTIME_UNROUTABLE_MODEL',
   'No provider for model "%s": add it to the "models" option, prefix it as "<provider>/%s", pass ?provider=, or set "defaultProvider"',
   400)
 
+/** `?intent=` (or a transcription client secret) on a provider that has no such session type. */
+export const UnsupportedIntentError = createError<'FST_REALTIME_UNSUPPORTED_INTENT', 400, [string, string, string]>(
+  'FST_REALTIME_UNSUPPORTED_INTENT', 'Provider "%s" (type %s) does not support intent "%s"', 400)
+
 /** The provider refused the handshake with a 4xx whose body was not JSON (a JSON body is relayed as is). */
 export const UpstreamRejectedError = createError<'FST_REALTIME_UPSTREAM_REJECTED', [number, string]>(
   'FST_REALTIME_UPSTREAM_REJECTED', 'The provider refused the session with HTTP %d: %s')

@@ -1,6 +1,6 @@
 // The provider registry: named providers, the model routing table, and resolution of a request to a provider.
 // Lives on `fastify.realtime.providers`; changes at runtime apply to the next session.
-import { InvalidOptionError, ModelRequiredError, UnknownProviderError, UnroutableModelError } from './errors.js'
+import { InvalidOptionError, ModelRequiredError, UnknownProviderError, UnroutableModelError, UnsupportedIntentError } from './errors.js'
 import { isProviderType, providerTypes, type ProviderType } from './providers/index.js'
 import type { Endpoint, HttpTarget, ProviderModule, ProviderSettings, TargetRequest, UpstreamTarget } from './providers/types.js'
 import { parseBaseURL } from './providers/url.js'
@@ -42,6 +42,8 @@ export interface Provider {
   /** Resolves the key (calling it when it is a function). */
   apiKey (): Promise<string | undefined>
   modelOptional (req: TargetRequest): boolean
+  /** Whether the provider takes this `?intent=` value. */
+  supportsIntent (intent: string): boolean
   /** Where and how to dial for this request, with the key in place. Pure apart from reading the key. */
   target (req: TargetRequest, apiKey: string | undefined): UpstreamTarget
   /** A WebRTC signaling endpoint with the key in place; undefined where the provider has none. */
@@ -123,6 +125,7 @@ function createProvider (name: string, config: ProviderConfig): Provider {
     headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
     apiKey: async () => typeof apiKey === 'function' ? await apiKey() : apiKey,
     modelOptional: (req) => module.modelOptional(req, settings),
+    supportsIntent: (intent) => module.intents?.(settings).includes(intent) ?? false,
     target (req, key) {
       const target = module.target({ ...settings, apiKey: key }, req)
       target.headers = { ...this.headers, ...target.headers }
@@ -230,6 +233,8 @@ export class ProviderRegistry {
       // A route or default naming a provider removed at runtime also lands here.
       throw new UnroutableModelError(model, model)
     }
+    // Refused before anything is dialed: a dropped intent would open an ordinary, billed conversation instead.
+    if (intent !== undefined && !provider.supportsIntent(intent)) throw new UnsupportedIntentError(provider.name, provider.type, intent)
     const resolution: Resolution = { provider, model: upstreamModel === '' ? undefined : upstreamModel, intent, callId, requestedModel: model }
     if (requireModel && resolution.model === undefined && !provider.modelOptional(resolution)) throw new ModelRequiredError()
     return resolution

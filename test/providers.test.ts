@@ -13,6 +13,7 @@ interface Row {
 const rows: Row[] = [
   { name: 'openai default base', providers: { openai: { apiKey: 'sk-1' } }, query: { model: 'gpt-realtime' }, url: 'wss://api.openai.com/v1/realtime?model=gpt-realtime', headers: { authorization: 'Bearer sk-1' } },
   { name: 'openai transcription without model', providers: { openai: { apiKey: 'sk-1' } }, query: { intent: 'transcription' }, url: 'wss://api.openai.com/v1/realtime?intent=transcription', headers: { authorization: 'Bearer sk-1' } },
+  { name: 'openai transcription with a model dials the intent alone (OpenAI refuses a model there)', providers: { openai: { apiKey: 'sk-1' } }, query: { intent: 'transcription', model: 'gpt-4o-transcribe' }, url: 'wss://api.openai.com/v1/realtime?intent=transcription', headers: { authorization: 'Bearer sk-1' } },
   { name: 'openai sideband names only the call', providers: { openai: { apiKey: 'sk-1' } }, query: { callId: 'rtc_abc123', model: 'gpt-realtime' }, url: 'wss://api.openai.com/v1/realtime?call_id=rtc_abc123', headers: { authorization: 'Bearer sk-1' } },
   { name: 'openai http base maps to ws, trailing slash trimmed', providers: { openai: { baseURL: 'http://127.0.0.1:9000/v1/' } }, query: { model: 'm' }, url: 'ws://127.0.0.1:9000/v1/realtime?model=m', headers: {} },
   { name: 'openai wss base kept', providers: { openai: { baseURL: 'wss://gw.example.com/openai/v1' } }, query: { model: 'm' }, url: 'wss://gw.example.com/openai/v1/realtime?model=m', headers: {} },
@@ -24,6 +25,9 @@ const rows: Row[] = [
   { name: 'azure GA from a deployment URL', providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com/openai/deployments/gpt-4o' } }, query: { model: 'd' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?model=d', headers: { 'api-key': 'az-1' } },
   { name: 'azure behind a gateway prefix', providers: { azure: { baseURL: 'https://apim.example.com/team/openai' } }, query: { model: 'd' }, url: 'wss://apim.example.com/team/openai/v1/realtime?model=d', headers: {} },
   { name: 'azure preview only with apiVersion', providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com/openai/v1', apiVersion: '2025-04-01-preview' } }, query: { model: 'd' }, url: 'wss://res.openai.azure.com/openai/realtime?api-version=2025-04-01-preview&deployment=d', headers: { 'api-key': 'az-1' } },
+  { name: 'azure sideband attach uses the GA surface even with apiVersion', providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com', apiVersion: '2025-04-01-preview' } }, query: { callId: 'rtc_3', model: 'gpt-realtime' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?call_id=rtc_3', headers: { 'api-key': 'az-1' } },
+  { name: 'azure preview sideband attach needs no model', providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com/openai', apiVersion: '2025-04-01-preview' } }, query: { callId: 'rtc_3' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?call_id=rtc_3', headers: { 'api-key': 'az-1' } },
+  { name: 'azure GA transcription keeps its deployment', providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com' } }, query: { intent: 'transcription', model: 'd' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?model=d&intent=transcription', headers: { 'api-key': 'az-1' } },
   { name: 'azure Entra ID bearer', providers: { azure: { apiKey: 'eyJ-token', baseURL: 'https://res.openai.azure.com', auth: 'bearer' } }, query: { model: 'd' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?model=d', headers: { authorization: 'Bearer eyJ-token' } },
   { name: 'azure GA sideband', providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com' } }, query: { callId: 'rtc_1' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?call_id=rtc_1', headers: { 'api-key': 'az-1' } },
   { name: 'xai default', providers: { xai: { apiKey: 'xai-1' } }, query: { model: 'grok-voice' }, url: 'wss://api.x.ai/v1/realtime?model=grok-voice', headers: { authorization: 'Bearer xai-1' } },
@@ -57,9 +61,30 @@ t.test('a function key is called at every session start', async (t) => {
 })
 
 t.test('models that need no model name are provider-specific', async (t) => {
-  const registry = new ProviderRegistry({ providers: { xai: {}, azure: { baseURL: 'https://r.openai.azure.com', apiVersion: '2025-04-01-preview' } } })
-  t.throws(() => registry.resolve({ provider: 'xai', intent: 'transcription' }), { code: 'FST_REALTIME_MODEL_REQUIRED', statusCode: 400 })
-  t.throws(() => registry.resolve({ provider: 'azure', intent: 'transcription' }), { code: 'FST_REALTIME_MODEL_REQUIRED' })
+  const registry = new ProviderRegistry({ providers: { openai: {}, xai: {}, azure: { baseURL: 'https://r.openai.azure.com', apiVersion: '2025-04-01-preview' } } })
+  t.throws(() => registry.resolve({ provider: 'xai' }), { code: 'FST_REALTIME_MODEL_REQUIRED', statusCode: 400 })
+  t.throws(() => registry.resolve({ provider: 'azure' }), { code: 'FST_REALTIME_MODEL_REQUIRED' })
+  t.equal(registry.resolve({ provider: 'openai', intent: 'transcription' }).model, undefined)
+})
+
+t.test('each provider declares the intents it supports; any other is refused before a dial', async (t) => {
+  const registry = new ProviderRegistry({
+    providers: {
+      openai: {},
+      local: { baseURL: 'http://127.0.0.1:1/v1' },
+      azure: { baseURL: 'https://r.openai.azure.com' },
+      preview: { type: 'azure', baseURL: 'https://r.openai.azure.com', apiVersion: '2025-04-01-preview' },
+      xai: {},
+      bailian: {},
+      zai: {}
+    }
+  })
+  for (const name of ['openai', 'local', 'azure']) t.equal(registry.resolve({ provider: name, model: 'm', intent: 'transcription' }).intent, 'transcription', name)
+  for (const [name, type] of [['preview', 'azure'], ['xai', 'xai'], ['bailian', 'bailian'], ['zai', 'zai']] as Array<[string, string]>) {
+    t.throws(() => registry.resolve({ provider: name, model: 'm', intent: 'transcription' }), {
+      code: 'FST_REALTIME_UNSUPPORTED_INTENT', statusCode: 400, message: `Provider "${name}" (type ${type}) does not support intent "transcription"`
+    }, name)
+  }
 })
 
 t.test('signaling endpoints per provider type, with the provider headers and key', async (t) => {

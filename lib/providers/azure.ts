@@ -2,7 +2,7 @@
 // (/openai/realtime?api-version=V&deployment=D) is used only when the user sets apiVersion. WebRTC signaling
 // is GA only: /openai/v1/realtime/client_secrets and /openai/v1/realtime/calls.
 import { bearer, httpURL, withQuery, wsURL } from './url.js'
-import { transcriptionOrSideband, type ProviderModule, type ProviderSettings } from './types.js'
+import { TRANSCRIPTION, transcriptionOrSideband, type ProviderModule, type ProviderSettings } from './types.js'
 
 // Users paste whatever base their SDK used: the resource, .../openai, .../openai/v1 or a deployment URL.
 const OPENAI_SUFFIX = /\/openai(?:\/v1|\/deployments(?:\/.*)?)?\/*$/
@@ -19,11 +19,13 @@ function authHeaders (settings: ProviderSettings): Record<string, string> {
 }
 
 export const azure: ProviderModule = {
-  modelOptional: (req, settings) => settings.apiVersion === undefined && transcriptionOrSideband(req),
+  // The preview shape has no transcription sessions; a sideband attach always uses the GA surface.
+  modelOptional: (req, settings) => req.callId !== undefined || (settings.apiVersion === undefined && transcriptionOrSideband(req)),
+  intents: (settings) => settings.apiVersion === undefined ? TRANSCRIPTION : [],
   target (settings, req) {
     const root = resourceRoot(settings.baseURL)
     const headers = authHeaders(settings)
-    if (settings.apiVersion !== undefined) {
+    if (settings.apiVersion !== undefined && req.callId === undefined) {
       const url = wsURL(root, '/openai/realtime', true)
       return { url: withQuery(url, { 'api-version': settings.apiVersion, deployment: req.model }), headers, protocols: [] }
     }

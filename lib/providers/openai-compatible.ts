@@ -5,6 +5,7 @@ import type { ProviderModule } from './types.js'
 
 export const openaiCompatible: ProviderModule = {
   modelOptional: openai.modelOptional,
+  intents: openai.intents,
   target: openai.target,
   endpoint: openai.endpoint
 }

@@ -1,17 +1,19 @@
 // OpenAI GA realtime: <base>/realtime?model=M | ?intent=transcription | ?call_id=ID, Bearer key, no OpenAI-Beta
 // header. WebRTC signaling beside it: <base>/realtime/client_secrets and <base>/realtime/calls.
 import { bearer, withQuery, wsURL } from './url.js'
-import { bearerEndpoints, transcriptionOrSideband, type ProviderModule } from './types.js'
+import { bearerEndpoints, TRANSCRIPTION, transcriptionOrSideband, type ProviderModule } from './types.js'
 
 export const openai: ProviderModule = {
   defaultBaseURL: 'https://api.openai.com/v1',
   modelOptional: transcriptionOrSideband,
+  intents: () => TRANSCRIPTION,
   target (settings, req) {
     const url = wsURL(settings.baseURL, '/realtime', true)
-    // A sideband attach names only the call; the model belongs to the call.
+    // A sideband attach names only the call, a transcription session only its intent (OpenAI refuses a model
+    // there: the transcription model is set by session.update, which the session pins to the routed model).
     const query = req.callId !== undefined
       ? { call_id: req.callId }
-      : { model: req.model, intent: req.intent }
+      : req.intent !== undefined ? { intent: req.intent } : { model: req.model }
     return { url: withQuery(url, query), headers: bearer(settings.apiKey), protocols: [] }
   },
   endpoint: bearerEndpoints('/realtime', true, ['client_secrets', 'calls'])

@@ -40,6 +40,8 @@ export interface ProviderModule {
   defaultBaseURL?: string
   /** Whether a request may go without a model. */
   modelOptional (req: TargetRequest, settings: ProviderSettings): boolean
+  /** The `?intent=` values the provider takes (`transcription`); any other is refused before a dial. Default none. */
+  intents?: (settings: ProviderSettings) => readonly string[]
   target (settings: ProviderSettings, req: TargetRequest): UpstreamTarget
   /** A signaling endpoint; undefined where the provider has none (answered 501). */
   endpoint (settings: ProviderSettings, endpoint: Endpoint): HttpTarget | undefined
@@ -51,6 +53,8 @@ export interface ProviderModule {
 export function transcriptionOrSideband (req: TargetRequest): boolean {
   return req.intent === 'transcription' || req.callId !== undefined
 }
+
+export const TRANSCRIPTION: readonly string[] = Object.freeze(['transcription'])
 
 export const modelRequired = (): boolean => false
 
