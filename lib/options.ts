@@ -95,6 +95,12 @@ export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   store?: SessionStore
   /** Seconds in the Retry-After of a 429. Default 1. */
   retryAfter?: number
+  /**
+   * Transcription sessions (`?intent=transcription`) dial without a model; the routed upstream model is written
+   * into `session.audio.input.transcription.model` of every client `session.update`, so a client cannot switch
+   * to a model it was not routed to. Default true.
+   */
+  pinTranscriptionModel?: boolean
   /** Milliseconds a session may last; the client gets an `error` event, then both legs close with 1001. Default 0 (no limit). */
   maxSessionDuration?: number
   /** Milliseconds without a frame either way before both legs close with 1000 "idle timeout". Default 0 (no limit). */
@@ -216,6 +222,7 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
     maxSessionDuration: integer(options, 'maxSessionDuration', 0, 0),
     idleTimeout: integer(options, 'idleTimeout', 0, 0),
     frameRate: frameRate(options.rateLimit),
+    pinTranscriptionModel: options.pinTranscriptionModel ?? true,
     policy: { onClientEvent: options.onClientEvent, onServerEvent: options.onServerEvent },
     wantsClient: typeFilter(options.clientEvents ?? ['session.update'], 'clientEvents'),
     wantsServer: typeFilter(options.serverEvents ?? '*', 'serverEvents'),
@@ -226,6 +233,7 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
     throw new InvalidOptionError('"credentialQuery" must be a query parameter name such as "token"')
   }
   if (typeof settings.metering !== 'boolean') throw new InvalidOptionError('"metering" must be a boolean')
+  if (typeof settings.pinTranscriptionModel !== 'boolean') throw new InvalidOptionError('"pinTranscriptionModel" must be a boolean')
   if (settings.sessionKey !== undefined && typeof settings.sessionKey !== 'function') throw new InvalidOptionError('"sessionKey" must be a function (request) => string')
   const store = settings.store as Partial<SessionStore>
   if (typeof store.acquire !== 'function' || typeof store.release !== 'function') {

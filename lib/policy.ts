@@ -3,6 +3,7 @@
 // type, or any frame with a \u escape (the only JSON escape that could disguise a type name).
 import { randomUUID } from 'node:crypto'
 import { InvalidOptionError } from './errors.js'
+import { isObject, type Json } from './json.js'
 
 /** A realtime event as JSON: at least a `type`. */
 export interface RealtimeEvent {
@@ -49,6 +50,28 @@ export function typeFilter (types: string[] | '*', option: string): (data: Buffe
   }
   const needles = types.map((t) => Buffer.from(JSON.stringify(t)))
   return (data) => data.indexOf(ESCAPE) !== -1 || needles.some((n) => data.indexOf(n) !== -1)
+}
+
+const SESSION_UPDATE = typeFilter(['session.update'], 'clientEvents')
+
+/**
+ * Writes `model` into a session.update's `session.audio.input.transcription.model` (creating the objects it
+ * lacks), so a transcription session cannot switch to a model it was not routed to. Other frames, and a
+ * transcription explicitly turned off (null), pass as they were.
+ */
+export function pinTranscriptionModel (data: Buffer, model: string): Buffer {
+  if (!SESSION_UPDATE(data)) return data
+  const event = parseEvent(data)
+  if (event?.type !== 'session.update' || !isObject(event.session)) return data
+  let holder: Json = event.session
+  for (const key of ['audio', 'input', 'transcription']) {
+    const next = Object.hasOwn(holder, key) ? holder[key] : (holder[key] = {})
+    if (!isObject(next)) return data // null (off) or malformed: not ours to change
+    holder = next
+  }
+  if (holder.model === model) return data
+  holder.model = model
+  return Buffer.from(JSON.stringify(event))
 }
 
 export function parseEvent (data: Buffer): RealtimeEvent | undefined {

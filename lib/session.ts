@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type WebSocket from 'ws'
-import { errorEvent, parseEvent, type EventPolicyOptions, type PolicySession, type RealtimeEvent } from './policy.js'
+import { errorEvent, parseEvent, pinTranscriptionModel, type EventPolicyOptions, type PolicySession, type RealtimeEvent } from './policy.js'
 import { TokenBucket, type FrameRate } from './rate-limit.js'
 import { callHook, type SessionHub } from './hub.js'
 import { Meter, usageEventType } from './meter.js'
@@ -21,6 +21,8 @@ export interface SessionOptions {
   /** Milliseconds without a frame either way; 0 for no limit. */
   idleTimeout: number
   frameRate?: FrameRate
+  /** Write the routed model into a transcription session's session.update events. */
+  pinTranscriptionModel: boolean
   policy: EventPolicyOptions
   /** Cheap pre-checks built once from `clientEvents` / `serverEvents`. */
   wantsClient: (data: Buffer) => boolean
@@ -91,6 +93,8 @@ export class RealtimeSession implements PolicySession {
   readonly #upstream: WebSocket
   #meter: Meter | undefined
   readonly #bucket: TokenBucket | undefined
+  /** The transcription model pinned into the client's session.update events. */
+  readonly #pin: string | undefined
   #expire: NodeJS.Timeout | undefined
   #idle: NodeJS.Timeout | undefined
   #summary: SessionSummary | undefined
@@ -112,7 +116,9 @@ export class RealtimeSession implements PolicySession {
     this.metered = init.metered
     this.observes = this.metered || options.policy.onServerEvent !== undefined
     this.#bucket = options.frameRate === undefined ? undefined : new TokenBucket(options.frameRate)
-    this.filters = this.#bucket !== undefined || options.policy.onClientEvent !== undefined
+    const { model, intent } = init.resolution
+    this.#pin = options.pinTranscriptionModel && intent === 'transcription' ? model : undefined
+    this.filters = this.#bucket !== undefined || this.#pin !== undefined || options.policy.onClientEvent !== undefined
     // `this` is the legs' owner: they call observeUpstream, filterClient and legsClosed.
     this.#relay = client === undefined ? new Tap(upstream, this) : new Relay(client, upstream, options.highWaterMark, this)
     if (client !== undefined) this.#limits()
@@ -207,7 +213,7 @@ export class RealtimeSession implements PolicySession {
   }
 
   /** @internal Rate limit and event policy for each client frame. */
-  filterClient (data: Buffer): Buffer | null | Promise<Buffer | null> {
+  filterClient (received: Buffer): Buffer | null | Promise<Buffer | null> {
     const options = this.#options
     const { onClientEvent } = options.policy
     if (this.#bucket !== undefined && !this.#bucket.take()) {
@@ -215,6 +221,8 @@ export class RealtimeSession implements PolicySession {
       this.#relay.close(1008, 'frame rate limit exceeded')
       return null
     }
+    // Pinned before the app's hook, which may still decide otherwise: the app is trusted, the client is not.
+    const data = this.#pin === undefined ? received : pinTranscriptionModel(received, this.#pin)
     if (onClientEvent === undefined || !options.wantsClient(data)) return data
     const event = parseEvent(data)
     if (event === undefined) {

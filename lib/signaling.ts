@@ -9,6 +9,7 @@ import { lookupCall } from './call-lookup.js'
 import { callerHooks } from './caller-hooks.js'
 import { BadBodyError, NotSupportedError, ShuttingDownError, UnknownCallError, UnsupportedMediaTypeError } from './errors.js'
 import { upstreamHeaders } from './headers.js'
+import { isObject, type Json } from './json.js'
 import type { Settings } from './options.js'
 import type { Endpoint, HttpTarget } from './providers/types.js'
 import { readQuery } from './query.js'
@@ -19,11 +20,7 @@ import { attachSideband } from './sideband.js'
 import { acquireSlots, callerKey } from './slots.js'
 import type { HttpAnswer, UpstreamHttp } from './upstream-http.js'
 
-type Json = Record<string, unknown>
-
 const CALL_ID = /^[\w-]{1,128}$/
-
-const isObject = (value: unknown): value is Json => value !== null && typeof value === 'object' && !Array.isArray(value)
 
 /** The object that holds the session's model: the session, or for transcription its nested input model. */
 function modelHolder (session: Json | undefined): Json | undefined {
