@@ -1,6 +1,5 @@
 // Where sessions report: live sessions, totals for stats(), the user's lifecycle hooks and the metrics.
 // A hook that throws or rejects is logged and never reaches the relay.
-import type { FastifyBaseLogger } from 'fastify'
 import type { Heartbeat } from './heartbeat.js'
 import type { Metrics } from './metrics.js'
 import type { RealtimeSession, SessionSummary } from './session.js'
@@ -51,10 +50,15 @@ function addTo (totals: Map<string, Traffic>, provider: string, traffic: Traffic
   addTraffic(into, traffic)
 }
 
-/** Calls a user hook, sync or async; a throw or a rejection is logged and goes no further. */
-export function callHook<A extends unknown[]> (log: FastifyBaseLogger, name: string, hook: ((...args: A) => MaybePromise) | undefined, ...args: A): void {
+/** Where a hook's failure is logged: once per session and hook, however often it fails. */
+export interface HookLog {
+  logOnce (cause: string, level: 'warn' | 'error', fields: object, message: string): void
+}
+
+/** Calls a user hook, sync or async; a throw or a rejection is logged (once per session) and goes no further. */
+export function callHook<A extends unknown[]> (log: HookLog, name: string, hook: ((...args: A) => MaybePromise) | undefined, ...args: A): void {
   if (hook === undefined) return
-  const failed = (err: unknown): void => log.error({ err }, `${name} hook failed`)
+  const failed = (err: unknown): void => log.logOnce(name, 'error', { err }, `${name} hook failed`)
   try {
     Promise.resolve(hook(...args)).catch(failed)
   } catch (err) {
@@ -85,12 +89,12 @@ export class SessionHub {
     this.live.set(session.id, session)
     this.#heartbeat?.add(session)
     this.#started++
-    callHook(session.log, 'onSessionStart', this.#hooks.onSessionStart, session)
+    callHook(session, 'onSessionStart', this.#hooks.onSessionStart, session)
   }
 
   usage (record: UsageRecord, session: RealtimeSession): void {
     this.#metrics?.usage(record)
-    callHook(session.log, 'onUsage', this.#hooks.onUsage, record, session)
+    callHook(session, 'onUsage', this.#hooks.onUsage, record, session)
   }
 
   ended (summary: SessionSummary, session: RealtimeSession): void {
@@ -99,7 +103,7 @@ export class SessionHub {
     addTo(this.#endedTraffic, summary.provider, trafficOf(summary))
     addTotals(this.#endedUsage, summary.usage)
     this.#metrics?.ended(summary)
-    callHook(session.log, 'onSessionEnd', this.#hooks.onSessionEnd, summary, session)
+    callHook(session, 'onSessionEnd', this.#hooks.onSessionEnd, summary, session)
   }
 
   /** A dial finished: `ok`, or the error code of why not. */

@@ -64,10 +64,18 @@ class Pipe implements LegStats {
   bytes = 0
   /** A frame took the target's send buffer past the high-water mark: `source` is not read until it is written. */
   paused = false
-  /** Frames waiting behind an async filter decision. */
+  /**
+   * Client frames not yet decided, in order: behind an async filter decision, or behind an answer of the
+   * proxy's own that is over the high-water mark. `source` is paused while there are any.
+   */
   held: Array<[Buffer, boolean]> | undefined = undefined
+  /** An async filter decision is pending. */
+  deciding = false
   corked = false
+  /** Frames of the proxy's own (error events) over the source's high-water mark, not yet written to it. */
+  ownPending = 0
   #drained: (() => void) | undefined = undefined
+  #ownWritten: (() => void) | undefined = undefined
   readonly socket: Socket
 
   constructor (
@@ -89,6 +97,9 @@ class Pipe implements LegStats {
   receive (data: Buffer, isBinary: boolean): void {
     this.frames++
     this.bytes += data.length
+    // A client being closed (a limit, a policy, the provider gone) is no longer heard: its frames could not
+    // be delivered, and each would be checked and refused again. Provider frames are still read for usage.
+    if (this.side === 'client' && this.relay.closed !== undefined) return
     if (!this.filter) this.send(data, isBinary)
     else if (this.held !== undefined) this.held.push([data, isBinary])
     else this.filtered(data, isBinary)
@@ -128,24 +139,53 @@ class Pipe implements LegStats {
     if (!this.paused && this.held === undefined) this.source.resume()
   }
 
+  /**
+   * Sends the source a text frame of the proxy's own (an error event refusing one of its frames), under the same
+   * high-water mark as relayed frames: past it, no more of the source's frames are read or decided until the
+   * frame is written, so a client that reads nothing cannot make the proxy queue more than it sent.
+   */
+  answer (text: string): void {
+    const { source } = this
+    if (source.readyState !== WebSocket.OPEN) return
+    if (source.bufferedAmount + Buffer.byteLength(text) <= this.highWaterMark) return source.send(text)
+    this.ownPending++
+    this.hold()
+    source.send(text, this.#ownWritten ??= () => {
+      this.ownPending--
+      this.release()
+    })
+  }
+
+  hold (): void {
+    this.held ??= []
+    this.source.pause()
+  }
+
   filtered (data: Buffer, isBinary: boolean): void {
     const out = this.relay.owner.filterClient(data, isBinary)
     if (!(out instanceof Promise)) return this.send(out, isBinary)
-    this.held = []
-    this.source.pause()
+    this.deciding = true
+    this.hold()
     out.then((result) => {
+      this.deciding = false
       this.send(result, isBinary)
-      const queue = this.held as Array<[Buffer, boolean]>
-      this.held = undefined
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-        this.filtered(next[0], next[1])
-        if (this.held !== undefined) { // another async decision: the rest waits behind it
-          (this.held as Array<[Buffer, boolean]>).push(...queue)
-          return
-        }
-      }
-      this.resume()
+      this.release()
     }, /* c8 ignore next */ () => {}) // the session's filter settles every promise itself
+  }
+
+  /** Decides the held frames in order, until one holds the rest again; then reads the source again. */
+  release (): void {
+    if (this.deciding || this.ownPending > 0) return
+    const queue = this.held ?? []
+    this.held = undefined
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      this.filtered(next[0], next[1])
+      if (this.held !== undefined) { // held again: the rest waits behind it, in order
+        (this.held as Array<[Buffer, boolean]>).push(...queue)
+        return
+      }
+    }
+    this.resume()
   }
 }
 
@@ -220,9 +260,9 @@ export class Relay implements Legs {
     this.#upstream.source.terminate()
   }
 
-  /** Sends the client a text frame of the proxy's own (an error event). */
+  /** Sends the client a text frame of the proxy's own (an error event), with backpressure on the client's frames. */
   sendToClient (text: string): void {
-    if (this.#client.source.readyState === WebSocket.OPEN) this.#client.source.send(text)
+    this.#client.answer(text)
   }
 
   record (record: CloseRecord): void {

@@ -97,6 +97,8 @@ export class RealtimeSession implements PolicySession {
   readonly #pin: string | undefined
   #expire: NodeJS.Timeout | undefined
   #idle: NodeJS.Timeout | undefined
+  /** Causes already logged: a client or a hook failing on every frame is one line, not thousands. */
+  #logged: Set<string> | undefined
   #summary: SessionSummary | undefined
   #ended: Promise<SessionSummary> | undefined
   #resolveEnded: ((summary: SessionSummary) => void) | undefined
@@ -172,6 +174,13 @@ export class RealtimeSession implements PolicySession {
     return { sessionId: this.id, provider: this.provider, model: this.model, callId: this.callId }
   }
 
+  /** @internal Logs `cause` the first time only. */
+  logOnce (cause: string, level: 'warn' | 'error', fields: object, message: string): void {
+    if (this.#logged?.has(cause) === true) return
+    (this.#logged ??= new Set()).add(cause)
+    this.log[level](fields, message)
+  }
+
   /** Frames and bytes received so far from each side. */
   get stats (): Readonly<Legs['stats']> {
     return this.#relay.stats
@@ -209,7 +218,7 @@ export class RealtimeSession implements PolicySession {
     if (onServerEvent === undefined || !this.#options.wantsServer(data)) return
     const event = parseEvent(data)
     if (event === undefined || !wanted(this.#options.serverTypes, event.type)) return
-    callHook(this.log, 'onServerEvent', onServerEvent, event, this)
+    callHook(this, 'onServerEvent', onServerEvent, event, this)
   }
 
   /** @internal Rate limit and event policy for each client frame. */
@@ -217,7 +226,7 @@ export class RealtimeSession implements PolicySession {
     const options = this.#options
     const { onClientEvent } = options.policy
     if (this.#bucket !== undefined && !this.#bucket.take()) {
-      this.log.warn('client exceeded its frame rate; closing with 1008')
+      this.logOnce('rateLimit', 'warn', {}, 'client exceeded its frame rate; closing with 1008')
       this.#relay.close(1008, 'frame rate limit exceeded')
       return null
     }
@@ -233,7 +242,7 @@ export class RealtimeSession implements PolicySession {
     const decide = (out: RealtimeEvent | null | undefined | void): Buffer | null =>
       out === undefined ? data : out === null ? null : Buffer.from(JSON.stringify(out))
     const refuse = (err: unknown): null => {
-      this.log.error({ err }, 'onClientEvent hook failed; event dropped')
+      this.logOnce('onClientEvent', 'error', { err }, 'onClientEvent hook failed; event dropped')
       this.sendError('policy_error', 'The event could not be checked and was not sent', event.event_id)
       return null
     }

@@ -1,0 +1,120 @@
+// Regressions on what the proxy itself sends and logs per client frame:
+// - its own frames bypassed backpressure: a client that read nothing and sent tiny frames the event policy refused
+//   made the proxy queue about ten times what it sent (8 MiB queued for 1.2 MiB received at highWaterMark 256 KiB);
+// - log flooding: after a rateLimit breach every further frame logged a warning (2,995 lines for one client that
+//   ignored the 1008 close), and a throwing onClientEvent logged at error level per frame.
+import t from 'tap'
+import { once } from 'node:events'
+import { connect as tcp, type Socket } from 'node:net'
+import type WebSocket from 'ws'
+import { closed, fakeUpstream, nextMessage, open, startProxy, until, type Proxy, type Tap } from './helpers.js'
+
+/** A raw client: handshake, then it never reads again (and so never answers a close). */
+async function deafClient (t: Tap & Pick<typeof import('tap').default, 'match'>, proxy: Proxy): Promise<Socket> {
+  const socket = tcp(Number(new URL(proxy.url).port), '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  socket.write('GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+  const [first] = await once(socket, 'data') as [Buffer]
+  t.match(first.toString(), /^HTTP\/1\.1 101 /)
+  socket.pause()
+  return socket
+}
+
+/** `count` masked text frames of `payload` in one buffer. */
+function frames (payload: string, count: number): Buffer {
+  const body = Buffer.from(payload)
+  const mask = [0x11, 0x22, 0x33, 0x44]
+  const one = Buffer.concat([Buffer.from([0x81, 0x80 | body.length, ...mask]), Buffer.from(body.map((b, i) => b ^ (mask[i % 4] as number)))])
+  return Buffer.concat(Array.from({ length: count }, () => one))
+}
+
+/** Resolves once `read()` has not changed for `quiet` ms. */
+async function settled (read: () => number, quiet = 300): Promise<number> {
+  let last = -1
+  let since = Date.now()
+  await until(() => {
+    const now = read()
+    if (now !== last) {
+      last = now
+      since = Date.now()
+    }
+    return Date.now() - since >= quiet
+  }, 'the counter to settle', 20_000)
+  return last
+}
+
+t.test('error events refusing a deaf client\'s frames obey highWaterMark: the proxy stops reading it', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const highWaterMark = 256 * 1024
+  const proxy = await startProxy(t, {
+    providers: { openai: { baseURL: upstream.url } },
+    highWaterMark,
+    heartbeatInterval: 0,
+    clientEvents: '*',
+    onClientEvent: () => undefined // every frame is checked; "x" is not JSON, so each is refused with an error event
+  })
+  const socket = await deafClient(t, proxy)
+  await upstream.next()
+  const sent = 200_000
+  socket.write(frames('x', sent)) // 1.4 MB on the wire; each refusal is a ~220-byte error event
+  const [serverSide] = [...proxy.app.websocketServer.clients] as [WebSocket]
+  const [session] = [...proxy.app.realtime.sessions.values()]
+  const received = await settled(() => session?.stats.client.frames ?? 0)
+  const queued = serverSide.bufferedAmount
+  t.ok(received < sent, `the proxy stopped reading the client (${received} of ${sent} frames read)`)
+  // The mark plus the one error event that crossed it (the old code queued ~40 MB); the rest of the frames
+  // read wait undecided, and they are what the client sent.
+  t.ok(queued > highWaterMark && queued <= highWaterMark + 512, `queued toward the client: ${queued} bytes`)
+  t.equal(upstream.connections[0]?.frames.length, 0, 'nothing refused went upstream')
+})
+
+t.test('a client over rateLimit that ignores the 1008 close: one log line, and it is no longer read', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const proxy = await startProxy(t, {
+    providers: { openai: { baseURL: upstream.url } },
+    rateLimit: { perSecond: 1, burst: 1 },
+    closeTimeout: 500,
+    heartbeatInterval: 0
+  })
+  const socket = await deafClient(t, proxy)
+  const conn = await upstream.next()
+  socket.write(frames('{"type":"response.create"}', 3000))
+  t.equal((await conn.closed).code, 1008)
+  await until(() => proxy.app.realtime.sessions.size === 0, 'the session to end after closeTimeout')
+  t.equal(proxy.logs.lines.filter((l) => l.msg === 'client exceeded its frame rate; closing with 1008').length, 1)
+  t.equal(conn.frames.length, 1, 'only the frame within the rate went upstream')
+})
+
+async function session (t: Tap, options: Record<string, unknown>) {
+  const upstream = await fakeUpstream(t)
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, ...options })
+  const ws = await open(t, `${proxy.url}/v1/realtime?model=m`)
+  const conn = await upstream.next()
+  return { proxy, ws, conn }
+}
+
+t.test('a hook failing on every frame logs one line per hook per session; each event still gets its answer', async (t) => {
+  const { proxy, ws, conn } = await session(t, {
+    onClientEvent: () => { throw new Error('client boom') },
+    onServerEvent: () => Promise.reject(new Error('server boom'))
+  })
+  for (let i = 0; i < 50; i++) ws.send(`{"type":"session.update","event_id":"e${i}","session":{}}`)
+  for (let i = 0; i < 50; i++) t.match(JSON.parse((await nextMessage(ws)).data.toString()), { type: 'error', error: { code: 'policy_error', event_id: `e${i}` } })
+  for (let i = 0; i < 50; i++) conn.socket.send(`{"type":"response.output_text.delta","delta":"${i}"}`)
+  for (let i = 0; i < 50; i++) await nextMessage(ws)
+  await new Promise((resolve) => setImmediate(resolve))
+  const c = closed(ws)
+  ws.close()
+  await c
+  await until(() => proxy.app.realtime.sessions.size === 0, 'the end')
+  t.equal(proxy.logs.lines.filter((l) => l.msg === 'onClientEvent hook failed; event dropped').length, 1)
+  t.equal(proxy.logs.lines.filter((l) => l.msg === 'onServerEvent hook failed').length, 1)
+  t.equal(conn.frames.length, 0)
+
+  // another session logs its own first failure
+  const ws2 = await open(t, `${proxy.url}/v1/realtime?model=m`)
+  ws2.send('{"type":"session.update","session":{}}')
+  await nextMessage(ws2)
+  t.equal(proxy.logs.lines.filter((l) => l.msg === 'onClientEvent hook failed; event dropped').length, 2)
+})
