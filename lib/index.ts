@@ -86,6 +86,11 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
   const hub = new SessionHub(settings.hooks, metricsOptions === undefined ? undefined : (h) => createMetrics(metricsOptions, h), heartbeat)
   const state: RouteState = { registry: new ProviderRegistry(options), settings, hub, dials: new Set(), closing: false }
   const metrics = hub.metrics
+  for (const [name, config] of Object.entries(rawOptions.providers)) {
+    if (config.apiKey === undefined && state.registry.get(name)?.type !== 'simulator') {
+      fastify.log.warn({ provider: name }, `providers.${name} has no apiKey: its sessions are dialled without credentials (set apiKey: null if it takes none)`)
+    }
+  }
 
   // Added before @fastify/websocket's own preClose, which closes every client without a code.
   fastify.addHook('preClose', () => shutdown(state))

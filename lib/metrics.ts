@@ -2,6 +2,7 @@
 // so the relay's hot path never touches a metric.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { InvalidOptionError } from './errors.js'
+import { refuseUnknownKeys } from './option-names.js'
 import type { SessionHub } from './hub.js'
 import type { SessionSummary } from './session.js'
 import type { UsageRecord } from './usage.js'
@@ -23,6 +24,8 @@ export interface Metrics {
   dialed (provider: string, seconds: number, outcome: string): void
 }
 
+const METRICS_OPTION_NAMES = ['registry', 'prefix', 'route'] as const satisfies ReadonlyArray<keyof MetricsOptions>
+
 export function metricsOptions (value: unknown): MetricsOptions | undefined {
   if (value === undefined || value === false) return undefined
   if (value === true) return {}
@@ -33,6 +36,7 @@ export function metricsOptions (value: unknown): MetricsOptions | undefined {
     (options.registry !== undefined && !(options.registry instanceof Registry))) {
     throw new InvalidOptionError('"metrics" must be true or { registry?: prom-client Registry, prefix?: "name_", route?: "/metrics" | false }')
   }
+  refuseUnknownKeys(options, METRICS_OPTION_NAMES, 'metrics.')
   return options
 }
 

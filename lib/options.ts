@@ -1,5 +1,6 @@
 // Options are validated once, at registration; every message names the option and how to fix it.
 import { InvalidOptionError } from './errors.js'
+import { refuseUnknownKeys, shown } from './option-names.js'
 import { forwardList } from './headers.js'
 import type { FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { SessionHooks } from './hub.js'
@@ -114,6 +115,23 @@ export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   signaling?: boolean | SignalingOptions
 }
 
+/** Every top-level option, and the ones Fastify's register() itself takes (it passes them on to the plugin). */
+export const OPTION_NAMES = [
+  'path', 'providers', 'models', 'defaultProvider', 'forwardHeaders', 'dialTimeout', 'maxPayload', 'highWaterMark',
+  'heartbeatInterval', 'pongTimeout', 'closeTimeout', 'pricing', 'metering', 'metrics', 'onRequest', 'preHandler',
+  'credentialQuery', 'allowedOrigins', 'maxSessions', 'maxSessionsPerKey', 'maxAttachesPerCall', 'sessionKey', 'store',
+  'retryAfter', 'pinTranscriptionModel', 'maxSessionDuration', 'idleTimeout', 'rateLimit', 'signaling',
+  'onSessionStart', 'onUsage', 'onSessionEnd', 'onClientEvent', 'clientEvents', 'onServerEvent', 'serverEvents',
+  'prefix', 'logLevel', 'logSerializers'
+] as const satisfies ReadonlyArray<keyof RealtimeProxyOptions | 'prefix' | 'logLevel' | 'logSerializers'>
+
+// A compile error here names an option missing from OPTION_NAMES (an option added to the interface only).
+type Listed<Missing extends never> = Missing
+/** @internal */
+export type EveryOptionListed = Listed<Exclude<keyof RealtimeProxyOptions, (typeof OPTION_NAMES)[number]>>
+
+const SIGNALING_OPTION_NAMES = ['maxExpiresAfter', 'bodyLimit', 'sideband', 'maxCalls', 'callTTL', 'onSession'] as const satisfies ReadonlyArray<keyof SignalingOptions>
+
 /** Options after validation: what the route and every session read. */
 export interface Settings extends SessionOptions {
   path: string
@@ -146,6 +164,7 @@ function signalingFrom (options: RealtimeProxyOptions, store: SessionStore): Set
     throw new InvalidOptionError('"signaling" must be true or an object such as { maxExpiresAfter: 600 }')
   }
   const given: SignalingOptions = signaling === true ? {} : signaling
+  refuseUnknownKeys(given, SIGNALING_OPTION_NAMES, 'signaling.')
   const number = (key: keyof SignalingOptions, fallback: number, min: number): number => checkedInteger(given[key] ?? fallback, `signaling.${key}`, min)
   if (given.sideband !== undefined && typeof given.sideband !== 'boolean') throw new InvalidOptionError('"signaling.sideband" must be a boolean')
   if (given.onSession !== undefined && typeof given.onSession !== 'function') throw new InvalidOptionError('"signaling.onSession" must be a function (session, request) => session')
@@ -176,12 +195,13 @@ function frameRate (value: unknown): FrameRate | undefined {
   if (value === null || typeof value !== 'object' || !(rate.perSecond > 0) || (rate.burst !== undefined && !(rate.burst >= 1))) {
     throw new InvalidOptionError('"rateLimit" must be { perSecond: number > 0, burst?: number >= 1 }, such as { perSecond: 100, burst: 200 }')
   }
+  refuseUnknownKeys(rate, ['perSecond', 'burst'] satisfies Array<keyof FrameRate>, 'rateLimit.')
   return rate
 }
 
 function checkedInteger (value: unknown, name: string, min: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new InvalidOptionError(`"${name}" must be an integer >= ${min}, got ${JSON.stringify(value)}`)
+    throw new InvalidOptionError(`"${name}" must be an integer >= ${min}, got ${shown(value)}`)
   }
   return value
 }
@@ -192,6 +212,7 @@ function integer (options: RealtimeProxyOptions, key: keyof Settings, fallback: 
 }
 
 export function settingsFrom (options: RealtimeProxyOptions): Settings {
+  refuseUnknownKeys(options, OPTION_NAMES, '')
   const path = options.path ?? DEFAULT_PATH
   if (typeof path !== 'string' || !path.startsWith('/')) {
     throw new InvalidOptionError(`"path" must start with "/", such as "${DEFAULT_PATH}"`)

@@ -1,6 +1,7 @@
 // The provider registry: named providers, the model routing table, and resolution of a request to a provider.
 // Lives on `fastify.realtime.providers`; changes at runtime apply to the next session.
 import { InvalidOptionError, ModelRequiredError, UnknownProviderError, UnroutableModelError, UnsupportedIntentError } from './errors.js'
+import { refuseUnknownKeys } from './option-names.js'
 import { isProviderType, providerTypes, type ProviderType } from './providers/index.js'
 import type { Endpoint, HttpTarget, ProviderModule, ProviderSettings, TargetRequest, UpstreamTarget } from './providers/types.js'
 import { parseBaseURL } from './providers/url.js'
@@ -16,8 +17,11 @@ export type ApiKey = string | (() => string | Promise<string>)
 export interface ProviderConfig {
   /** Defaults to the entry's name when that is a built-in type, else `openai-compatible`. */
   type?: ProviderType
-  /** Sent upstream only, never to the client. No key: no auth header. */
-  apiKey?: ApiKey
+  /**
+   * Sent upstream only, never to the client. No key: no auth header, and a warning at registration; `null`
+   * says the provider takes none on purpose (a self-hosted endpoint on a private network).
+   */
+  apiKey?: ApiKey | null
   /** Defaults per type; required for `azure` and `openai-compatible`. */
   baseURL?: string
   /** Azure only: selects the deprecated preview URL shape `/openai/realtime?api-version=...&deployment=...`. */
@@ -76,12 +80,15 @@ export interface RegistryOptions {
   defaultProvider?: string
 }
 
+const PROVIDER_OPTION_NAMES = ['type', 'apiKey', 'baseURL', 'apiVersion', 'auth', 'headers', 'billing'] as const satisfies ReadonlyArray<keyof ProviderConfig>
+
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 function createProvider (name: string, config: ProviderConfig): Provider {
   if (config === null || typeof config !== 'object') {
     throw new InvalidOptionError(`providers.${name} must be an object such as { apiKey: '...' }`)
   }
+  refuseUnknownKeys(config, PROVIDER_OPTION_NAMES, `providers.${name}.`)
   const type = config.type ?? (isProviderType(name) ? name : 'openai-compatible')
   if (!isProviderType(type)) {
     throw new InvalidOptionError(`providers.${name}.type "${String(type)}" is unknown; use one of ${Object.keys(providerTypes).join(', ')}`)
@@ -94,8 +101,8 @@ function createProvider (name: string, config: ProviderConfig): Provider {
   }
   parseBaseURL(name, baseURL)
   const { apiKey, apiVersion, auth, headers = {} } = config
-  if (apiKey !== undefined && typeof apiKey !== 'string' && typeof apiKey !== 'function') {
-    throw new InvalidOptionError(`providers.${name}.apiKey must be a string or a function returning one`)
+  if (apiKey !== undefined && apiKey !== null && typeof apiKey !== 'string' && typeof apiKey !== 'function') {
+    throw new InvalidOptionError(`providers.${name}.apiKey must be a string, a function returning one, or null for a provider that takes no key`)
   }
   if ((apiVersion !== undefined || auth !== undefined) && type !== 'azure') {
     throw new InvalidOptionError(`providers.${name}.${apiVersion !== undefined ? 'apiVersion' : 'auth'} only applies to type "azure"`)
@@ -123,7 +130,7 @@ function createProvider (name: string, config: ProviderConfig): Provider {
     auth,
     billing,
     headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
-    apiKey: async () => typeof apiKey === 'function' ? await apiKey() : apiKey,
+    apiKey: async () => typeof apiKey === 'function' ? await apiKey() : apiKey ?? undefined,
     modelOptional: (req) => module.modelOptional(req, settings),
     supportsIntent: (intent) => module.intents?.(settings).includes(intent) ?? false,
     target (req, key) {

@@ -28,7 +28,7 @@ const cases: Array<[string, unknown, string]> = [
   ['credentials in baseURL', { providers: { openai: { baseURL: 'https://u:p@api.openai.com/v1' } } }, 'providers.openai.baseURL must not carry credentials; put the key in providers.openai.apiKey'],
   ['azure without baseURL', { providers: { azure: {} } }, 'providers.azure.baseURL is required for type "azure"; set it to your resource endpoint, such as https://my-resource.openai.azure.com'],
   ['compatible without baseURL', { providers: { local: {} } }, 'providers.local.baseURL is required for type "openai-compatible"; set it to the base that ends before /realtime'],
-  ['bad apiKey type', { providers: { openai: { apiKey: 42 } } }, 'providers.openai.apiKey must be a string or a function returning one'],
+  ['bad apiKey type', { providers: { openai: { apiKey: 42 } } }, 'providers.openai.apiKey must be a string, a function returning one, or null for a provider that takes no key'],
   ['apiVersion off azure', { providers: { openai: { apiVersion: '2025-04-01-preview' } } }, 'providers.openai.apiVersion only applies to type "azure"'],
   ['auth off azure', { providers: { openai: { auth: 'bearer' } } }, 'providers.openai.auth only applies to type "azure"'],
   ['empty apiVersion', { providers: { azure: { baseURL: 'https://r.openai.azure.com', apiVersion: '' } } }, 'providers.azure.apiVersion must be a non-empty string such as "2025-04-01-preview"'],
@@ -52,6 +52,13 @@ const cases: Array<[string, unknown, string]> = [
   ['metering', { providers: { openai: {} }, metering: 'off' }, '"metering" must be a boolean'],
   ['signaling onSession', { providers: { openai: {} }, signaling: { onSession: 'x' } }, '"signaling.onSession" must be a function (session, request) => session'],
   ['signaling sideband', { providers: { openai: {} }, signaling: { sideband: 'on' } }, '"signaling.sideband" must be a boolean'],
+  ['misspelt top-level option', { providers: { openai: {} }, maxSesions: 5 }, 'unknown option "maxSesions"; did you mean "maxSessions"?'],
+  ['misspelt provider option', { providers: { openai: { baseUrl: 'http://127.0.0.1:1' } } }, 'unknown option "providers.openai.baseUrl"; did you mean "providers.openai.baseURL"?'],
+  ['misspelt signaling option', { providers: { openai: {} }, signaling: { sidebnd: false } }, 'unknown option "signaling.sidebnd"; did you mean "signaling.sideband"?'],
+  ['misspelt metrics option', { providers: { openai: {} }, metrics: { prefx: 'x_' } }, 'unknown option "metrics.prefx"; did you mean "metrics.prefix"?'],
+  ['misspelt rateLimit option', { providers: { openai: {} }, rateLimit: { perSecond: 5, brust: 9 } }, 'unknown option "rateLimit.brust"; did you mean "rateLimit.burst"?'],
+  ['NaN is printed as given', { providers: { openai: {} }, maxSessions: NaN }, '"maxSessions" must be an integer >= 1, got NaN'],
+  ['a function where a number belongs', { providers: { openai: {} }, dialTimeout: () => 5 }, '"dialTimeout" must be an integer >= 1, got [Function: dialTimeout]'],
   ['store without calls', { providers: { openai: {} }, signaling: true, store: { acquire: () => true, release: () => {} } },
     '"store" must also have setCall(id, call, ttl), getCall(id) and deleteCall(id) when "signaling" is on: the call registry lives there']
 ]
@@ -63,6 +70,19 @@ for (const [name, options, message] of cases) {
     t.equal(err.message, `Invalid fastify-realtime-proxy option: ${message}`)
   })
 }
+
+t.test('Fastify\'s own register options pass; a provider without a key is named in one warning, unless its key is null', async (t) => {
+  const logs = new LogCapture()
+  const app = Fastify({ logger: { level: 'warn', stream: logs } })
+  t.teardown(() => app.close())
+  await app.register(realtimeProxy, {
+    providers: { openai: {}, local: { baseURL: 'http://127.0.0.1:1/v1', apiKey: null }, keyed: { type: 'openai', apiKey: 'sk-x' }, sim: { type: 'simulator' } },
+    logLevel: 'warn'
+  } as RealtimeProxyOptions)
+  await app.ready()
+  t.same(logs.lines.map((l) => [l.msg, l.provider]), [['providers.openai has no apiKey: its sessions are dialled without credentials (set apiKey: null if it takes none)', 'openai']])
+  t.equal(await app.realtime.providers.get('local')?.apiKey(), undefined, 'null: no key, no auth header')
+})
 
 t.test('defaults: the route is at /v1/realtime and plain GET gets 426', async (t) => {
   t.equal(DEFAULT_PATH, '/v1/realtime')

@@ -30,5 +30,8 @@ t.test('add, replace and remove a provider while serving', async (t) => {
   t.equal(first.connections[0]?.frames[0]?.data.toString(), 'still')
   t.equal(second.connections[0]?.frames[0]?.data.toString(), 'open')
   t.throws(() => proxy.app.realtime.providers.set('bad', { baseURL: 'nope' }), { code: 'FST_REALTIME_INVALID_OPTION' })
+  t.throws(() => proxy.app.realtime.providers.set('bad', { baseUrl: 'http://127.0.0.1:1' } as never), {
+    code: 'FST_REALTIME_INVALID_OPTION', message: 'Invalid fastify-realtime-proxy option: unknown option "providers.bad.baseUrl"; did you mean "providers.bad.baseURL"?'
+  }, 'a misspelt key at runtime is refused too')
   t.equal(proxy.app.realtime.providers.has('bad'), false)
 })
