@@ -176,7 +176,7 @@ class Pipe implements LegStats {
   /** Decides the held frames in order, until one holds the rest again; then reads the source again. */
   release (): void {
     if (this.deciding || this.ownPending > 0) return
-    const queue = this.held ?? []
+    const queue = this.held as Array<[Buffer, boolean]> // hold() made it before anything could release
     this.held = undefined
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
       this.filtered(next[0], next[1])

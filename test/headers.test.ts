@@ -24,7 +24,7 @@ t.test('only allowlisted client headers travel upstream, with the request id', a
     }
   })
   const conn = await upstream.next()
-  t.equal(conn.url, '/realtime?model=gpt-realtime&intent=transcription', 'only the provider\'s own query travels')
+  t.equal(conn.url, '/realtime?intent=transcription', 'only the provider\'s own query travels (a transcription session names no model upstream)')
   const h = conn.headers
   t.equal(h.authorization, `Bearer ${KEY}`)
   t.equal(h['openai-project'], 'proj_1')

@@ -76,9 +76,10 @@ t.test('the simulator\'s session.update merge never reaches Object.prototype', a
   t.teardown(() => sim.close())
   const ws = await open(t, `${sim.url.replace('http', 'ws')}/realtime?model=m`)
   await nextMessage(ws) // session.created
-  ws.send('{"type":"session.update","session":{"__proto__":{"polluted":true},"instructions":"x"}}')
+  ws.send('{"type":"session.update","session":{"__proto__":{"polluted":true},"instructions":"x","metadata":{"a":1}}}')
   const updated = JSON.parse((await nextMessage(ws)).data.toString())
   t.equal(updated.type, 'session.updated')
   t.equal(updated.session.instructions, 'x')
+  t.same(updated.session.metadata, { a: 1 }, 'a key the session did not have is added')
   t.equal(({} as Record<string, unknown>).polluted, undefined)
 })

@@ -65,6 +65,9 @@ t.test('models that need no model name are provider-specific', async (t) => {
   t.throws(() => registry.resolve({ provider: 'xai' }), { code: 'FST_REALTIME_MODEL_REQUIRED', statusCode: 400 })
   t.throws(() => registry.resolve({ provider: 'azure' }), { code: 'FST_REALTIME_MODEL_REQUIRED' })
   t.equal(registry.resolve({ provider: 'openai', intent: 'transcription' }).model, undefined)
+  const ga = new ProviderRegistry({ providers: { azure: { baseURL: 'https://r.openai.azure.com' } } })
+  t.throws(() => ga.resolve({ provider: 'azure' }), { code: 'FST_REALTIME_MODEL_REQUIRED' }, 'a GA conversation needs its deployment')
+  t.equal(ga.resolve({ provider: 'azure', intent: 'transcription' }).model, undefined)
 })
 
 t.test('each provider declares the intents it supports; any other is refused before a dial', async (t) => {

@@ -118,3 +118,25 @@ t.test('a hook failing on every frame logs one line per hook per session; each e
   await nextMessage(ws2)
   t.equal(proxy.logs.lines.filter((l) => l.msg === 'onClientEvent hook failed; event dropped').length, 2)
 })
+
+t.test('an async hook whose own error events cross the mark: frames stay in order, none lost or duplicated', async (t) => {
+  // highWaterMark 1: every error event is over the mark, so each holds the client's later frames until it is
+  // written, while the hook's decision is pending (settled at once, or after the event was written).
+  const { ws, conn } = await session(t, {
+    highWaterMark: 1,
+    clientEvents: '*',
+    onClientEvent: (event: { type: string, n: number }, s: { sendError (code: string, message: string): void }) => {
+      if (event.type === 'refuse') {
+        s.sendError('refused', `frame ${event.n}`)
+        return event.n % 2 === 0 ? Promise.resolve(null) : new Promise((resolve) => setTimeout(() => resolve(null), 20))
+      }
+      return Promise.resolve(undefined)
+    }
+  })
+  const sequence = [0, 1, 2, 3, 4, 5].map((n) => ({ type: n % 3 === 2 ? 'pass' : 'refuse', n }))
+  for (const event of sequence) ws.send(JSON.stringify(event))
+  const refused = sequence.filter((e) => e.type === 'refuse')
+  for (const event of refused) t.equal(JSON.parse((await nextMessage(ws)).data.toString()).error.message, `frame ${event.n}`)
+  await until(() => conn.frames.length === 2, 'the frames that pass')
+  t.same(conn.frames.map((f) => JSON.parse(f.data.toString()).n), [2, 5])
+})

@@ -45,6 +45,9 @@ t.test('the upstream URL carries the intent alone; the routed model is pinned in
   t.equal(await sent(pinned), pinned, 'already the routed model: the exact bytes')
   const append = '{"type":"input_audio_buffer.append","audio":"AAAA"}'
   t.equal(await sent(append), append, 'other events are relayed untouched')
+  for (const other of ['{"type":"conversation.item.create","item":{"note":"session.update"}}', '{"type":"session.update","session":null}', '"session.update", not JSON']) {
+    t.equal(await sent(other), other, 'not a session.update with a session object: untouched')
+  }
   const escaped = '{"type":"session\\u002eupdate","session":{"audio":{"input":{"transcription":{"model":"whisper-1"}}}}}'
   t.equal(JSON.parse(await sent(escaped)).session.audio.input.transcription.model, 'gpt-4o-transcribe', 'an escaped type is caught')
 })
