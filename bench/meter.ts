@@ -1,6 +1,7 @@
 // The meter's own cost, measured alone (the relay's noise on 2 shared cores hides a few percent): time per
 // provider frame for the common audio delta and for a response.done it parses. Prints JSON.
-import { Meter, usageEventType } from '../dist/meter.js'
+import { realtime } from '../dist/protocols/realtime.js'
+import { Meter } from '../dist/usage/meter.js'
 import { DELTA } from './frames.js'
 
 const DONE = JSON.stringify({ type: 'response.done', event_id: 'event_1', response: { id: 'resp_1', status: 'completed', usage: { total_tokens: 1500, input_tokens: 1000, output_tokens: 500, input_token_details: { text_tokens: 200, audio_tokens: 800, cached_tokens: 0 }, output_token_details: { text_tokens: 100, audio_tokens: 400 } } } })
@@ -9,8 +10,8 @@ function nsPerFrame (frame: Buffer, n: number): number {
   const meter = new Meter({ sessionId: 's', provider: 'openai', model: 'gpt-realtime', billing: 'tokens', emit: () => {} })
   // what a session does with each provider text frame when metering is on
   const observe = (data: Buffer): void => {
-    const type = usageEventType(data)
-    if (type !== undefined) meter.record(data, type)
+    const report = realtime.readUsage(data)
+    if (report !== undefined) meter.record(report)
   }
   for (let i = 0; i < n / 10; i++) observe(frame) // warm up
   const start = process.hrtime.bigint()

@@ -1,6 +1,14 @@
-// Every error the plugin raises: a stable code, an HTTP status, a message that says what to fix.
-import createError from '@fastify/error'
-import { redact } from './redact.js'
+// Every error the plugin raises: a stable code, an HTTP status, a message that says what to fix. They form a
+// family: every one is a RealtimeProxyError; the provider's refusals and failures are also UpstreamErrors.
+import createError, { type FastifyErrorConstructor } from '@fastify/error'
+
+/** The parent of every error the plugin raises (`err instanceof RealtimeProxyError`). */
+export class RealtimeProxyError extends Error {}
+/** The provider refused, failed or did not answer. */
+export class UpstreamError extends RealtimeProxyError {}
+
+const Base = RealtimeProxyError as ErrorConstructor
+const Upstream = UpstreamError as ErrorConstructor
 
 /** Registration or runtime registry change with a bad option. */
 export const InvalidOptionError = createError<'FST_REALTIME_INVALID_OPTION', [string]>(
@@ -8,21 +16,21 @@ export const InvalidOptionError = createError<'FST_REALTIME_INVALID_OPTION', [st
 
 /** A plain HTTP request reached the websocket route. */
 export const UpgradeRequiredError = createError<'FST_REALTIME_UPGRADE_REQUIRED', 426, []>(
-  'FST_REALTIME_UPGRADE_REQUIRED', 'This route only accepts websocket upgrades', 426)
+  'FST_REALTIME_UPGRADE_REQUIRED', 'This route only accepts websocket upgrades', 426, Base)
 
 /** An upgrade request that ws would refuse (bad Sec-WebSocket-Key or version): refused before dialing. */
 export const BadUpgradeError = createError<'FST_REALTIME_BAD_UPGRADE', 400, [string]>(
-  'FST_REALTIME_BAD_UPGRADE', 'Invalid websocket upgrade: %s', 400)
+  'FST_REALTIME_BAD_UPGRADE', 'Invalid websocket upgrade: %s', 400, Base)
 
 /** A query parameter is malformed (repeated, too long, illegal characters, unknown value). */
 export const BadQueryError = createError<'FST_REALTIME_BAD_QUERY', 400, [string]>(
-  'FST_REALTIME_BAD_QUERY', 'Invalid query: %s', 400)
+  'FST_REALTIME_BAD_QUERY', 'Invalid query: %s', 400, Base)
 
 export const ModelRequiredError = createError<'FST_REALTIME_MODEL_REQUIRED', 400, []>(
-  'FST_REALTIME_MODEL_REQUIRED', 'Missing "model" query parameter: connect with ?model=<model>', 400)
+  'FST_REALTIME_MODEL_REQUIRED', 'Missing "model" query parameter: connect with ?model=<model>', 400, Base)
 
 export const UnknownProviderError = createError<'FST_REALTIME_UNKNOWN_PROVIDER', 400, [string, string]>(
-  'FST_REALTIME_UNKNOWN_PROVIDER', 'Unknown provider "%s"; configured providers: %s', 400)
+  'FST_REALTIME_UNKNOWN_PROVIDER', 'Unknown provider "%s"; configured providers: %s', 400, Base)
 
 export const UnroutableModelError = createError<'FST_REALTIME_UNROUTABLE_MODEL', 400, [string, string]>(
   'FST_REALTIME_UNROUTABLE_MODEL',
@@ -31,55 +39,69 @@ export const UnroutableModelError = createError<'FST_REALTIME_UNROUTABLE_MODEL',
 
 /** `?intent=` (or a transcription client secret) on a provider that has no such session type. */
 export const UnsupportedIntentError = createError<'FST_REALTIME_UNSUPPORTED_INTENT', 400, [string, string, string]>(
-  'FST_REALTIME_UNSUPPORTED_INTENT', 'Provider "%s" (type %s) does not support intent "%s"', 400)
+  'FST_REALTIME_UNSUPPORTED_INTENT', 'Provider "%s" (type %s) does not support intent "%s"', 400, Base)
 
 /** The provider refused the handshake with a 4xx whose body was not JSON (a JSON body is relayed as is). */
 export const UpstreamRejectedError = createError<'FST_REALTIME_UPSTREAM_REJECTED', [number, string]>(
-  'FST_REALTIME_UPSTREAM_REJECTED', 'The provider refused the session with HTTP %d: %s')
+  'FST_REALTIME_UPSTREAM_REJECTED', 'The provider refused the session with HTTP %d: %s', 400, Upstream)
+
+// One class per status the provider answered, made once: the status is the class's, never patched on after.
+const rejectedByStatus = new Map<number, FastifyErrorConstructor<{ code: 'FST_REALTIME_UPSTREAM_REJECTED' }, [number, string]>>()
+
+/** The provider's 4xx refusal of a handshake, with its status; an UpstreamRejectedError. */
+export function upstreamRejected (status: number, detail: string): Error & { code: 'FST_REALTIME_UPSTREAM_REJECTED', statusCode: number } {
+  let Rejected = rejectedByStatus.get(status)
+  if (Rejected === undefined) {
+    Rejected = createError<'FST_REALTIME_UPSTREAM_REJECTED', [number, string]>(
+      'FST_REALTIME_UPSTREAM_REJECTED', 'The provider refused the session with HTTP %d: %s', status, UpstreamRejectedError as unknown as ErrorConstructor)
+    rejectedByStatus.set(status, Rejected)
+  }
+  return new Rejected(status, detail) as Error & { code: 'FST_REALTIME_UPSTREAM_REJECTED', statusCode: number }
+}
 
 /** Network error, TLS error, 5xx or any non-websocket answer from the provider. */
 export const UpstreamUnavailableError = createError<'FST_REALTIME_UPSTREAM_UNAVAILABLE', 502, [string, string, { cause: Error }?]>(
-  'FST_REALTIME_UPSTREAM_UNAVAILABLE', 'Could not open the %s realtime session: %s', 502)
+  'FST_REALTIME_UPSTREAM_UNAVAILABLE', 'Could not open the %s realtime session: %s', 502, Upstream)
 
 /**
  * The provider could not be reached (refused, reset, DNS, TLS). The client is told so in general terms; the
  * network cause, which names internal addresses, is kept in `detail` for the server's log line (a `cause`
  * would be printed twice there by pino, in the message and in the stack).
  */
-export function unreachableError (provider: string, err: Error, secrets: ReadonlyArray<string | undefined>): Error & { detail: string } {
-  return Object.assign(new UpstreamUnavailableError(provider, 'the provider could not be reached'), { detail: redact(err.message, secrets) })
+export function unreachableError (provider: string, detail: string): Error & { detail: string } {
+  return Object.assign(new UpstreamUnavailableError(provider, 'the provider could not be reached'), { detail })
 }
 
 export const UpstreamTimeoutError = createError<'FST_REALTIME_UPSTREAM_TIMEOUT', 504, [string, number]>(
-  'FST_REALTIME_UPSTREAM_TIMEOUT', 'The %s realtime endpoint did not answer within %d ms', 504)
+  'FST_REALTIME_UPSTREAM_TIMEOUT', 'The %s realtime endpoint did not answer within %d ms', 504, Upstream)
 
 export const ShuttingDownError = createError<'FST_REALTIME_SHUTTING_DOWN', 503, []>(
-  'FST_REALTIME_SHUTTING_DOWN', 'The server is shutting down', 503)
+  'FST_REALTIME_SHUTTING_DOWN', 'The server is shutting down', 503, Base)
 
 /** A browser handshake from an origin not in `allowedOrigins`. */
 export const OriginForbiddenError = createError<'FST_REALTIME_ORIGIN_FORBIDDEN', 403, [string]>(
-  'FST_REALTIME_ORIGIN_FORBIDDEN', 'Origin %s may not open realtime sessions', 403)
+  'FST_REALTIME_ORIGIN_FORBIDDEN', 'Origin %s may not open realtime sessions', 403, Base)
 
 /** `maxSessions` or `maxSessionsPerKey` reached; the reply carries Retry-After. */
 export const TooManySessionsError = createError<'FST_REALTIME_TOO_MANY_SESSIONS', 429, [string]>(
-  'FST_REALTIME_TOO_MANY_SESSIONS', 'Too many realtime sessions %s; retry later', 429)
+  'FST_REALTIME_TOO_MANY_SESSIONS', 'Too many realtime sessions %s; retry later', 429, Base)
 
 /** A signaling request whose body cannot be forwarded (not JSON, no SDP, a malformed part). */
 export const BadBodyError = createError<'FST_REALTIME_BAD_BODY', 400, [string]>(
-  'FST_REALTIME_BAD_BODY', 'Invalid request body: %s', 400)
+  'FST_REALTIME_BAD_BODY', 'Invalid request body: %s', 400, Base)
 
 export const UnsupportedMediaTypeError = createError<'FST_REALTIME_UNSUPPORTED_MEDIA_TYPE', 415, []>(
   'FST_REALTIME_UNSUPPORTED_MEDIA_TYPE',
-  'Send the SDP offer as application/sdp (model in the query) or as multipart/form-data with "sdp" and "session" parts', 415)
+  'Send the SDP offer as application/sdp (model in the query) or as multipart/form-data with "sdp" and "session" parts', 415, Base)
 
 /** The provider has no such signaling endpoint (only OpenAI, Azure GA, xAI client secrets and OpenAI-compatible do). */
 export const NotSupportedError = createError<'FST_REALTIME_NOT_SUPPORTED', 501, [string, string, string]>(
-  'FST_REALTIME_NOT_SUPPORTED', 'Provider "%s" (type %s) has no %s endpoint; use the websocket route for it', 501)
+  'FST_REALTIME_NOT_SUPPORTED', 'Provider "%s" (type %s) has no %s endpoint; use the websocket route for it', 501, Base)
 
 /** A call id the call registry does not hold (never created here, expired, or ended). */
 export const UnknownCallError = createError<'FST_REALTIME_UNKNOWN_CALL', 404, [string]>(
-  'FST_REALTIME_UNKNOWN_CALL', 'Unknown call "%s"', 404)
+  'FST_REALTIME_UNKNOWN_CALL', 'Unknown call "%s"', 404, Base)
 
 /** A call created by another caller (by `sessionKey`, else credential, else IP). */
 export const CallForbiddenError = createError<'FST_REALTIME_CALL_FORBIDDEN', 403, [string]>(
-  'FST_REALTIME_CALL_FORBIDDEN', 'Call "%s" was created by another caller', 403)
+  'FST_REALTIME_CALL_FORBIDDEN', 'Call "%s" was created by another caller', 403, Base)

@@ -4,38 +4,45 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import { settingsFrom, type RealtimeProxyOptions } from './options.js'
-import { readCredential, type RealtimeRequest } from './credentials.js'
-import { Heartbeat } from './heartbeat.js'
-import { SessionHub, type RealtimeStats } from './hub.js'
-import { createMetrics, type Metrics } from './metrics.js'
-import { ProviderRegistry } from './registry.js'
-import { realtimeRoute, type RouteState } from './route.js'
-import { signalingRoutes } from './signaling.js'
-import { UpstreamHttp } from './upstream-http.js'
-import type { RealtimeSession } from './session.js'
+import { readCredential, type RealtimeRequest } from './http/credentials.js'
+import { Heartbeat } from './session/heartbeat.js'
+import { SessionHub, type RealtimeStats } from './session/hub.js'
+import { createMetrics, type Metrics } from './usage/metrics.js'
+import { ProviderRegistry, providerTypeOf } from './providers/registry.js'
+import { isProviderType, providerTypes } from './providers/index.js'
+import type { ProviderModule } from './providers/types.js'
+import { realtimeRoute } from './http/route.js'
+import { signalingRoutes } from './http/signaling-routes.js'
+import { UpstreamHttp } from './upstream/http-client.js'
+import { ProviderDialer } from './upstream/provider-dial.js'
+import type { RealtimeSession } from './session/session.js'
+import type { PluginState } from './state.js'
+import { CLOSE } from './session/close-codes.js'
 
 export * from './errors.js'
 export {
   DEFAULT_CALL_TTL, DEFAULT_CLOSE_TIMEOUT, DEFAULT_DIAL_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HIGH_WATER_MARK,
   DEFAULT_MAX_ATTACHES_PER_CALL, DEFAULT_MAX_EXPIRES_AFTER, DEFAULT_MAX_PAYLOAD, DEFAULT_PATH, DEFAULT_PONG_TIMEOUT, DEFAULT_SIGNALING_BODY_LIMIT
 } from './options.js'
-export type { RealtimeProxyOptions, SignalingOptions } from './options.js'
-export { ProviderRegistry } from './registry.js'
+export type { RealtimeProxyOptions } from './options.js'
+export type { SignalingOptions } from './http/signaling-routes.js'
+export { ProviderRegistry } from './providers/registry.js'
 export type {
   ApiKey, Endpoint, HttpTarget, ModelRoute, Provider, ProviderConfig, ProviderType, RegistryOptions, Resolution, RouteQuery, TargetRequest, UpstreamTarget
-} from './registry.js'
-export type { CloseRecord, LegStats, Side } from './relay.js'
-export type { RealtimeSession, SessionSummary } from './session.js'
-export type { RealtimeStats, SessionHooks, Traffic } from './hub.js'
-export type { MetricsOptions } from './metrics.js'
-export type { CredentialSource, RealtimeRequest } from './credentials.js'
-export type { AllowedOrigins } from './origin.js'
-export { DEFAULT_MAX_CALLS, MemoryStore, type CallRecord, type CallStore, type MemoryStoreOptions, type SessionStore } from './store.js'
-export type { EventPolicyOptions, PolicySession, RealtimeEvent } from './policy.js'
-export type { FrameRate } from './rate-limit.js'
-export type { ModelPricing, Pricing } from './pricing.js'
-export type { Billing } from './meter.js'
-export type { DurationUsage, ResponseUsage, TokenUsage, TranscriptionUsage, UsageRecord, UsageTotals } from './usage.js'
+} from './providers/registry.js'
+export type { CloseRecord, LegStats, Side } from './session/relay.js'
+export type { RealtimeSession, SessionSummary } from './session/session.js'
+export type { RealtimeStats, SessionHooks } from './session/hub.js'
+export type { MetricsOptions, Traffic } from './usage/metrics.js'
+export type { CredentialSource, RealtimeRequest } from './http/credentials.js'
+export type { AllowedOrigins } from './http/origin.js'
+export { DEFAULT_MAX_CALLS, MemoryStore, type MemoryStoreOptions } from './store/memory.js'
+export type { CallRecord, CallStore, CountingStore, Lease, SessionStore } from './store/types.js'
+export type { EventPolicyOptions, PolicySession, RealtimeEvent } from './session/policy.js'
+export type { FrameRate } from './limits/rate-limit.js'
+export type { ModelPricing, Pricing } from './usage/pricing.js'
+export type { Billing } from './providers/types.js'
+export type { DurationUsage, ResponseUsage, TokenUsage, TranscriptionUsage, UsageRecord, UsageTotals } from './usage/records.js'
 
 /** `fastify.realtime` */
 export interface RealtimeDecorator {
@@ -59,41 +66,51 @@ declare module 'fastify' {
   }
 }
 
-async function shutdown (state: RouteState): Promise<void> {
+async function shutdown (state: PluginState, closeTimeout: number): Promise<void> {
   state.closing = true
-  for (const dial of state.dials) dial.abort(new Error('server shutting down'))
-  const { closeTimeout } = state.settings
-  await Promise.all([...state.hub.live.values()].map((s) => s.close(1001, 'server shutting down', closeTimeout)))
+  state.dialer.abortAll(new Error('server shutting down'))
+  await Promise.all([...state.hub.live.values()].map((s) => s.close(CLOSE.goingAway, 'server shutting down', closeTimeout)))
 }
 
-/** Providers of type `simulator` without a baseURL get an embedded simulator, started here and closed with the app. */
-async function withSimulator (fastify: FastifyInstance, options: RealtimeProxyOptions): Promise<RealtimeProxyOptions> {
+/** Entries of an embedded type (the simulator) without a baseURL get one started here, closed with the app. */
+async function withEmbedded (fastify: FastifyInstance, options: RealtimeProxyOptions): Promise<RealtimeProxyOptions> {
   const providers = options.providers ?? {}
-  const simulated = Object.entries(providers).filter(([name, p]) => (p?.type ?? name) === 'simulator' && p?.baseURL === undefined)
-  if (simulated.length === 0) return options
-  const { RealtimeSimulator } = await import('./simulator/index.js')
-  const simulator = await RealtimeSimulator.start()
-  fastify.addHook('onClose', () => simulator.close())
-  const filled = Object.fromEntries(simulated.map(([name, p]) => [name, { ...p, type: 'simulator' as const, baseURL: simulator.url }]))
+  const filled: RealtimeProxyOptions['providers'] = {}
+  const started = new Map<string, string>() // one instance per type
+  for (const [name, config] of Object.entries(providers)) {
+    if (config === null || typeof config !== 'object') continue // the registry refuses these below, with a message
+    const type = providerTypeOf(name, config)
+    if (!isProviderType(type)) continue
+    const { embedded } = providerTypes[type] as ProviderModule
+    if (embedded === undefined || config?.baseURL !== undefined) continue
+    let url = started.get(type)
+    if (url === undefined) {
+      const server = await embedded()
+      fastify.addHook('onClose', () => server.close())
+      started.set(type, url = server.url)
+    }
+    filled[name] = { ...config, type, baseURL: url }
+  }
   return { ...options, providers: { ...providers, ...filled } }
 }
 
 const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: FastifyInstance, rawOptions) => {
   const settings = settingsFrom(rawOptions)
-  const options = await withSimulator(fastify, rawOptions)
+  const options = await withEmbedded(fastify, rawOptions)
   const metricsOptions = settings.metrics
   const heartbeat = settings.heartbeatInterval > 0 ? new Heartbeat(settings.heartbeatInterval, settings.pongTimeout) : undefined
   const hub = new SessionHub(settings.hooks, metricsOptions === undefined ? undefined : (h) => createMetrics(metricsOptions, h), heartbeat)
-  const state: RouteState = { registry: new ProviderRegistry(options), settings, hub, dials: new Set(), closing: false }
+  const dialer = new ProviderDialer(settings, (provider, seconds, outcome) => hub.dialed(provider, seconds, outcome))
+  const state: PluginState = { registry: new ProviderRegistry(options), hub, dialer, closing: false }
   const metrics = hub.metrics
   for (const [name, config] of Object.entries(rawOptions.providers)) {
-    if (config.apiKey === undefined && state.registry.get(name)?.type !== 'simulator') {
+    if (config.apiKey === undefined && state.registry.get(name)?.keyless === false) {
       fastify.log.warn({ provider: name }, `providers.${name} has no apiKey: its sessions are dialled without credentials (set apiKey: null if it takes none)`)
     }
   }
 
   // Added before @fastify/websocket's own preClose, which closes every client without a code.
-  fastify.addHook('preClose', () => shutdown(state))
+  fastify.addHook('preClose', () => shutdown(state, settings.closeTimeout))
   if (fastify.hasDecorator('websocketServer')) {
     const appMax = fastify.websocketServer.options.maxPayload
     if (appMax !== undefined && appMax > settings.maxPayload) {
@@ -127,11 +144,11 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
       return found
     }
   })
-  fastify.route({ method: 'GET', url: settings.path, websocket: true, ...realtimeRoute(state) })
+  fastify.route({ method: 'GET', url: settings.path, websocket: true, ...realtimeRoute(state, settings) })
   if (settings.signaling !== undefined) {
     const http = new UpstreamHttp(settings.dialTimeout)
     fastify.addHook('onClose', () => http.close())
-    await fastify.register(signalingRoutes(state, http))
+    await fastify.register(signalingRoutes(state, settings, http))
   }
 }
 

@@ -1,17 +1,20 @@
 // Options are validated once, at registration; every message names the option and how to fix it.
 import { InvalidOptionError } from './errors.js'
-import { refuseUnknownKeys, shown } from './option-names.js'
-import { forwardList } from './headers.js'
+import { refuseUnknownKeys, shown } from './validate.js'
+import { forwardList } from './upstream/headers.js'
 import type { FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
-import type { SessionHooks } from './hub.js'
-import type { SessionOptions } from './session.js'
-import { DEFAULT_MAX_CALLS, MemoryStore, type CallStore, type SessionStore } from './store.js'
-import { originCheck, type AllowedOrigins, type OriginCheck } from './origin.js'
-import { typeFilter, type EventPolicyOptions } from './policy.js'
-import type { FrameRate } from './rate-limit.js'
-import { metricsOptions, type MetricsOptions } from './metrics.js'
-import { checkPricing, type Pricing } from './pricing.js'
-import type { ModelRoute, ProviderConfig } from './registry.js'
+import type { SessionHooks } from './session/hub.js'
+import { DEFAULT_MAX_CALLS, MemoryStore } from './store/memory.js'
+import type { CallStore, CountingStore, SessionStore } from './store/types.js'
+import { originCheck, type AllowedOrigins } from './http/origin.js'
+import type { RealtimeRouteOptions } from './http/route.js'
+import type { SignalingOptions, SignalingRouteOptions, SignalingSettings } from './http/signaling-routes.js'
+import type { ProviderDialOptions } from './upstream/provider-dial.js'
+import { typeFilter, type EventPolicyOptions } from './session/policy.js'
+import type { FrameRate } from './limits/rate-limit.js'
+import { metricsOptions, type MetricsOptions } from './usage/metrics.js'
+import { checkPricing, type Pricing } from './usage/pricing.js'
+import type { ModelRoute, ProviderConfig } from './providers/registry.js'
 
 export const DEFAULT_PATH = '/v1/realtime'
 export const DEFAULT_DIAL_TIMEOUT = 10_000
@@ -24,26 +27,7 @@ export const DEFAULT_MAX_EXPIRES_AFTER = 600
 export const DEFAULT_SIGNALING_BODY_LIMIT = 64 * 1024
 export const DEFAULT_CALL_TTL = 3_600_000
 export const DEFAULT_MAX_ATTACHES_PER_CALL = 2
-
-/** The WebRTC signaling routes beside the websocket: `POST {path}/client_secrets`, `POST {path}/calls`. */
-export interface SignalingOptions {
-  /** Largest `expires_after.seconds` a minted client secret gets; also what it gets when the client names none. Default 600. */
-  maxExpiresAfter?: number
-  /** Largest request body (JSON, SDP offer, multipart) in bytes; larger is answered 413. Default 64 KiB. */
-  bodyLimit?: number
-  /** Attach to each call's sideband websocket to meter its usage. Default true. */
-  sideband?: boolean
-  /** Calls the default memory store remembers at once (oldest forgotten first). Default 10 000. */
-  maxCalls?: number
-  /** Milliseconds a call stays in the registry unless its sideband ends it first. Default 3 600 000 (OpenAI's session limit). */
-  callTTL?: number
-  /**
-   * Sees the session config of every client secret and call before it is forwarded (model already
-   * rewritten) and returns the one to send: pin instructions, tools or voice server-side, since these
-   * sessions bypass `onClientEvent`. Throw an @fastify/error to refuse the request.
-   */
-  onSession?: (session: Record<string, unknown>, request: FastifyRequest) => Record<string, unknown> | Promise<Record<string, unknown>>
-}
+const LEASE_HEARTBEATS = 3
 
 export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   /** Route path. Default `/v1/realtime`. */
@@ -92,8 +76,8 @@ export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   maxAttachesPerCall?: number
   /** Groups sessions for `maxSessionsPerKey`. Default: the caller's credential, else its IP. */
   sessionKey?: (request: FastifyRequest) => string | undefined
-  /** Where the session counters live. Default: in memory. */
-  store?: SessionStore
+  /** Where the session slots (leases) and the call registry live. Default: in memory (`MemoryStore`). */
+  store?: SessionStore | CountingStore
   /** Seconds in the Retry-After of a 429. Default 1. */
   retryAfter?: number
   /**
@@ -133,31 +117,17 @@ export type EveryOptionListed = Listed<Exclude<keyof RealtimeProxyOptions, (type
 const SIGNALING_OPTION_NAMES = ['maxExpiresAfter', 'bodyLimit', 'sideband', 'maxCalls', 'callTTL', 'onSession'] as const satisfies ReadonlyArray<keyof SignalingOptions>
 
 /** Options after validation: what the route and every session read. */
-export interface Settings extends SessionOptions {
+export interface Settings extends RealtimeRouteOptions, SignalingRouteOptions, ProviderDialOptions {
   path: string
   heartbeatInterval: number
   pongTimeout: number
   forwardHeaders: string[]
-  dialTimeout: number
-  maxPayload: number
-  closeTimeout: number
   metrics?: MetricsOptions
   hooks: SessionHooks
-  onRequest: onRequestHookHandler[]
-  preHandler: preHandlerHookHandler[]
-  credentialQuery?: string
-  allowedOrigins?: OriginCheck
-  maxSessions: number
-  maxSessionsPerKey: number
-  maxAttachesPerCall: number
-  sessionKey?: (request: FastifyRequest) => string | undefined
-  store: SessionStore
-  retryAfter: number
-  metering: boolean
-  signaling?: Required<Omit<SignalingOptions, 'onSession'>> & Pick<SignalingOptions, 'onSession'> & { calls: CallStore }
+  signaling?: SignalingSettings
 }
 
-function signalingFrom (options: RealtimeProxyOptions, store: SessionStore): Settings['signaling'] {
+function signalingFrom (options: RealtimeProxyOptions, store: SessionStore | CountingStore): SignalingSettings | undefined {
   const { signaling } = options
   if (signaling === undefined || signaling === false) return undefined
   if (signaling !== true && (signaling === null || typeof signaling !== 'object')) {
@@ -226,6 +196,7 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
     heartbeatInterval: integer(options, 'heartbeatInterval', DEFAULT_HEARTBEAT_INTERVAL, 0),
     pongTimeout: integer(options, 'pongTimeout', DEFAULT_PONG_TIMEOUT, 1),
     closeTimeout: integer(options, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT, 0),
+    leaseTTL: 0, // set below from the heartbeat, which renews the leases
     pricing: checkPricing(options.pricing),
     metrics: metricsOptions(options.metrics),
     hooks: {},
@@ -256,9 +227,10 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
   if (typeof settings.metering !== 'boolean') throw new InvalidOptionError('"metering" must be a boolean')
   if (typeof settings.pinTranscriptionModel !== 'boolean') throw new InvalidOptionError('"pinTranscriptionModel" must be a boolean')
   if (settings.sessionKey !== undefined && typeof settings.sessionKey !== 'function') throw new InvalidOptionError('"sessionKey" must be a function (request) => string')
-  const store = settings.store as Partial<SessionStore>
-  if (typeof store.acquire !== 'function' || typeof store.release !== 'function') {
-    throw new InvalidOptionError('"store" must have acquire(key, limit) and release(key) methods')
+  const store = settings.store as Partial<CountingStore>
+  // acquire(key, limit, ttl) resolving a lease (or, the shape before leases, true/false with release(key))
+  if (typeof store.acquire !== 'function') {
+    throw new InvalidOptionError('"store" must have acquire(key, limit, ttl) resolving a lease { renew(), release() } or undefined')
   }
   for (const name of ['onClientEvent', 'onServerEvent'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new InvalidOptionError(`"${name}" must be a function`)
@@ -271,6 +243,9 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
   if (settings.heartbeatInterval > 0 && settings.pongTimeout >= settings.heartbeatInterval) {
     throw new InvalidOptionError('"pongTimeout" must be shorter than "heartbeatInterval"')
   }
-  settings.signaling = signalingFrom(options, store as SessionStore)
+  // A slot lives three heartbeats unless renewed: a process that died gives its slots back that long after.
+  // Without a heartbeat nothing renews, so slots never expire.
+  settings.leaseTTL = LEASE_HEARTBEATS * settings.heartbeatInterval
+  settings.signaling = signalingFrom(options, settings.store)
   return settings
 }

@@ -2,7 +2,7 @@
 // as an HTTP error, or after it as a documented close code.
 import t from 'tap'
 import { closed, fakeUpstream, nextMessage, open, refused, startProxy, until } from './helpers.js'
-import { MemoryStore, type SessionStore } from '../lib/index.js'
+import { MemoryStore, type CountingStore, type Lease, type SessionStore } from '../lib/index.js'
 
 t.test('maxSessions: the next session gets 429 with Retry-After, and a slot frees when a session ends', async (t) => {
   const upstream = await fakeUpstream(t)
@@ -43,7 +43,7 @@ t.test('maxSessionsPerKey counts per credential (hashed) and falls back to the I
   const upstream = await fakeUpstream(t)
   const store = new MemoryStore()
   const acquired: string[] = []
-  const spy: SessionStore = { acquire: (k, l) => { acquired.push(k); return store.acquire(k, l) }, release: (k) => store.release(k) }
+  const spy: SessionStore = { acquire: (k, l, ttl) => { acquired.push(k); return store.acquire(k, l, ttl) } }
   const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, maxSessionsPerKey: 1, store: spy })
   const url = `${proxy.url}/v1/realtime?model=m`
   await open(t, url, [], { headers: { authorization: 'Bearer user-a-secret' } })
@@ -56,13 +56,53 @@ t.test('maxSessionsPerKey counts per credential (hashed) and falls back to the I
 
 t.test('MemoryStore counts down to nothing and forgets the key', async (t) => {
   const store = new MemoryStore()
-  t.equal(store.acquire('k', 2), true)
-  t.equal(store.acquire('k', 2), true)
-  t.equal(store.acquire('k', 2), false)
-  store.release('k')
-  store.release('k')
-  store.release('k') // one too many is harmless
+  const a = store.acquire('k', 2, 0)
+  const b = store.acquire('k', 2, 0)
+  t.ok(a !== undefined && b !== undefined)
+  t.equal(store.acquire('k', 2, 0), undefined)
+  a?.release()
+  b?.release()
+  a?.release() // one too many is harmless
   t.equal(store.count('k'), 0)
+})
+
+t.test('MemoryStore leases expire unless renewed; an expired lease stays gone', async (t) => {
+  const store = new MemoryStore()
+  const kept = store.acquire('k', 2, 80) as Lease
+  const dead = store.acquire('k', 2, 80) as Lease // its process died: never renewed
+  t.equal(store.acquire('k', 2, 80), undefined, 'full')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  kept.renew()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(store.count('k'), 1, 'the lease not renewed expired')
+  dead.renew() // too late: its slot may be someone else's
+  const next = store.acquire('k', 2, 80)
+  t.ok(next !== undefined, 'its slot came back')
+  t.equal(store.count('k'), 2)
+  dead.release() // harmless
+  t.equal(store.count('k'), 2)
+})
+
+t.test('a live session renews its leases on the heartbeat, and gives them back at its end', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const store = new MemoryStore()
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, maxSessions: 1, heartbeatInterval: 60, pongTimeout: 30, store })
+  const ws = await open(t, `${proxy.url}/v1/realtime?model=m`)
+  await new Promise((resolve) => setTimeout(resolve, 400)) // over twice the lease TTL (3 heartbeats = 180 ms)
+  t.equal(store.count('global'), 1, 'still held')
+  t.equal((await refused(t, `${proxy.url}/v1/realtime?model=m`)).status, 429)
+  const c = closed(ws)
+  ws.close()
+  await c
+  await until(() => store.count('global') === 0, 'released')
+})
+
+t.test('a store whose renew fails is logged, not thrown', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const store: SessionStore = { acquire: () => ({ renew: async () => { throw new Error('redis down') }, release: () => {} }) }
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, maxSessions: 5, heartbeatInterval: 50, pongTimeout: 20, store })
+  await open(t, `${proxy.url}/v1/realtime?model=m`)
+  await until(() => proxy.logs.lines.some((l) => l.msg === 'session store renew failed'), 'logged')
 })
 
 t.test('a failed dial gives its slot back', async (t) => {
@@ -74,9 +114,23 @@ t.test('a failed dial gives its slot back', async (t) => {
   t.equal((await refused(t, `${proxy.url}/v1/realtime?model=m`)).status, 401, 'not 429')
 })
 
-t.test('an async store that fails to release is logged, not thrown', async (t) => {
+t.test('a store of the shape before leases: true takes a slot, false is a 429', async (t) => {
   const upstream = await fakeUpstream(t)
-  const store: SessionStore = { acquire: async () => true, release: async () => { throw new Error('redis down') } }
+  let free = 1
+  const store: CountingStore = { acquire: () => free > 0 && free-- > 0, release: () => { free++ } }
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, maxSessions: 1, store })
+  const ws = await open(t, `${proxy.url}/v1/realtime?model=m`)
+  t.equal((await refused(t, `${proxy.url}/v1/realtime?model=m`)).status, 429)
+  const c = closed(ws)
+  ws.close()
+  await c
+  await until(() => free === 1, 'the slot given back through release(key)')
+  await open(t, `${proxy.url}/v1/realtime?model=m`)
+})
+
+t.test('an async store that fails to release is logged, not thrown (the store shape before leases still works)', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const store: CountingStore = { acquire: async () => true, release: async () => { throw new Error('redis down') } }
   const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, maxSessions: 5, store })
   const ws = await open(t, `${proxy.url}/v1/realtime?model=m`)
   ws.close()

@@ -133,7 +133,9 @@ t.test('frames that only look like usage are not counted', async (t) => {
   await send({ type: 'conversation.item.input_audio_transcription.completed', item_id: 'i' }) // no usage block
   const ws = (await session(t, {}))
   ws.conn.socket.send('not json but mentions "response.done"')
+  ws.conn.socket.send('["response.done", {"usage": {"total_tokens": 5}}]') // JSON, but not an event object
   ws.conn.socket.send(Buffer.from('{"type":"response.done","response":{"usage":{"total_tokens":5}}}'), { binary: true })
+  await nextMessage(ws.ws)
   await nextMessage(ws.ws)
   await nextMessage(ws.ws)
   t.same(records, [])
@@ -234,7 +236,7 @@ t.test('stats() counts live and ended sessions', async (t) => {
 })
 
 t.test('missing rates cost nothing', async (t) => {
-  const { durationCost, transcriptionCost, tokenCost } = await import('../lib/pricing.js')
+  const { durationCost, transcriptionCost, tokenCost } = await import('../lib/usage/pricing.js')
   t.equal(durationCost({}, 60), 0)
   t.equal(durationCost({ perMinute: 0.05 }, 90), 0.075)
   t.equal(transcriptionCost({}, { seconds: 10, inputTokens: 5 }), 0)

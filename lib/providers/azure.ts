@@ -1,6 +1,7 @@
 // Azure OpenAI. GA: <resource>/openai/v1/realtime?model=<deployment>. The deprecated preview shape
 // (/openai/realtime?api-version=V&deployment=D) is used only when the user sets apiVersion. WebRTC signaling
 // is GA only: /openai/v1/realtime/client_secrets and /openai/v1/realtime/calls.
+import { InvalidOptionError } from '../errors.js'
 import { bearer, httpURL, withQuery, wsURL } from './url.js'
 import { TRANSCRIPTION, transcriptionOrSideband, type ProviderModule, type ProviderSettings } from './types.js'
 
@@ -19,6 +20,17 @@ function authHeaders (settings: ProviderSettings): Record<string, string> {
 }
 
 export const azure: ProviderModule = {
+  baseURLHint: 'set it to your resource endpoint, such as https://my-resource.openai.azure.com',
+  options: ['apiVersion', 'auth'],
+  privateHeaders: ['api-key'],
+  validate (name, { apiVersion, auth }) {
+    if (apiVersion !== undefined && (typeof apiVersion !== 'string' || apiVersion === '')) {
+      throw new InvalidOptionError(`providers.${name}.apiVersion must be a non-empty string such as "2025-04-01-preview"`)
+    }
+    if (auth !== undefined && auth !== 'api-key' && auth !== 'bearer') {
+      throw new InvalidOptionError(`providers.${name}.auth must be "api-key" or "bearer"`)
+    }
+  },
   // The preview shape has no transcription sessions; a sideband attach always uses the GA surface.
   modelOptional: (req, settings) => req.callId !== undefined || (settings.apiVersion === undefined && transcriptionOrSideband(req)),
   intents: (settings) => settings.apiVersion === undefined ? TRANSCRIPTION : [],

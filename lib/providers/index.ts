@@ -3,6 +3,7 @@ import { azure } from './azure.js'
 import { bailian } from './bailian.js'
 import { openai } from './openai.js'
 import { openaiCompatible } from './openai-compatible.js'
+import { simulator } from './simulator.js'
 import type { ProviderModule } from './types.js'
 import { xai } from './xai.js'
 import { zai } from './zai.js'
@@ -14,12 +15,31 @@ export const providerTypes = {
   bailian,
   zai,
   'openai-compatible': openaiCompatible,
-  // the embedded simulator (fastify-realtime-proxy/simulator): the plugin starts one and fills in baseURL
-  simulator: openaiCompatible
+  simulator
 } satisfies Record<string, ProviderModule>
 
 export type ProviderType = keyof typeof providerTypes
 
 export function isProviderType (type: string): type is ProviderType {
   return Object.hasOwn(providerTypes, type)
+}
+
+const modules: readonly ProviderModule[] = Object.values(providerTypes)
+const every = (pick: (m: ProviderModule) => readonly string[] | undefined): readonly string[] => [...new Set(modules.flatMap((m) => pick(m) ?? []))]
+
+/** Subprotocol prefixes that carry a caller's credential, in the order they are read. */
+export const CREDENTIAL_PROTOCOLS = every((m) => m.credentialProtocols)
+
+/** Every subprotocol prefix never echoed to the client nor forwarded upstream: credentials and account details. */
+export const PRIVATE_PROTOCOLS = [...CREDENTIAL_PROTOCOLS, ...every((m) => m.privateProtocols)]
+
+/** Client headers no provider may receive (auth headers, protocol switches), lower-case. */
+export const PROVIDER_HEADERS = every((m) => m.privateHeaders)
+
+/** Prefixes of the key shapes of every provider, for redaction. */
+export const KEY_PREFIXES = every((m) => m.keyPrefixes)
+
+/** The types that take `option`, for "only applies to type ..." messages. */
+export function typesTaking (option: string): string[] {
+  return Object.entries(providerTypes).filter(([, m]: [string, ProviderModule]) => m.options?.includes(option as never) === true).map(([type]) => type)
 }

@@ -4,6 +4,7 @@ import { openai } from './openai.js'
 import type { ProviderModule } from './types.js'
 
 export const openaiCompatible: ProviderModule = {
+  baseURLHint: 'set it to the base that ends before /realtime',
   modelOptional: openai.modelOptional,
   intents: openai.intents,
   target: openai.target,

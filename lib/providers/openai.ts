@@ -5,6 +5,13 @@ import { bearerEndpoints, TRANSCRIPTION, transcriptionOrSideband, type ProviderM
 
 export const openai: ProviderModule = {
   defaultBaseURL: 'https://api.openai.com/v1',
+  // Browsers cannot set headers on a websocket: the openai SDKs send the key (and account) as subprotocols.
+  credentialProtocols: ['openai-insecure-api-key.'],
+  privateProtocols: ['openai-organization.', 'openai-project.'],
+  // sk- keys, ek_ client secrets, rk- restricted keys (providers echo masked keys such as sk-proj-****abcd)
+  keyPrefixes: ['sk', 'ek', 'rk'],
+  // GA rejects the beta shape: a client's OpenAI-Beta: realtime=v1 must not reach it
+  privateHeaders: ['openai-beta'],
   modelOptional: transcriptionOrSideband,
   intents: () => TRANSCRIPTION,
   target (settings, req) {

@@ -35,9 +35,39 @@ export interface ProviderSettings {
   auth?: 'api-key' | 'bearer'
 }
 
+/** How a provider bills a session: by the tokens its events report, or by the minute of session. */
+export type Billing = 'tokens' | 'duration'
+
+/** Options a provider entry may carry beyond type, apiKey, baseURL, headers and billing. */
+export type ModuleOption = 'apiVersion' | 'auth'
+
+/**
+ * Everything about one provider type: its URLs, auth, intents, billing, the subprotocols and key shapes that
+ * carry its credentials, its signaling endpoints and its own options. Nothing outside its module names it.
+ */
 export interface ProviderModule {
   /** Used when the provider entry has no `baseURL`; absent means `baseURL` is required. */
   defaultBaseURL?: string
+  /** Added to the "baseURL is required" message: what to set it to. Set whenever `defaultBaseURL` is not. */
+  baseURLHint?: string
+  /** Billing when the entry names none. Default `tokens`. */
+  billing?: Billing
+  /** Subprotocol prefixes that carry the caller's credential from a browser (read for the app's auth hooks). */
+  credentialProtocols?: readonly string[]
+  /** Other subprotocol prefixes that carry account details. None of these is ever echoed or forwarded. */
+  privateProtocols?: readonly string[]
+  /** Client headers that must never travel upstream to any provider (its auth header, its protocol switches). */
+  privateHeaders?: readonly string[]
+  /** Prefixes of this provider's key shapes (`sk` for `sk-...`), redacted from text that reaches a client or a log. */
+  keyPrefixes?: readonly string[]
+  /** The options of its own it takes (`apiVersion`, `auth`). */
+  options?: readonly ModuleOption[]
+  /** Validates those options; throws FST_REALTIME_INVALID_OPTION naming `providers.<name>.<option>`. */
+  validate? (name: string, settings: ProviderSettings): void
+  /** Takes no key: no warning at registration when the entry has none. */
+  keyless?: boolean
+  /** Started by the plugin when the entry has no baseURL, closed with the app (the embedded simulator). */
+  embedded? (): Promise<{ url: string, close (): Promise<void> }>
   /** Whether a request may go without a model. */
   modelOptional (req: TargetRequest, settings: ProviderSettings): boolean
   /** The `?intent=` values the provider takes (`transcription`); any other is refused before a dial. Default none. */

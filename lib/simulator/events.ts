@@ -5,7 +5,7 @@ export const id = (prefix: string): string => `${prefix}_${randomBytes(11).toStr
 
 export type Json = Record<string, unknown>
 
-export { errorEvent } from '../policy.js'
+export { errorEvent } from '../protocols/realtime.js'
 
 /** The JSON body of OpenAI's HTTP errors (a refused handshake, a bad client_secrets request). */
 export function errorBody (message: string, code: string | null): string {

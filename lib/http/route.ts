@@ -1,0 +1,140 @@
+// The realtime route, top to bottom: (app hooks have authenticated) -> resolve -> dial -> upgrade -> relay.
+import type { ServerResponse } from 'node:http'
+import type { FastifyReply, FastifyRequest, onResponseHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify'
+import type { WebsocketHandler } from '@fastify/websocket'
+import WebSocket from 'ws'
+import { watchClient, type ClientWatch } from './client-watch.js'
+import type { UpstreamRejection } from '../upstream/dial.js'
+import { callerHooks, type CallerOptions } from './caller-hooks.js'
+import { lookupCall, type CallLookupOptions } from '../signaling/calls.js'
+import { BadUpgradeError, ShuttingDownError, UpgradeRequiredError } from '../errors.js'
+import { acquireSlots, type SlotOptions, type Slots } from '../limits/slots.js'
+import { readQuery } from './query.js'
+import type { Resolution } from '../providers/registry.js'
+import { RealtimeSession, type SessionOptions } from '../session/session.js'
+import type { PluginState } from '../state.js'
+import { realtime } from '../protocols/realtime.js'
+import { parseProtocols, selectProtocol } from './subprotocols.js'
+
+/** The options the websocket route reads. */
+export interface RealtimeRouteOptions extends CallerOptions, SlotOptions, CallLookupOptions, SessionOptions {
+  metering: boolean
+  signaling?: CallLookupOptions['signaling'] & { sideband: boolean }
+}
+
+interface Dialed {
+  response: ServerResponse
+  resolution: Resolution
+  upstream: WebSocket
+  openedAt: number
+  watch: ClientWatch
+  slots: Slots
+  credential: string | undefined
+  metered: boolean
+}
+
+// ws refuses these in handleUpgrade, after we would already have dialed; refuse them first.
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+function checkUpgrade (request: FastifyRequest): void {
+  if (!request.ws) throw new UpgradeRequiredError()
+  if (String(request.headers.upgrade).toLowerCase() !== 'websocket') throw new BadUpgradeError('Upgrade header must be "websocket"')
+  const key = request.headers['sec-websocket-key']
+  const version = request.headers['sec-websocket-version']
+  if (key === undefined || !WS_KEY.test(key)) throw new BadUpgradeError('missing or malformed Sec-WebSocket-Key')
+  if (version !== '13' && version !== '8') throw new BadUpgradeError('Sec-WebSocket-Version must be 13')
+}
+
+/** Echo only a non-credential subprotocol: ws echoes whatever this header holds when it upgrades. */
+function pinProtocol (request: FastifyRequest): void {
+  const offered = parseProtocols(request.headers['sec-websocket-protocol'])
+  if (!offered.every((p) => TOKEN.test(p))) throw new BadUpgradeError('malformed Sec-WebSocket-Protocol')
+  const protocol = selectProtocol(offered)
+  if (protocol === undefined) delete request.raw.headers['sec-websocket-protocol']
+  else request.raw.headers['sec-websocket-protocol'] = protocol
+}
+
+function relayRejection (reply: FastifyReply, err: UpstreamRejection): FastifyReply {
+  reply.log.warn({ statusCode: err.statusCode }, 'provider refused the realtime session')
+  if (err.retryAfter !== undefined) reply.header('retry-after', err.retryAfter)
+  return reply.code(err.statusCode).type('application/json; charset=utf-8').send(err.body)
+}
+
+/**
+ * An upgrade refused with an HTTP answer leaves a raw socket nobody reads, so a client that leaves goes
+ * unnoticed and app.close() waits for it forever. @fastify/websocket drops it only when its own onRequest
+ * hook ran, which an app hook registered before it and answering first prevents.
+ */
+const dropRefusedUpgrade: onResponseHookHandler = (request, _reply, done) => {
+  if (request.raw.headers.upgrade !== undefined) request.raw.socket.destroy()
+  done()
+}
+
+export function realtimeRoute (state: PluginState, settings: RealtimeRouteOptions): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'onResponse' | 'logSerializers'> & { handler: WebsocketHandler } {
+  const { registry, hub, dialer } = state
+  const dialed = new WeakMap<FastifyRequest, Dialed>()
+
+  async function dialUpstream (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    checkUpgrade(request)
+    const { credential } = request.realtime // before pinProtocol drops credential subprotocols
+    pinProtocol(request)
+    if (state.closing) throw new ShuttingDownError()
+    const query = readQuery(request.query)
+    // A client's attach to a call created here: routed by the registry, and not metered when the plugin's own
+    // sideband is. It is a provider websocket on the app's key all the same: it holds a slot like any session,
+    // and one of the call's maxAttachesPerCall.
+    const call = query.callId === undefined ? undefined : await lookupCall(settings, registry, request, query.callId, credential)
+    const resolution = call ?? registry.resolve(query)
+    const { provider } = resolution
+    // The key is read before a slot is taken: a key function that throws then holds no slot.
+    const prepared = await dialer.target(request, resolution)
+    const slots = await acquireSlots(settings, request, reply, credential, call?.callId)
+
+    const controller = new AbortController()
+    let upstream: WebSocket | undefined
+    // Until the relay owns both sockets, a client that leaves takes the upstream with it.
+    const onClientGone = (): void => {
+      controller.abort(new Error('client went away'))
+      upstream?.terminate()
+      slots.release()
+    }
+    const watch = watchClient(request.raw.socket, onClientGone)
+    try {
+      upstream = await dialer.dial(provider.name, prepared, controller)
+    } catch (err) {
+      watch.stop()
+      slots.release()
+      if (controller.signal.aborted) {
+        if (state.closing) throw new ShuttingDownError()
+        request.log.info('client left while the provider was dialed')
+        reply.hijack()
+        request.raw.socket.destroy()
+        return reply
+      }
+      if ((err as UpstreamRejection).body !== undefined) return relayRejection(reply, err as UpstreamRejection)
+      throw err
+    }
+    watch.release()
+    dialed.set(request, { response: reply.raw, resolution, upstream, openedAt: Date.now(), watch, slots, credential, metered: settings.metering && (call === undefined || settings.signaling?.sideband !== true) })
+    return undefined
+  }
+
+  function handler (client: WebSocket, request: FastifyRequest): void {
+    const { response, resolution, upstream, openedAt, watch, slots, credential, metered } = dialed.get(request) as Dialed
+    dialed.delete(request)
+    watch.stop()
+    // The socket is ws's now, and the session outlives the request: let the request and reply go (3 KB of
+    // an idle session's 10). The HTTP response never finishes, yet its 'finish' listener holds the reply,
+    // and @fastify/websocket's 'error' listener holds both; the session's own error handling replaces it.
+    response.detachSocket(request.raw.socket)
+    client.removeAllListeners('error')
+    const init = { protocol: realtime, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered }
+    // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
+    new RealtimeSession(client, upstream, init, settings)
+    upstream.resume()
+  }
+
+  const { onRequest, preHandler, logSerializers } = callerHooks(settings)
+  return { onRequest, preHandler: [...preHandler, dialUpstream as preHandlerHookHandler], onResponse: dropRefusedUpgrade, logSerializers, handler }
+}

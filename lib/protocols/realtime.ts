@@ -1,0 +1,55 @@
+// OpenAI's Realtime protocol (GA), spoken by every provider here: routed by its upgrade request (`?model=`),
+// usage in `response.done` and in input-audio transcription `completed` events, errors as `error` events.
+import { randomUUID } from 'node:crypto'
+import { isObject, type Json } from '../json.js'
+import type { Protocol, UsageReport } from './types.js'
+
+// Base64 audio cannot contain '.' or '"', so these needles never match inside an audio payload.
+const RESPONSE_DONE = Buffer.from('"response.done"')
+const TRANSCRIPTION_DONE = Buffer.from('.input_audio_transcription.completed"')
+// The common case, audio and transcript deltas, leads with its type: no response.output_* event carries usage.
+const DELTA_PREFIX = Buffer.from('{"type":"response.output_')
+
+export type UsageEventType = 'response.done' | 'conversation.item.input_audio_transcription.completed'
+
+/** The usage event `data` may be, found by a byte search (no parse); undefined for the rest, audio included. */
+export function usageEventType (data: Buffer): UsageEventType | undefined {
+  if (data.length > DELTA_PREFIX.length && DELTA_PREFIX.compare(data, 0, DELTA_PREFIX.length) === 0) return undefined
+  if (data.indexOf(RESPONSE_DONE) !== -1) return 'response.done'
+  if (data.indexOf(TRANSCRIPTION_DONE) !== -1) return 'conversation.item.input_audio_transcription.completed'
+  return undefined
+}
+
+/** The usage a frame reports: parsed only here, and only for the two event types that carry it. */
+function readUsage (data: Buffer): UsageReport | undefined {
+  const type = usageEventType(data)
+  if (type === undefined) return undefined
+  let event: unknown
+  try {
+    event = JSON.parse(data.toString())
+  } catch {
+    return undefined // not ours to judge; the client gets the frame as it was
+  }
+  if (!isObject(event) || event.type !== type) return undefined
+  if (type === 'response.done') {
+    const response = isObject(event.response) ? event.response : {}
+    return isObject(response.usage) ? { kind: 'response', responseId: response.id as string | undefined, usage: response.usage } : undefined
+  }
+  return isObject(event.usage) ? { kind: 'transcription', itemId: event.item_id as string | undefined, usage: event.usage } : undefined
+}
+
+/** An `error` server event as OpenAI sends it. */
+export function errorEvent (code: string, message: string, clientEventId: unknown = null, param: string | null = null): Json {
+  return {
+    type: 'error',
+    event_id: `event_${randomUUID().replaceAll('-', '').slice(0, 22)}`,
+    error: { type: 'invalid_request_error', code, message, param, event_id: clientEventId ?? null }
+  }
+}
+
+export const realtime: Protocol = {
+  name: 'realtime',
+  routing: 'request',
+  readUsage,
+  errorEvent
+}

@@ -1,0 +1,258 @@
+// The provider registry: named providers, the model routing table, and resolution of a request to a provider.
+// Lives on `fastify.realtime.providers`; changes at runtime apply to the next session.
+import { InvalidOptionError, ModelRequiredError, UnknownProviderError, UnroutableModelError, UnsupportedIntentError } from '../errors.js'
+import { refuseUnknownKeys } from '../validate.js'
+import { isProviderType, providerTypes, typesTaking, type ProviderType } from './index.js'
+import type { Billing, Endpoint, HttpTarget, ModuleOption, ProviderModule, ProviderSettings, TargetRequest, UpstreamTarget } from './types.js'
+import { parseBaseURL } from './url.js'
+
+export type { ProviderType } from './index.js'
+export type { Billing, Endpoint, HttpTarget, TargetRequest, UpstreamTarget } from './types.js'
+
+/** A key, or a function returning one (rotating tokens such as Entra ID), read at every session start. */
+export type ApiKey = string | (() => string | Promise<string>)
+
+/** One entry of the `providers` option. */
+export interface ProviderConfig {
+  /** Defaults to the entry's name when that is a built-in type, else `openai-compatible`. */
+  type?: ProviderType
+  /**
+   * Sent upstream only, never to the client. No key: no auth header, and a warning at registration; `null`
+   * says the provider takes none on purpose (a self-hosted endpoint on a private network).
+   */
+  apiKey?: ApiKey | null
+  /** Defaults per type; required for `azure` and `openai-compatible`. */
+  baseURL?: string
+  /** Azure only: selects the deprecated preview URL shape `/openai/realtime?api-version=...&deployment=...`. */
+  apiVersion?: string
+  /** Azure only: send the key as `api-key` (default) or as `Authorization: Bearer` (Entra ID tokens). */
+  auth?: 'api-key' | 'bearer'
+  /** Extra headers sent upstream (for example `OpenAI-Organization`). */
+  headers?: Record<string, string>
+  /** `duration` reports session seconds at close (for per-minute pricing). Default `duration` for xAI, else `tokens`. */
+  billing?: Billing
+}
+
+/** A validated registry entry. */
+export interface Provider {
+  readonly name: string
+  readonly type: ProviderType
+  readonly baseURL: string
+  readonly apiVersion?: string
+  readonly auth?: 'api-key' | 'bearer'
+  readonly headers: Readonly<Record<string, string>>
+  readonly billing: Billing
+  /** Takes no key on purpose (`apiKey: null`, or a keyless type such as the simulator). */
+  readonly keyless: boolean
+  /** Resolves the key (calling it when it is a function). */
+  apiKey (): Promise<string | undefined>
+  modelOptional (req: TargetRequest): boolean
+  /** Whether the provider takes this `?intent=` value. */
+  supportsIntent (intent: string): boolean
+  /** Where and how to dial for this request, with the key in place. Pure apart from reading the key. */
+  target (req: TargetRequest, apiKey: string | undefined): UpstreamTarget
+  /** A WebRTC signaling endpoint with the key in place; undefined where the provider has none. */
+  endpoint (endpoint: Endpoint, apiKey: string | undefined): HttpTarget | undefined
+  /** The client_secrets body this provider takes (xAI takes only expires_after.seconds). */
+  clientSecretBody (body: Record<string, unknown>): Record<string, unknown>
+}
+
+/** A `models` entry: a provider name (model passed as is) or a provider and the upstream model name. */
+export type ModelRoute = string | { provider: string, model?: string }
+
+/** What the client asked for, from the query string. */
+export interface RouteQuery {
+  model?: string
+  provider?: string
+  intent?: string
+  callId?: string
+}
+
+/** A request resolved to a provider and the model it knows. */
+export interface Resolution extends TargetRequest {
+  provider: Provider
+  /** The model the client asked for, before mapping. */
+  requestedModel?: string
+}
+
+export interface RegistryOptions {
+  providers: Record<string, ProviderConfig>
+  models?: Record<string, ModelRoute>
+  defaultProvider?: string
+}
+
+const PROVIDER_OPTION_NAMES = ['type', 'apiKey', 'baseURL', 'apiVersion', 'auth', 'headers', 'billing'] as const satisfies ReadonlyArray<keyof ProviderConfig>
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/** An entry's type: `type`, else its name when that is a built-in type, else `openai-compatible`. */
+export function providerTypeOf (name: string, config: Pick<ProviderConfig, 'type'>): string {
+  return config.type ?? (isProviderType(name) ? name : 'openai-compatible')
+}
+
+function createProvider (name: string, config: ProviderConfig): Provider {
+  if (config === null || typeof config !== 'object') {
+    throw new InvalidOptionError(`providers.${name} must be an object such as { apiKey: '...' }`)
+  }
+  refuseUnknownKeys(config, PROVIDER_OPTION_NAMES, `providers.${name}.`)
+  const type = providerTypeOf(name, config)
+  if (!isProviderType(type)) {
+    throw new InvalidOptionError(`providers.${name}.type "${String(type)}" is unknown; use one of ${Object.keys(providerTypes).join(', ')}`)
+  }
+  const module: ProviderModule = providerTypes[type]
+  const baseURL = config.baseURL ?? module.defaultBaseURL
+  if (baseURL === undefined) {
+    throw new InvalidOptionError(`providers.${name}.baseURL is required for type "${type}"; ${module.baseURLHint as string}`)
+  }
+  parseBaseURL(name, baseURL)
+  const { apiKey, apiVersion, auth, headers = {} } = config
+  if (apiKey !== undefined && apiKey !== null && typeof apiKey !== 'string' && typeof apiKey !== 'function') {
+    throw new InvalidOptionError(`providers.${name}.apiKey must be a string, a function returning one, or null for a provider that takes no key`)
+  }
+  for (const option of ['apiVersion', 'auth'] as const satisfies readonly ModuleOption[]) {
+    if (config[option] !== undefined && module.options?.includes(option) !== true) {
+      throw new InvalidOptionError(`providers.${name}.${option} only applies to type "${typesTaking(option).join('", "')}"`)
+    }
+  }
+  if (headers === null || typeof headers !== 'object' ||
+      Object.entries(headers).some(([k, v]) => !HEADER_NAME.test(k) || typeof v !== 'string')) {
+    throw new InvalidOptionError(`providers.${name}.headers must map header names to string values`)
+  }
+  const billing = config.billing ?? module.billing ?? 'tokens'
+  if (billing !== 'tokens' && billing !== 'duration') {
+    throw new InvalidOptionError(`providers.${name}.billing must be "tokens" or "duration"`)
+  }
+  const settings: ProviderSettings = { baseURL, apiVersion, auth }
+  module.validate?.(name, settings)
+  return {
+    name,
+    type,
+    baseURL,
+    apiVersion,
+    auth,
+    billing,
+    keyless: apiKey === null || module.keyless === true,
+    headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
+    apiKey: async () => typeof apiKey === 'function' ? await apiKey() : apiKey ?? undefined,
+    modelOptional: (req) => module.modelOptional(req, settings),
+    supportsIntent: (intent) => module.intents?.(settings).includes(intent) ?? false,
+    target (req, key) {
+      const target = module.target({ ...settings, apiKey: key }, req)
+      target.headers = { ...this.headers, ...target.headers }
+      return target
+    },
+    endpoint (endpoint, key) {
+      const target = module.endpoint({ ...settings, apiKey: key }, endpoint)
+      if (target !== undefined) target.headers = { ...this.headers, ...target.headers }
+      return target
+    },
+    clientSecretBody: module.clientSecretBody ?? ((body) => body)
+  }
+}
+
+export class ProviderRegistry {
+  readonly #providers = new Map<string, Provider>()
+  readonly #models = new Map<string, { provider: string, model: string }>()
+  #defaultProvider: string | undefined
+
+  constructor (options: RegistryOptions) {
+    const { providers, models = {}, defaultProvider } = options
+    if (providers === null || typeof providers !== 'object' || Object.keys(providers).length === 0) {
+      throw new InvalidOptionError('"providers" must name at least one provider, such as { openai: { apiKey: process.env.OPENAI_API_KEY } }')
+    }
+    for (const [name, config] of Object.entries(providers)) this.set(name, config)
+    if (models === null || typeof models !== 'object') {
+      throw new InvalidOptionError('"models" must map model names to a provider name or { provider, model }')
+    }
+    for (const [model, route] of Object.entries(models)) this.route(model, route)
+    if (defaultProvider !== undefined) {
+      this.#checkProvider('defaultProvider', defaultProvider)
+      this.#defaultProvider = defaultProvider
+    }
+  }
+
+  /** Adds or replaces a provider. Throws FST_REALTIME_INVALID_OPTION and leaves the registry unchanged on bad config. */
+  set (name: string, config: ProviderConfig): Provider {
+    if (typeof name !== 'string' || !/^[\w.-]+$/.test(name)) {
+      throw new InvalidOptionError(`provider name "${String(name)}" may only use letters, digits, "_", "-" and "."`)
+    }
+    const provider = createProvider(name, config)
+    this.#providers.set(name, provider)
+    return provider
+  }
+
+  /** Removes a provider; sessions already open keep running. Returns whether it existed. */
+  delete (name: string): boolean {
+    return this.#providers.delete(name)
+  }
+
+  get (name: string): Provider | undefined {
+    return this.#providers.get(name)
+  }
+
+  has (name: string): boolean {
+    return this.#providers.has(name)
+  }
+
+  names (): string[] {
+    return [...this.#providers.keys()]
+  }
+
+  /** Routes `model` to a provider (by name), optionally renaming it upstream. */
+  route (model: string, route: ModelRoute): void {
+    const entry = typeof route === 'string' ? { provider: route, model } : route
+    if (entry === null || typeof entry !== 'object' || typeof entry.provider !== 'string') {
+      throw new InvalidOptionError(`models["${model}"] must be a provider name or { provider, model }`)
+    }
+    this.#checkProvider(`models["${model}"]`, entry.provider)
+    this.#models.set(model, { provider: entry.provider, model: entry.model ?? model })
+  }
+
+  get defaultProvider (): string | undefined {
+    return this.#defaultProvider
+  }
+
+  /**
+   * Resolves a request: `provider` query, then a `provider/model` prefix, then the `models` map, then
+   * `defaultProvider`, then the only provider. Throws a 400 error naming what was wrong. `requireModel: false`
+   * leaves a missing model for the provider to judge (signaling bodies, where the provider has a default).
+   */
+  resolve (query: RouteQuery, requireModel = true): Resolution {
+    const { model, intent, callId } = query
+    let name = query.provider
+    let upstreamModel = model
+    const slash = model === undefined ? -1 : model.indexOf('/')
+    const prefix = slash > 0 ? (model as string).slice(0, slash) : undefined
+    if (name !== undefined) {
+      if (!this.has(name)) throw new UnknownProviderError(name, this.names().join(', '))
+      const mapped = model === undefined ? undefined : this.#models.get(model)
+      if (mapped?.provider === name) upstreamModel = mapped.model
+    } else if (prefix !== undefined && this.has(prefix)) {
+      name = prefix
+      upstreamModel = (model as string).slice(slash + 1)
+    } else if (model !== undefined && this.#models.has(model)) {
+      ({ provider: name, model: upstreamModel } = this.#models.get(model) as { provider: string, model: string })
+    } else if (this.#defaultProvider !== undefined) {
+      name = this.#defaultProvider
+    } else if (this.#providers.size === 1) {
+      name = this.names()[0]
+    }
+    const provider = name === undefined ? undefined : this.get(name)
+    if (provider === undefined) {
+      if (model === undefined) throw new ModelRequiredError()
+      // A route or default naming a provider removed at runtime also lands here.
+      throw new UnroutableModelError(model, model)
+    }
+    // Refused before anything is dialed: a dropped intent would open an ordinary, billed conversation instead.
+    if (intent !== undefined && !provider.supportsIntent(intent)) throw new UnsupportedIntentError(provider.name, provider.type, intent)
+    const resolution: Resolution = { provider, model: upstreamModel === '' ? undefined : upstreamModel, intent, callId, requestedModel: model }
+    if (requireModel && resolution.model === undefined && !provider.modelOptional(resolution)) throw new ModelRequiredError()
+    return resolution
+  }
+
+  #checkProvider (option: string, name: string): void {
+    if (!this.has(name)) {
+      throw new InvalidOptionError(`${option} names provider "${name}", which is not in "providers" (${this.names().join(', ')}); add it there or fix the name`)
+    }
+  }
+}

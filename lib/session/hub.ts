@@ -1,0 +1,115 @@
+// Where sessions report: live sessions, totals for stats(), the user's lifecycle hooks and the metrics.
+// A hook that throws or rejects is logged and never reaches the relay.
+import type { Heartbeat } from './heartbeat.js'
+import type { Metrics, Traffic } from '../usage/metrics.js'
+import { callHook } from './hooks.js'
+import type { RealtimeSession, SessionReporter, SessionSummary } from './session.js'
+import { addTotals, emptyTotals, type UsageRecord, type UsageTotals } from '../usage/records.js'
+
+type MaybePromise = void | Promise<void>
+
+export interface SessionHooks {
+  /** A session opened (the client is upgraded, the provider connected). */
+  onSessionStart?: (session: RealtimeSession) => MaybePromise
+  /** A usage record: a response, a transcription, or (per-minute billing) the session's duration. */
+  onUsage?: (record: UsageRecord, session: RealtimeSession) => MaybePromise
+  /** A session ended; the summary is also logged at info level. */
+  onSessionEnd?: (summary: SessionSummary, session: RealtimeSession) => MaybePromise
+}
+
+/** `fastify.realtime.stats()`: live and cumulative counts since registration. */
+export interface RealtimeStats extends Traffic {
+  activeSessions: number
+  /** Live sessions by provider name. */
+  sessionsByProvider: Record<string, number>
+  /** Sessions opened since registration. */
+  totalSessions: number
+  usage: UsageTotals
+}
+
+const emptyTraffic = (): Traffic => ({ frames: { client: 0, upstream: 0 }, bytes: { client: 0, upstream: 0 } })
+
+function trafficOf ({ client, upstream }: Pick<SessionSummary, 'client' | 'upstream'>): Traffic {
+  return { frames: { client: client.frames, upstream: upstream.frames }, bytes: { client: client.bytes, upstream: upstream.bytes } }
+}
+
+function addTraffic (into: Traffic, from: Traffic): void {
+  into.frames.client += from.frames.client
+  into.frames.upstream += from.frames.upstream
+  into.bytes.client += from.bytes.client
+  into.bytes.upstream += from.bytes.upstream
+}
+
+function addTo (totals: Map<string, Traffic>, provider: string, traffic: Traffic): void {
+  let into = totals.get(provider)
+  if (into === undefined) totals.set(provider, into = emptyTraffic())
+  addTraffic(into, traffic)
+}
+
+export class SessionHub implements SessionReporter {
+  readonly live = new Map<string, RealtimeSession>()
+  readonly #hooks: SessionHooks
+  readonly #metrics: Metrics | undefined
+  readonly #heartbeat: Heartbeat | undefined
+  #started = 0
+  readonly #endedUsage = emptyTotals()
+  readonly #endedTraffic = new Map<string, Traffic>()
+
+  constructor (hooks: SessionHooks, metrics?: (hub: SessionHub) => Metrics, heartbeat?: Heartbeat) {
+    this.#hooks = hooks
+    this.#metrics = metrics?.(this)
+    this.#heartbeat = heartbeat
+  }
+
+  get metrics (): Metrics | undefined {
+    return this.#metrics
+  }
+
+  started (session: RealtimeSession): void {
+    this.live.set(session.id, session)
+    this.#heartbeat?.add(session)
+    this.#started++
+    callHook(session, 'onSessionStart', this.#hooks.onSessionStart, session)
+  }
+
+  usage (record: UsageRecord, session: RealtimeSession): void {
+    this.#metrics?.usage(record)
+    callHook(session, 'onUsage', this.#hooks.onUsage, record, session)
+  }
+
+  ended (summary: SessionSummary, session: RealtimeSession): void {
+    this.live.delete(session.id)
+    this.#heartbeat?.delete(session)
+    addTo(this.#endedTraffic, summary.provider, trafficOf(summary))
+    addTotals(this.#endedUsage, summary.usage)
+    this.#metrics?.ended(summary)
+    callHook(session, 'onSessionEnd', this.#hooks.onSessionEnd, summary, session)
+  }
+
+  /** A dial finished: `ok`, or the error code of why not. */
+  dialed (provider: string, seconds: number, outcome: string): void {
+    this.#metrics?.dialed(provider, seconds, outcome)
+  }
+
+  /** Frames and bytes since registration, ended and live sessions together, by provider. */
+  trafficByProvider (): Map<string, Traffic> {
+    const totals = new Map<string, Traffic>()
+    for (const [provider, traffic] of this.#endedTraffic) addTo(totals, provider, traffic)
+    for (const session of this.live.values()) addTo(totals, session.provider, trafficOf(session.stats))
+    return totals
+  }
+
+  stats (): RealtimeStats {
+    const byProvider = new Map<string, number>()
+    const stats: RealtimeStats = { activeSessions: this.live.size, sessionsByProvider: {}, totalSessions: this.#started, usage: emptyTotals(), ...emptyTraffic() }
+    for (const traffic of this.trafficByProvider().values()) addTraffic(stats, traffic)
+    addTotals(stats.usage, this.#endedUsage)
+    for (const session of this.live.values()) {
+      byProvider.set(session.provider, (byProvider.get(session.provider) ?? 0) + 1)
+      addTotals(stats.usage, session.usage)
+    }
+    // fromEntries defines own properties: a provider named "__proto__" is counted, not made the prototype.
+    stats.sessionsByProvider = Object.fromEntries(byProvider)
+    return stats
+  }
+}

@@ -1,0 +1,275 @@
+// Couples the client and provider sockets: every frame verbatim both ways, backpressure, and one close
+// for both legs, mirrored with the code and reason of whichever side closed first.
+//
+// Thousands of sessions sit idle for minutes, so a session's state lives in two Pipe objects (one per
+// direction) and the ws listeners are shared functions that find their pipe on the socket: no closures or
+// contexts per session, and nothing allocated per frame.
+import type { Socket } from 'node:net'
+import WebSocket from 'ws'
+import { CLOSE, closeReason, errorCloseCode, sendableCode } from './close-codes.js'
+
+export type Side = 'client' | 'upstream'
+
+/** Frames and bytes received from one side (and sent on to the other). */
+export interface LegStats {
+  frames: number
+  bytes: number
+}
+
+/** How a session ended: who closed first (`server` for shutdown, limits and heartbeat), code and reason. */
+export interface CloseRecord {
+  by: Side | 'server'
+  code: number
+  reason: string
+}
+
+/** What the legs report to: their session. */
+export interface LegsOwner {
+  /** Whether `observeUpstream` wants provider frames (usage metering, onServerEvent). */
+  readonly observes: boolean
+  /** Sees every text frame from the provider, after it was forwarded or, when the client is closing, instead. */
+  observeUpstream (data: Buffer): void
+  /** Whether `filterClient` decides client frames (rate limit, onClientEvent). */
+  readonly filters: boolean
+  /**
+   * Decides each client frame before it goes upstream: the bytes to send (the same buffer to relay it as
+   * it was), or null to drop it. A promise holds later frames until it settles, so order is kept.
+   */
+  filterClient (data: Buffer, isBinary: boolean): Buffer | null | Promise<Buffer | null>
+  /** Both legs have closed (once). */
+  legsClosed (record: CloseRecord): void
+}
+
+/** Both legs of a session (Relay) or the provider leg alone (Tap, a call's sideband). */
+export interface Legs {
+  /** Frames and bytes so far, a fresh copy. */
+  readonly stats: Record<Side, LegStats>
+  close (code: number, reason: string): void
+  kill (side: Side, reason: string): void
+  terminate (): void
+  sendToClient (text: string): void
+}
+
+// ws copies send options; two frozen objects spare an allocation per frame.
+const TEXT = Object.freeze({ binary: false })
+const BINARY = Object.freeze({ binary: true })
+
+const kPipe = Symbol('fastify-realtime-proxy.pipe')
+type Piped = WebSocket & { [kPipe]: Pipe }
+const pipeOf = (source: WebSocket): Pipe => (source as Piped)[kPipe]
+
+/** One direction: frames read from `source` are sent to `target`. */
+class Pipe implements LegStats {
+  frames = 0
+  bytes = 0
+  /** A frame took the target's send buffer past the high-water mark: `source` is not read until it is written. */
+  paused = false
+  /**
+   * Client frames not yet decided, in order: behind an async filter decision, or behind an answer of the
+   * proxy's own that is over the high-water mark. `source` is paused while there are any.
+   */
+  held: Array<[Buffer, boolean]> | undefined = undefined
+  /** An async filter decision is pending. */
+  deciding = false
+  corked = false
+  /** Frames of the proxy's own (error events) over the source's high-water mark, not yet written to it. */
+  ownPending = 0
+  #drained: (() => void) | undefined = undefined
+  #ownWritten: (() => void) | undefined = undefined
+  readonly socket: Socket
+
+  constructor (
+    readonly relay: Relay,
+    readonly side: Side,
+    readonly source: WebSocket,
+    readonly target: WebSocket,
+    readonly highWaterMark: number,
+    readonly observe: boolean,
+    readonly filter: boolean
+  ) {
+    this.socket = (target as unknown as { _socket: Socket })._socket
+    ;(source as Piped)[kPipe] = this
+    source.on('message', onMessage)
+    source.on('error', onError)
+    source.on('close', onClose)
+  }
+
+  receive (data: Buffer, isBinary: boolean): void {
+    this.frames++
+    this.bytes += data.length
+    // A client being closed (a limit, a policy, the provider gone) is no longer heard: its frames could not
+    // be delivered, and each would be checked and refused again. Provider frames are still read for usage.
+    if (this.side === 'client' && this.relay.closed !== undefined) return
+    if (!this.filter) this.send(data, isBinary)
+    else if (this.held !== undefined) this.held.push([data, isBinary])
+    else this.filtered(data, isBinary)
+  }
+
+  send (data: Buffer | null, isBinary: boolean): void {
+    if (data === null) return
+    if (this.target.readyState === WebSocket.OPEN) this.write(data, isBinary)
+    // Observed whether or not it could be delivered: usage the provider reports while the client is
+    // closing (a response.done during the close handshake) is owed all the same.
+    if (this.observe && !isBinary) this.relay.owner.observeUpstream(data)
+  }
+
+  write (data: Buffer, isBinary: boolean): void {
+    const { target } = this
+    // Frames parsed from one read go out in one write: cork the target's socket on the first and uncork
+    // once this tick's frames are queued, instead of one writev syscall per frame.
+    if (!this.corked) {
+      this.corked = true
+      this.socket.cork()
+      process.nextTick(uncork, this)
+    }
+    if (this.paused || target.bufferedAmount + data.length <= this.highWaterMark) {
+      target.send(data, isBinary ? BINARY : TEXT)
+    } else {
+      // Backpressure: stop reading the source until the frame that crossed the mark has been written.
+      this.paused = true
+      this.source.pause()
+      target.send(data, isBinary ? BINARY : TEXT, this.#drained ??= () => {
+        this.paused = false
+        this.resume()
+      })
+    }
+  }
+
+  resume (): void {
+    if (!this.paused && this.held === undefined) this.source.resume()
+  }
+
+  /**
+   * Sends the source a text frame of the proxy's own (an error event refusing one of its frames), under the same
+   * high-water mark as relayed frames: past it, no more of the source's frames are read or decided until the
+   * frame is written, so a client that reads nothing cannot make the proxy queue more than it sent.
+   */
+  answer (text: string): void {
+    const { source } = this
+    if (source.readyState !== WebSocket.OPEN) return
+    if (source.bufferedAmount + Buffer.byteLength(text) <= this.highWaterMark) return source.send(text)
+    this.ownPending++
+    this.hold()
+    source.send(text, this.#ownWritten ??= () => {
+      this.ownPending--
+      this.release()
+    })
+  }
+
+  hold (): void {
+    this.held ??= []
+    this.source.pause()
+  }
+
+  filtered (data: Buffer, isBinary: boolean): void {
+    const out = this.relay.owner.filterClient(data, isBinary)
+    if (!(out instanceof Promise)) return this.send(out, isBinary)
+    this.deciding = true
+    this.hold()
+    out.then((result) => {
+      this.deciding = false
+      this.send(result, isBinary)
+      this.release()
+    }, /* c8 ignore next */ () => {}) // the session's filter settles every promise itself
+  }
+
+  /** Decides the held frames in order, until one holds the rest again; then reads the source again. */
+  release (): void {
+    if (this.deciding || this.ownPending > 0) return
+    const queue = this.held as Array<[Buffer, boolean]> // hold() made it before anything could release
+    this.held = undefined
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      this.filtered(next[0], next[1])
+      if (this.held !== undefined) { // held again: the rest waits behind it, in order
+        (this.held as Array<[Buffer, boolean]>).push(...queue)
+        return
+      }
+    }
+    this.resume()
+  }
+}
+
+function uncork (pipe: Pipe): void {
+  pipe.corked = false
+  pipe.socket.uncork()
+}
+
+function onMessage (this: WebSocket, data: Buffer, isBinary: boolean): void {
+  pipeOf(this).receive(data, isBinary)
+}
+
+// ws has already sent its peer the matching close code (1009, 1007, 1002); mirror it to the other leg.
+function onError (this: WebSocket, err: Error): void {
+  const { relay, side, target } = pipeOf(this)
+  const code = errorCloseCode(err)
+  relay.record({ by: side, code, reason: err.message })
+  closeLeg(target, code, err.message)
+}
+
+function onClose (this: WebSocket, code: number, reason: Buffer): void {
+  const { relay, side, target } = pipeOf(this)
+  relay.record({ by: side, code, reason: reason.toString() })
+  closeLeg(target, sendableCode(code), reason)
+  relay.legClosed()
+}
+
+function closeLeg (leg: WebSocket, code: number, reason: string | Buffer): void {
+  if (leg.readyState === WebSocket.CLOSING || leg.readyState === WebSocket.CLOSED) return
+  // A leg paused for backpressure must be read again, or its close frame would never arrive.
+  leg.resume()
+  leg.close(code, closeReason(reason))
+}
+
+export class Relay implements Legs {
+  closed: CloseRecord | undefined = undefined
+  readonly owner: LegsOwner
+  readonly #client: Pipe
+  readonly #upstream: Pipe
+  #open = 2
+
+  constructor (client: WebSocket, upstream: WebSocket, highWaterMark: number, owner: LegsOwner) {
+    this.owner = owner
+    this.#client = new Pipe(this, 'client', client, upstream, highWaterMark, false, owner.filters)
+    this.#upstream = new Pipe(this, 'upstream', upstream, client, highWaterMark, owner.observes, false)
+  }
+
+  get stats (): Record<Side, LegStats> {
+    const client = this.#client
+    const upstream = this.#upstream
+    return { client: { frames: client.frames, bytes: client.bytes }, upstream: { frames: upstream.frames, bytes: upstream.bytes } }
+  }
+
+  /** Closes both legs with the same code and reason (shutdown, limits). */
+  close (code: number, reason: string): void {
+    this.record({ by: 'server', code, reason })
+    closeLeg(this.#client.source, code, reason)
+    closeLeg(this.#upstream.source, code, reason)
+  }
+
+  /** A peer stopped answering: drop its connection and close the other leg with 1011. */
+  kill (side: Side, reason: string): void {
+    const dead = side === 'client' ? this.#client : this.#upstream
+    this.record({ by: 'server', code: CLOSE.internalError, reason })
+    closeLeg(dead.target, CLOSE.internalError, reason)
+    dead.source.terminate()
+  }
+
+  /** Drops both TCP connections at once (a dead peer, or a close handshake that never finished). */
+  terminate (): void {
+    this.#client.source.terminate()
+    this.#upstream.source.terminate()
+  }
+
+  /** Sends the client a text frame of the proxy's own (an error event), with backpressure on the client's frames. */
+  sendToClient (text: string): void {
+    this.#client.answer(text)
+  }
+
+  record (record: CloseRecord): void {
+    this.closed ??= record
+  }
+
+  legClosed (): void {
+    if (--this.#open === 0) this.owner.legsClosed(this.closed as CloseRecord)
+  }
+}

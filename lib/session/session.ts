@@ -1,0 +1,354 @@
+// One realtime session: the coupled sockets (or, for a WebRTC call's sideband, the provider leg alone), its
+// heartbeat, its meter, its logger, and the summary it ends with.
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type WebSocket from 'ws'
+import { parseEvent, pinTranscriptionModel, type EventPolicyOptions, type PolicySession, type RealtimeEvent } from './policy.js'
+import { TokenBucket, type FrameRate } from '../limits/rate-limit.js'
+import type { Slots } from '../limits/slots.js'
+import { callHook } from './hooks.js'
+import { Meter } from '../usage/meter.js'
+import type { Protocol } from '../protocols/types.js'
+import type { Pricing } from '../usage/pricing.js'
+import { Relay, type CloseRecord, type LegStats, type Legs } from './relay.js'
+import { Tap } from './tap.js'
+import { CLOSE } from './close-codes.js'
+import type { Resolution } from '../providers/registry.js'
+import { emptyTotals, type UsageRecord, type UsageTotals } from '../usage/records.js'
+
+export interface SessionOptions {
+  highWaterMark: number
+  pricing?: Pricing
+  /** Milliseconds; 0 for no limit. */
+  maxSessionDuration: number
+  /** Milliseconds without a frame either way; 0 for no limit. */
+  idleTimeout: number
+  frameRate?: FrameRate
+  /** Write the routed model into a transcription session's session.update events. */
+  pinTranscriptionModel: boolean
+  policy: EventPolicyOptions
+  /** Cheap pre-checks built once from `clientEvents` / `serverEvents`. */
+  wantsClient: (data: Buffer) => boolean
+  wantsServer: (data: Buffer) => boolean
+  clientTypes: ReadonlySet<string> | '*'
+  serverTypes: ReadonlySet<string> | '*'
+}
+
+/** Where a session reports its life: the session hub (live sessions, stats, the app's hooks, metrics). */
+export interface SessionReporter {
+  started (session: RealtimeSession): void
+  usage (record: UsageRecord, session: RealtimeSession): void
+  ended (summary: SessionSummary, session: RealtimeSession): void
+}
+
+export interface SessionInit {
+  /** The session's protocol: where its usage is read, how its errors look. */
+  protocol: Protocol
+  resolution: Resolution
+  requestId: string
+  log: FastifyBaseLogger
+  hub: SessionReporter
+  /** When the provider's websocket opened: duration billing counts from here. */
+  upstreamOpenedAt: number
+  credential?: string
+  /** Its limit slots: renewed on the heartbeat, given back when the session has ended. */
+  slots?: Slots
+  /** False with `metering: false`, and for a client's attach to a call the plugin meters on its own sideband. */
+  metered: boolean
+}
+
+/** What a session was and how it ended; logged once at info level when it ends. */
+export interface SessionSummary extends CloseRecord {
+  sessionId: string
+  requestId: string
+  provider: string
+  model?: string
+  /** The WebRTC call this session is the sideband of. */
+  callId?: string
+  /** The plugin's own sideband attach to a call it created: no client leg, metered. */
+  sideband: boolean
+  durationMs: number
+  /** Frames and bytes received from the client and from the provider. */
+  client: LegStats
+  upstream: LegStats
+  usage: UsageTotals
+}
+
+const UNMETERED: Readonly<UsageTotals> = Object.freeze(emptyTotals())
+
+const wanted = (types: ReadonlySet<string> | '*', type: string): boolean => types === '*' || types.has(type)
+
+// Sessions are many and mostly quiet: state lives in fields, not in closures, and what only an active
+// session needs (its Meter, its pino child, the `ended` promise) is made when first needed.
+export class RealtimeSession implements PolicySession {
+  // randomUUID() returns a rope of 14 concatenated pieces, about 490 bytes of heap for the session's life;
+  // a flat copy of it is 66.
+  readonly id = Buffer.from(randomUUID(), 'latin1').toString('latin1')
+  readonly requestId: string
+  readonly credential: string | undefined
+  /** Whether this session's usage is metered here (a client's attach to a call the plugin meters is not). */
+  readonly metered: boolean
+  readonly startedAt = Date.now()
+  /** @internal Whether provider frames are watched (metering, onServerEvent). */
+  readonly observes: boolean
+  /** @internal Whether client frames are decided (frame rate, onClientEvent). */
+  readonly filters: boolean
+  readonly #protocol: Protocol
+  readonly #resolution: Resolution
+  readonly #options: SessionOptions
+  readonly #hub: SessionReporter
+  readonly #parentLog: FastifyBaseLogger
+  #log: FastifyBaseLogger | undefined
+  readonly #upstreamOpenedAt: number
+  readonly #slots: Slots | undefined
+  readonly #relay: Legs
+  readonly #client: WebSocket | undefined
+  readonly #upstream: WebSocket
+  #meter: Meter | undefined
+  readonly #bucket: TokenBucket | undefined
+  /** The transcription model pinned into the client's session.update events. */
+  readonly #pin: string | undefined
+  #expire: NodeJS.Timeout | undefined
+  #idle: NodeJS.Timeout | undefined
+  /** Causes already logged: a client or a hook failing on every frame is one line, not thousands. */
+  #logged: Set<string> | undefined
+  #summary: SessionSummary | undefined
+  #ended: Promise<SessionSummary> | undefined
+  #resolveEnded: ((summary: SessionSummary) => void) | undefined
+
+  /** `client` undefined: the sideband of a call, read for usage with nobody to relay to. */
+  constructor (client: WebSocket | undefined, upstream: WebSocket, init: SessionInit, options: SessionOptions) {
+    this.#protocol = init.protocol
+    this.#resolution = init.resolution
+    this.#options = options
+    this.#hub = init.hub
+    this.#parentLog = init.log
+    this.#upstreamOpenedAt = init.upstreamOpenedAt
+    this.#client = client
+    this.#upstream = upstream
+    this.#slots = init.slots
+    this.requestId = init.requestId
+    this.credential = init.credential
+    this.metered = init.metered
+    this.observes = this.metered || options.policy.onServerEvent !== undefined
+    this.#bucket = options.frameRate === undefined ? undefined : new TokenBucket(options.frameRate)
+    const { model, intent } = init.resolution
+    this.#pin = options.pinTranscriptionModel && intent === 'transcription' ? model : undefined
+    this.filters = this.#bucket !== undefined || this.#pin !== undefined || options.policy.onClientEvent !== undefined
+    // `this` is the legs' owner: they call observeUpstream, filterClient and legsClosed.
+    this.#relay = client === undefined ? new Tap(upstream, this) : new Relay(client, upstream, options.highWaterMark, this)
+    if (client !== undefined) this.#limits()
+    this.#parentLog.info(this.#bindings(), 'realtime session started')
+    this.#hub.started(this)
+  }
+
+  /** True for the plugin's own sideband attach to a call: no client leg. */
+  get sideband (): boolean {
+    return this.#client === undefined
+  }
+
+  get provider (): string {
+    return this.#resolution.provider.name
+  }
+
+  get model (): string | undefined {
+    return this.#resolution.model
+  }
+
+  /** The model as the client named it, before routing. */
+  get requestedModel (): string | undefined {
+    return this.#resolution.requestedModel
+  }
+
+  get intent (): string | undefined {
+    return this.#resolution.intent
+  }
+
+  /** The WebRTC call this session is attached to (`?call_id=`). */
+  get callId (): string | undefined {
+    return this.#resolution.callId
+  }
+
+  /** Settles with the summary once both legs have closed. */
+  get ended (): Promise<SessionSummary> {
+    return (this.#ended ??= this.#summary !== undefined
+      ? Promise.resolve(this.#summary)
+      : new Promise((resolve) => { this.#resolveEnded = resolve }))
+  }
+
+  /**
+   * The request's logger with sessionId, provider, model and callId bound. Made on first use: a pino child
+   * per session costs memory that thousands of quiet sessions would hold for nothing.
+   */
+  get log (): FastifyBaseLogger {
+    return (this.#log ??= this.#parentLog.child(this.#bindings()))
+  }
+
+  #bindings (): Record<string, unknown> {
+    return { sessionId: this.id, provider: this.provider, model: this.model, callId: this.callId }
+  }
+
+  /** @internal Logs `cause` the first time only. */
+  logOnce (cause: string, level: 'warn' | 'error', fields: object, message: string): void {
+    if (this.#logged?.has(cause) === true) return
+    (this.#logged ??= new Set()).add(cause)
+    this.log[level](fields, message)
+  }
+
+  /** Frames and bytes received so far from each side. */
+  get stats (): Readonly<Legs['stats']> {
+    return this.#relay.stats
+  }
+
+  /** Usage so far. */
+  get usage (): Readonly<UsageTotals> {
+    return this.#meter?.totals ?? UNMETERED
+  }
+
+  sendError (code: string, message: string, eventId?: string): void {
+    this.#relay.sendToClient(JSON.stringify(this.#protocol.errorEvent(code, message, eventId)))
+  }
+
+  /** Made on the first usage event (or at the end, for per-minute billing): quiet sessions hold none. */
+  #meterNow (): Meter {
+    return (this.#meter ??= new Meter({
+      sessionId: this.id,
+      provider: this.provider,
+      model: this.model,
+      requestedModel: this.requestedModel,
+      billing: this.#resolution.provider.billing,
+      pricing: this.#options.pricing,
+      emit: (record) => this.#hub.usage(record, this)
+    }))
+  }
+
+  /** @internal Each provider text frame, after it was forwarded: usage, then onServerEvent. */
+  observeUpstream (data: Buffer): void {
+    if (this.metered) {
+      const report = this.#protocol.readUsage(data)
+      if (report !== undefined) this.#meterNow().record(report)
+    }
+    const { onServerEvent } = this.#options.policy
+    if (onServerEvent === undefined || !this.#options.wantsServer(data)) return
+    const event = parseEvent(data)
+    if (event === undefined || !wanted(this.#options.serverTypes, event.type)) return
+    callHook(this, 'onServerEvent', onServerEvent, event, this)
+  }
+
+  /** @internal Rate limit and event policy for each client frame. */
+  filterClient (received: Buffer): Buffer | null | Promise<Buffer | null> {
+    const options = this.#options
+    const { onClientEvent } = options.policy
+    if (this.#bucket !== undefined && !this.#bucket.take()) {
+      this.logOnce('rateLimit', 'warn', {}, 'client exceeded its frame rate; closing with 1008')
+      this.#relay.close(CLOSE.policyViolation, 'frame rate limit exceeded')
+      return null
+    }
+    // Pinned before the app's hook, which may still decide otherwise: the app is trusted, the client is not.
+    const data = this.#pin === undefined ? received : pinTranscriptionModel(received, this.#pin)
+    if (onClientEvent === undefined || !options.wantsClient(data)) return data
+    const event = parseEvent(data)
+    if (event === undefined) {
+      this.sendError('invalid_event', 'The event must be a JSON object with a string "type"')
+      return null
+    }
+    if (!wanted(options.clientTypes, event.type)) return data
+    const decide = (out: RealtimeEvent | null | undefined | void): Buffer | null =>
+      out === undefined ? data : out === null ? null : Buffer.from(JSON.stringify(out))
+    const refuse = (err: unknown): null => {
+      this.logOnce('onClientEvent', 'error', { err }, 'onClientEvent hook failed; event dropped')
+      this.sendError('policy_error', 'The event could not be checked and was not sent', event.event_id)
+      return null
+    }
+    try {
+      const out = onClientEvent(event, this)
+      return out instanceof Promise ? out.then(decide, refuse) : decide(out)
+    } catch (err) {
+      return refuse(err)
+    }
+  }
+
+  /** @internal Both legs closed: stop the timers, give the slots back, bill the duration, report. */
+  legsClosed (closed: CloseRecord): void {
+    clearTimeout(this.#expire)
+    clearInterval(this.#idle)
+    this.#slots?.release()
+    const now = Date.now()
+    if (this.metered && this.#resolution.provider.billing === 'duration') this.#meterNow().close((now - this.#upstreamOpenedAt) / 1000)
+    const stats = this.#relay.stats
+    const summary: SessionSummary = {
+      sessionId: this.id,
+      requestId: this.requestId,
+      provider: this.provider,
+      model: this.model,
+      callId: this.callId,
+      sideband: this.sideband,
+      durationMs: now - this.startedAt,
+      ...closed,
+      client: stats.client,
+      upstream: stats.upstream,
+      usage: this.usage
+    }
+    this.#summary = summary
+    this.#parentLog.info({ ...this.#bindings(), summary }, 'realtime session ended')
+    this.#hub.ended(summary, this)
+    this.#resolveEnded?.(summary)
+  }
+
+  /** @internal The legs the heartbeat pings. */
+  get legs (): readonly WebSocket[] {
+    return this.#client === undefined ? [this.#upstream] : [this.#client, this.#upstream]
+  }
+
+  /** @internal Keeps the session's slot leases (each heartbeat). */
+  renew (): void {
+    this.#slots?.renew()
+  }
+
+  /** @internal A leg missed its pong: drop it and close the other with 1011. */
+  missedPong (leg: WebSocket): void {
+    const side = leg === this.#client ? 'client' : 'upstream'
+    this.log.warn({ side }, 'realtime peer missed its pong; terminating it')
+    this.#relay.kill(side, `${side} missed heartbeat`)
+  }
+
+  /** maxSessionDuration and idleTimeout, for a client's session (a call's sideband lasts as long as the call). */
+  #limits (): void {
+    const { maxSessionDuration, idleTimeout } = this.#options
+    if (maxSessionDuration > 0) {
+      this.#expire = setTimeout(() => {
+        this.log.info('realtime session reached maxSessionDuration')
+        this.sendError('session_expired', `The session reached its maximum duration of ${maxSessionDuration / 1000} seconds`)
+        this.#relay.close(CLOSE.goingAway, 'maximum session duration reached')
+      }, maxSessionDuration)
+    }
+    if (idleTimeout > 0) {
+      let seen = -1
+      let quietSince = 0
+      // Counters, not a timestamp per frame: the check costs nothing on the hot path.
+      this.#idle = setInterval(() => {
+        const { client, upstream } = this.#relay.stats
+        const frames = client.frames + upstream.frames
+        const now = Date.now()
+        if (frames !== seen) {
+          seen = frames
+          quietSince = now
+        } else if (now - quietSince >= idleTimeout) {
+          this.log.info('realtime session idle; closing')
+          this.#relay.close(CLOSE.normal, 'idle timeout')
+        }
+      }, Math.max(10, idleTimeout / 4))
+    }
+  }
+
+  /** Closes both legs with `code` (1001 on shutdown); terminates them if the close handshake takes longer than `timeout`. */
+  async close (code: number, reason: string, timeout: number): Promise<SessionSummary> {
+    this.#relay.close(code, reason)
+    const timer = setTimeout(() => this.#relay.terminate(), timeout)
+    try {
+      return await this.ended
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}

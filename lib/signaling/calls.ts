@@ -1,0 +1,24 @@
+// A call created through the signaling routes, looked up for a sideband attach or a hangup: only its creator
+// may reach it, and it is routed to the provider that holds it without the client restating the model.
+import type { FastifyRequest } from 'fastify'
+import { CallForbiddenError, UnknownProviderError } from '../errors.js'
+import type { ProviderRegistry, Resolution } from '../providers/registry.js'
+import { callerKey, type CallerKeyOptions } from '../limits/slots.js'
+import type { CallStore } from '../store/types.js'
+
+/** The options a call lookup reads: who the caller is, and the call registry (absent without signaling). */
+export interface CallLookupOptions extends CallerKeyOptions {
+  signaling?: { calls: CallStore }
+}
+
+/** The call's resolution, or undefined when the registry does not hold it (or signaling is off). */
+export async function lookupCall (
+  options: CallLookupOptions, registry: ProviderRegistry, request: FastifyRequest, callId: string, credential: string | undefined
+): Promise<Resolution | undefined> {
+  const call = await options.signaling?.calls.getCall(callId)
+  if (call === undefined) return undefined
+  if (call.owner !== callerKey(options, request, credential)) throw new CallForbiddenError(callId)
+  const provider = registry.get(call.provider)
+  if (provider === undefined) throw new UnknownProviderError(call.provider, registry.names().join(', '))
+  return { provider, model: call.model, requestedModel: call.requestedModel, callId }
+}

@@ -1,0 +1,12 @@
+// The plugin's live state, shared by its routes, the call sideband and the shutdown hook.
+import type { ProviderRegistry } from './providers/registry.js'
+import type { SessionHub } from './session/hub.js'
+import type { ProviderDialer } from './upstream/provider-dial.js'
+
+export interface PluginState {
+  readonly registry: ProviderRegistry
+  readonly hub: SessionHub
+  readonly dialer: ProviderDialer
+  /** Set by app.close(): new sessions and signaling requests are refused with 503. */
+  closing: boolean
+}

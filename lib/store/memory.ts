@@ -1,0 +1,99 @@
+// The default store, in this process: leased slots per key and the call registry, both expiring.
+import type { CallRecord, CallStore, Lease, SessionStore } from './types.js'
+
+export interface MemoryStoreOptions {
+  /** Calls remembered at once; the oldest is forgotten first. Default 10 000. */
+  maxCalls?: number
+}
+
+export const DEFAULT_MAX_CALLS = 10_000
+
+/** One key's slots: the expiry of each lease (Infinity for a ttl of 0). */
+type Slots = Map<MemoryLease, number>
+
+class MemoryLease implements Lease {
+  readonly #slots: Slots
+  readonly #ttl: number
+  readonly #key: string
+  readonly #store: Map<string, Slots>
+
+  constructor (store: Map<string, Slots>, key: string, slots: Slots, ttl: number) {
+    this.#store = store
+    this.#key = key
+    this.#slots = slots
+    this.#ttl = ttl
+    slots.set(this, this.#expiry())
+  }
+
+  #expiry (): number {
+    return this.#ttl > 0 ? Date.now() + this.#ttl : Infinity
+  }
+
+  renew (): void {
+    // A lease that expired and was swept stays gone: its slot may be someone else's now.
+    if (this.#slots.has(this)) this.#slots.set(this, this.#expiry())
+  }
+
+  release (): void {
+    if (!this.#slots.delete(this)) return
+    if (this.#slots.size === 0 && this.#store.get(this.#key) === this.#slots) this.#store.delete(this.#key)
+  }
+}
+
+export class MemoryStore implements SessionStore, CallStore {
+  readonly #slots = new Map<string, Slots>()
+  // Insertion order is age order: expired and evicted calls come off the front.
+  readonly #calls = new Map<string, CallRecord & { expiresAt: number }>()
+  readonly #maxCalls: number
+
+  constructor (options: MemoryStoreOptions = {}) {
+    this.#maxCalls = options.maxCalls ?? DEFAULT_MAX_CALLS
+  }
+
+  acquire (key: string, limit: number, ttl: number): Lease | undefined {
+    let slots = this.#slots.get(key)
+    if (slots === undefined) this.#slots.set(key, slots = new Map())
+    if (this.#live(slots) >= limit) return undefined
+    return new MemoryLease(this.#slots, key, slots, ttl)
+  }
+
+  /** Unexpired slots held under `key` (for tests and introspection). */
+  count (key: string): number {
+    const slots = this.#slots.get(key)
+    return slots === undefined ? 0 : this.#live(slots)
+  }
+
+  /** Forgets the expired leases of a key (their process stopped renewing them) and counts the rest. */
+  #live (slots: Slots): number {
+    const now = Date.now()
+    for (const [lease, expires] of slots) if (expires <= now) slots.delete(lease)
+    return slots.size
+  }
+
+  setCall (callId: string, call: CallRecord, ttl: number): void {
+    const now = Date.now()
+    this.#calls.delete(callId)
+    for (const [id, entry] of this.#calls) {
+      if (entry.expiresAt > now && this.#calls.size < this.#maxCalls) break
+      this.#calls.delete(id)
+    }
+    this.#calls.set(callId, { ...call, expiresAt: now + ttl })
+  }
+
+  getCall (callId: string): CallRecord | undefined {
+    const entry = this.#calls.get(callId)
+    if (entry === undefined) return undefined
+    if (entry.expiresAt > Date.now()) return entry
+    this.#calls.delete(callId)
+    return undefined
+  }
+
+  deleteCall (callId: string): void {
+    this.#calls.delete(callId)
+  }
+
+  /** Calls remembered now, expired ones included until they are swept (for tests and introspection). */
+  get calls (): number {
+    return this.#calls.size
+  }
+}

@@ -1,0 +1,57 @@
+// The store behind the limits and the call registry: one small interface, in memory by default (MemoryStore),
+// shared (Redis) when the app runs several processes. Slots are leases: a process that dies stops renewing
+// its leases and its slots come back when they expire.
+import { createHash } from 'node:crypto'
+
+/** A slot taken in the store. */
+export interface Lease {
+  /** Keeps the slot another `ttl` (the session renews it on the shared heartbeat). */
+  renew (): void | Promise<void>
+  /** Gives the slot back; harmless twice. */
+  release (): void | Promise<void>
+}
+
+/** A WebRTC call created through `POST {path}/calls`: what a later sideband attach or hangup is routed by. */
+export interface CallRecord {
+  /** Provider name in the registry. */
+  provider: string
+  /** Upstream model. */
+  model?: string
+  /** The model as the client named it. */
+  requestedModel?: string
+  /** storeKey() of the caller who created it: only the same caller may attach or hang up. */
+  owner: string
+  /** When the record expires (ms since the epoch), set by the store from the ttl. */
+  expiresAt?: number
+}
+
+export interface CallStore {
+  /** Remembers a call for `ttl` milliseconds. */
+  setCall (callId: string, call: CallRecord, ttl: number): void | Promise<void>
+  getCall (callId: string): CallRecord | undefined | Promise<CallRecord | undefined>
+  deleteCall (callId: string): void | Promise<void>
+}
+
+export interface SessionStore extends Partial<CallStore> {
+  /**
+   * Takes a slot under `key` if fewer than `limit` unexpired slots are held there; the slot expires `ttl`
+   * milliseconds from now unless renewed (0: never). Resolves with its lease, or undefined when full.
+   */
+  acquire (key: string, limit: number, ttl: number): Lease | undefined | Promise<Lease | undefined>
+}
+
+/**
+ * The store shape before leases (`acquire(key, limit)` resolving a boolean, `release(key)`): still accepted,
+ * without expiry. Deprecated: implement `SessionStore`.
+ */
+export interface CountingStore extends Partial<CallStore> {
+  acquire (key: string, limit: number): boolean | Promise<boolean>
+  release (key: string): void | Promise<void>
+}
+
+/** Store keys never hold a raw credential: a shared store is one more place a secret could leak from. */
+export function storeKey (key: string): string {
+  return `key:${createHash('sha256').update(key).digest('base64url').slice(0, 32)}`
+}
+
+export const GLOBAL_KEY = 'global'

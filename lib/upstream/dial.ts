@@ -1,0 +1,118 @@
+// Opens the provider's websocket before the client is upgraded, so every failure can still be a real HTTP
+// answer: a provider 4xx with its (redacted) body, 502 for network errors and 5xx, 504 on timeout.
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import WebSocket from 'ws'
+import { unreachableError, upstreamRejected, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
+import type { UpstreamTarget } from '../providers/types.js'
+import { redact } from './redact.js'
+
+const MAX_ERROR_BODY = 64 * 1024
+
+export interface DialOptions {
+  /** Provider name, for messages. */
+  provider: string
+  timeout: number
+  maxPayload: number
+  /** Milliseconds a close handshake may take before the connection is dropped. */
+  closeTimeout: number
+  /** Strings that must never leave in an error (the provider key). */
+  secrets: ReadonlyArray<string | undefined>
+  /** Aborted when the client goes away or the server shuts down while dialing. */
+  signal: AbortSignal
+}
+
+/** A provider's refusal, relayed to the client with the same status. */
+export interface UpstreamRejection extends Error {
+  statusCode: number
+  /** The provider's JSON body, redacted, when it sent JSON. */
+  body?: string
+  retryAfter?: string
+}
+
+const ignore = (): void => {}
+
+function readBody (res: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    res.on('data', (chunk: Buffer) => {
+      if (size < MAX_ERROR_BODY) chunks.push(chunk)
+      size += chunk.length
+    })
+    res.on('end', () => resolve(Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY).toString()))
+    res.on('error', () => resolve(Buffer.concat(chunks).toString()))
+  })
+}
+
+function rejection (status: number, text: string, res: IncomingMessage): UpstreamRejection {
+  let body: string | undefined
+  try {
+    JSON.parse(text)
+    body = text
+  } catch {}
+  const err: UpstreamRejection = upstreamRejected(status, text.slice(0, 512) || (STATUS_CODES[status] ?? 'no body'))
+  if (body !== undefined) err.body = body
+  const retryAfter = res.headers['retry-after']
+  if (retryAfter !== undefined) err.retryAfter = retryAfter
+  return err
+}
+
+/** Resolves with an open, paused socket: frames the provider sends first wait until the client is upgraded. */
+export function dial (target: UpstreamTarget, options: DialOptions): Promise<WebSocket> {
+  const { provider, timeout, maxPayload, closeTimeout, secrets, signal } = options
+  // A variable, not a literal: ws 8.23 takes closeTimeout, which @types/ws 8.18 does not list yet.
+  const wsOptions = {
+    headers: target.headers,
+    perMessageDeflate: false, // base64 audio does not compress; deflate costs CPU and memory per session
+    maxPayload,
+    closeTimeout,
+    // The provider is trusted and its frames go to the client unchanged; the client validates UTF-8 itself.
+    skipUTF8Validation: true,
+    followRedirects: false
+  }
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(target.url, target.protocols, wsOptions)
+    let settled = false
+    const fail = (err: Error): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+      socket.terminate()
+      err.message = redact(err.message, secrets)
+      reject(err)
+    }
+    const onAbort = (): void => fail(signal.reason as Error)
+    const timer = setTimeout(() => fail(new UpstreamTimeoutError(provider, timeout)), timeout)
+    signal.addEventListener('abort', onAbort, { once: true })
+
+    const onUnexpected = (_req: unknown, res: IncomingMessage): void => {
+      const status = res.statusCode as number
+      if (status >= 400 && status < 500) {
+        readBody(res).then((text) => fail(rejection(status, redact(text, secrets), res)))
+      } else {
+        res.resume()
+        fail(new UpstreamUnavailableError(provider, `the provider answered HTTP ${status}`))
+      }
+    }
+    // The client learns that the provider could not be reached, never where it is (an address, a port, a TLS
+    // name); the cause travels with the error to the server's log only.
+    const onError = (err: Error): void => fail(unreachableError(provider, redact(err.message, secrets)))
+    socket.on('unexpected-response', onUnexpected)
+    socket.on('error', onError)
+    // terminate() while connecting aborts the handshake, so 'open' cannot follow a failure.
+    socket.once('open', () => {
+      // OpenAI sends session.created in the same TCP read as the 101: stop reading before it is parsed.
+      socket.pause()
+      settled = true
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+      // These closures hold the dial's signal, timer and target for as long as the session lives: drop them.
+      // Until the relay listens, an error is ignored as before (the relay sees the close that follows).
+      socket.removeListener('unexpected-response', onUnexpected)
+      socket.removeListener('error', onError)
+      socket.on('error', ignore)
+      resolve(socket)
+    })
+  })
+}

@@ -1,0 +1,77 @@
+// Dialing a resolved provider, for a relayed session and for a call's sideband alike: the key, the target with
+// the forwarded headers, the dial registered for shutdown to abort, and its outcome reported for the metrics.
+import type { FastifyRequest } from 'fastify'
+import type WebSocket from 'ws'
+import { dial } from './dial.js'
+import { upstreamHeaders } from './headers.js'
+import type { Resolution } from '../providers/registry.js'
+import type { UpstreamTarget } from '../providers/types.js'
+
+export interface ProviderTarget {
+  target: UpstreamTarget
+  /** The key it carries, to redact from any error. */
+  apiKey: string | undefined
+}
+
+/** The options a provider dial reads. */
+export interface ProviderDialOptions {
+  forwardHeaders: readonly string[]
+  dialTimeout: number
+  maxPayload: number
+  closeTimeout: number
+}
+
+/** A finished dial: `ok`, or why not (`timeout`, `rejected`, `unavailable`, `aborted`), and how long it took. */
+export type DialReport = (provider: string, seconds: number, outcome: string) => void
+
+/** The metrics label for a failed dial. */
+function dialOutcome (err: { code?: string }, aborted: boolean): string {
+  if (aborted) return 'aborted'
+  if (err.code === 'FST_REALTIME_UPSTREAM_TIMEOUT') return 'timeout'
+  return err.code === 'FST_REALTIME_UPSTREAM_REJECTED' ? 'rejected' : 'unavailable'
+}
+
+export class ProviderDialer {
+  /** Dials in flight, aborted on shutdown. */
+  readonly #inflight = new Set<AbortController>()
+  readonly #options: ProviderDialOptions
+  readonly #report: DialReport
+
+  constructor (options: ProviderDialOptions, report: DialReport) {
+    this.#options = options
+    this.#report = report
+  }
+
+  /** Reads the provider key (calling it when it is a function) and builds where to dial, with the forwarded headers. */
+  async target (request: FastifyRequest, resolution: Resolution): Promise<ProviderTarget> {
+    const { provider } = resolution
+    const apiKey = await provider.apiKey()
+    const target = provider.target(resolution, apiKey)
+    target.headers = upstreamHeaders(request.headers, this.#options.forwardHeaders, target.headers, request.id)
+    return { target, apiKey }
+  }
+
+  /** Dials `target`; `controller` aborts it (as abortAll does on shutdown). Resolves with the open, paused socket. */
+  async dial (provider: string, { target, apiKey }: ProviderTarget, controller: AbortController): Promise<WebSocket> {
+    const { dialTimeout, maxPayload, closeTimeout } = this.#options
+    this.#inflight.add(controller)
+    const dialStart = performance.now()
+    const settle = (outcome: string): void => {
+      this.#inflight.delete(controller)
+      this.#report(provider, (performance.now() - dialStart) / 1000, outcome)
+    }
+    try {
+      const upstream = await dial(target, { provider, timeout: dialTimeout, maxPayload, closeTimeout, secrets: [apiKey], signal: controller.signal })
+      settle('ok')
+      return upstream
+    } catch (err) {
+      settle(dialOutcome(err as { code?: string }, controller.signal.aborted))
+      throw err
+    }
+  }
+
+  /** Aborts every dial in flight (shutdown). */
+  abortAll (reason: Error): void {
+    for (const controller of this.#inflight) controller.abort(reason)
+  }
+}

@@ -1,0 +1,77 @@
+// Optional prices (USD) per model. Nothing is hard-coded: the user fills in what their contract says.
+import { InvalidOptionError } from '../errors.js'
+import { roundUSD, type TokenUsage } from './records.js'
+
+/** USD per 1M tokens, per minute of session, per second of transcribed audio. Missing rates cost 0. */
+export interface ModelPricing {
+  input?: { text?: number, audio?: number, image?: number, cached?: number }
+  output?: { text?: number, audio?: number }
+  /** Per minute of session time, for providers billed by duration (xAI). */
+  perMinute?: number
+  /** Input-audio transcription billed by tokens (USD per 1M) or by seconds. */
+  transcription?: { input?: number, output?: number, perSecond?: number }
+}
+
+/** Keyed by `provider/model` or by model; the upstream model name is tried before the one the client asked for. */
+export type Pricing = Record<string, ModelPricing>
+
+const PER_TOKEN = 1e-6
+
+const ownEntry = <T>(map: Record<string, T>, key: string): T | undefined => Object.hasOwn(map, key) ? map[key] : undefined
+
+export function checkPricing (pricing: unknown): Pricing | undefined {
+  if (pricing === undefined) return undefined
+  const bad = (path: string): never => {
+    throw new InvalidOptionError(`pricing${path} must be a non-negative number of USD (per 1M tokens, per minute or per second)`)
+  }
+  if (pricing === null || typeof pricing !== 'object') bad('')
+  const walk = (value: unknown, path: string): void => {
+    if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) walk(v, `${path}.${k}`)
+    } else if (typeof value !== 'number' || !(value >= 0)) bad(path)
+  }
+  for (const [model, price] of Object.entries(pricing as object)) walk(price, `["${model}"]`)
+  return pricing as Pricing
+}
+
+export function priceFor (pricing: Pricing | undefined, provider: string, models: ReadonlyArray<string | undefined>): ModelPricing | undefined {
+  if (pricing === undefined) return undefined
+  for (const model of models) {
+    if (model === undefined) continue
+    // Own entries only: a model named "constructor" or "__proto__" must not find Object.prototype's.
+    const price = ownEntry(pricing, `${provider}/${model}`) ?? ownEntry(pricing, model)
+    if (price !== undefined) return price
+  }
+  return undefined
+}
+
+/**
+ * Cached input tokens are part of input tokens: they are charged at the cached rate instead of the text or
+ * audio rate. `cachedAudio` says how many of them were audio; unknown, they are taken from text first.
+ */
+export function tokenCost (price: ModelPricing, usage: TokenUsage, cachedAudio?: number): number {
+  const { input = {}, output = {} } = price
+  // Without a breakdown, totals are charged at the text rate.
+  const inText = usage.input.text + usage.input.audio + usage.input.image === 0 ? usage.inputTokens : usage.input.text
+  const outText = usage.output.text + usage.output.audio === 0 ? usage.outputTokens : usage.output.text
+  const cached = Math.min(usage.input.cached, inText + usage.input.audio)
+  const audioPart = Math.min(cachedAudio ?? Math.max(0, cached - inText), usage.input.audio, cached)
+  const cachedText = cached - audioPart
+  return roundUSD(PER_TOKEN * (
+    (inText - cachedText) * (input.text ?? 0) +
+    (usage.input.audio - audioPart) * (input.audio ?? 0) +
+    usage.input.image * (input.image ?? 0) +
+    cached * (input.cached ?? 0) +
+    outText * (output.text ?? 0) +
+    usage.output.audio * (output.audio ?? 0)))
+}
+
+export function transcriptionCost (price: ModelPricing, usage: { inputTokens?: number, outputTokens?: number, seconds?: number }): number {
+  const rates = price.transcription ?? {}
+  return roundUSD(PER_TOKEN * ((usage.inputTokens ?? 0) * (rates.input ?? 0) + (usage.outputTokens ?? 0) * (rates.output ?? 0)) +
+    (usage.seconds ?? 0) * (rates.perSecond ?? 0))
+}
+
+export function durationCost (price: ModelPricing, seconds: number): number {
+  return roundUSD(seconds / 60 * (price.perMinute ?? 0))
+}

@@ -1,0 +1,76 @@
+// Type tests of the public API (tstyche): the Fastify augmentation, option types, hook signatures, records.
+import Fastify, { type FastifyRequest } from 'fastify'
+import { expect, test } from 'tstyche'
+import realtimeProxy, {
+  MemoryStore,
+  ProviderRegistry,
+  type CallRecord,
+  type Lease,
+  type RealtimeDecorator,
+  type RealtimeEvent,
+  type RealtimeProxyOptions,
+  type RealtimeRequest,
+  type RealtimeSession,
+  type RealtimeStats,
+  type SessionStore,
+  type SessionSummary,
+  type UsageRecord
+} from '../../lib/index.js'
+
+test('register takes the options; the decorators are typed', async () => {
+  const app = Fastify()
+  await app.register(realtimeProxy, { providers: { openai: { apiKey: 'k' } } })
+  expect(app.realtime).type.toBe<RealtimeDecorator>()
+  expect(app.realtime.providers).type.toBe<ProviderRegistry>()
+  expect(app.realtime.sessions).type.toBe<ReadonlyMap<string, RealtimeSession>>()
+  expect(app.realtime.stats()).type.toBe<RealtimeStats>()
+  app.get('/', async (request: FastifyRequest) => {
+    expect(request.realtime).type.toBe<RealtimeRequest>()
+    expect(request.realtime.credential).type.toBe<string | undefined>()
+    return null
+  })
+})
+
+test('options: providers are required, names are checked, values are typed', () => {
+  expect<RealtimeProxyOptions>().type.toBeAssignableFrom({ providers: { openai: { apiKey: 'k' } } })
+  expect<RealtimeProxyOptions>().type.toBeAssignableFrom({
+    providers: { azure: { apiKey: async () => 'token', baseURL: 'https://r.openai.azure.com', auth: 'bearer' as const }, local: { baseURL: 'http://127.0.0.1/v1', apiKey: null } },
+    models: { voice: { provider: 'azure', model: 'deployment' }, other: 'local' },
+    maxSessions: 10,
+    maxAttachesPerCall: 1,
+    pinTranscriptionModel: false,
+    signaling: { sideband: false, callTTL: 60_000 },
+    metrics: { prefix: 'x_' },
+    rateLimit: { perSecond: 50 }
+  })
+  expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({})
+  expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({ providers: {}, maxSessions: '5' })
+  expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({ providers: { x: { type: 'nope' } } })
+})
+
+test('hooks see typed sessions, events, records and summaries', () => {
+  const options: RealtimeProxyOptions = {
+    providers: { openai: {} },
+    onClientEvent (event, session) {
+      expect(event).type.toBe<RealtimeEvent>()
+      expect(session.intent).type.toBe<string | undefined>()
+      return null
+    },
+    onUsage (record, session) {
+      expect(record).type.toBe<UsageRecord>()
+      expect(session).type.toBe<RealtimeSession>()
+      if (record.kind === 'response') expect(record.totalTokens).type.toBe<number>()
+    },
+    onSessionEnd (summary) {
+      expect(summary).type.toBe<SessionSummary>()
+      expect(summary.usage.costUSD).type.toBe<number>()
+    }
+  }
+  expect(options).type.toBe<RealtimeProxyOptions>()
+})
+
+test('a store is leased; MemoryStore is one', () => {
+  expect<SessionStore>().type.toBeAssignableFrom(new MemoryStore())
+  expect(new MemoryStore().acquire('k', 1, 1000)).type.toBe<Lease | undefined>()
+  expect<CallRecord>().type.toBeAssignableFrom({ provider: 'openai', owner: 'key:x' })
+})
