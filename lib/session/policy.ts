@@ -11,6 +11,39 @@ export interface RealtimeEvent {
   [key: string]: unknown
 }
 
+/** A session configuration as `session.update` carries it (OpenAI GA); every field optional, others kept. */
+export interface SessionConfig {
+  type?: 'realtime' | 'transcription'
+  model?: string
+  instructions?: string
+  output_modalities?: string[]
+  tools?: Array<Record<string, unknown>>
+  tool_choice?: unknown
+  max_output_tokens?: number | 'inf'
+  audio?: {
+    input?: {
+      format?: { type: string, rate?: number }
+      transcription?: { model?: string, language?: string, prompt?: string } | null
+      turn_detection?: Record<string, unknown> | null
+      noise_reduction?: Record<string, unknown> | null
+      [key: string]: unknown
+    }
+    output?: { format?: { type: string, rate?: number }, voice?: string, speed?: number, [key: string]: unknown }
+  }
+  [key: string]: unknown
+}
+
+/** A client's `session.update`, narrowed by `isSessionUpdate`. */
+export interface SessionUpdateEvent extends RealtimeEvent {
+  type: 'session.update'
+  session: SessionConfig
+}
+
+/** Narrows a client event to a `session.update` with a session object, so a hook can edit it without casts. */
+export function isSessionUpdate (event: RealtimeEvent): event is SessionUpdateEvent {
+  return event.type === 'session.update' && isObject(event.session)
+}
+
 /** What the policy hooks see of a session. */
 export interface PolicySession {
   readonly id: string
