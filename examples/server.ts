@@ -2,8 +2,11 @@
 // token protecting the routes, usage logged per response, the browser voice demo at / and WebRTC at /webrtc.
 //   npm start                      # simulator only: no key needed
 //   OPENAI_API_KEY=sk-... npm start
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { existsSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import Fastify, { type FastifyInstance } from 'fastify'
 import realtimeProxy, { type Pricing, type ProviderConfig, type UsageRecord } from '../lib/index.js'
 
@@ -62,9 +65,11 @@ const ASSETS: Record<string, string> = {
   '/worklet.js': 'dist/worklet.js',
   '/webrtc': 'webrtc.html',
   '/webrtc.js': 'dist/webrtc.js',
-  '/demo.css': 'demo.css'
+  '/demo.css': 'demo.css',
+  // "Hello! What is the weather like in Paris today?" spoken by espeak-ng, as PCM16 24 kHz mono
+  '/sample.pcm': 'sample.pcm'
 }
-const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' }
+const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', pcm: 'application/octet-stream' }
 
 export async function buildServer (env: Env = process.env, logger: boolean | object = true, https?: { key: Buffer, cert: Buffer }): Promise<ExampleServer> {
   const token = env.DEMO_TOKEN ?? randomBytes(12).toString('base64url')
@@ -97,14 +102,35 @@ export async function buildServer (env: Env = process.env, logger: boolean | obj
   return { app, token, models }
 }
 
+/** Compiles the demo page's scripts when a source is newer than its build (a fresh clone, or an edit). */
+export function buildDemoIfStale (log: (message: string) => void): void {
+  const sources = ['app.ts', 'worklet.ts', 'webrtc.ts'].map((f) => new URL(f, PUBLIC))
+  const built = sources.map((f) => new URL(`dist/${f.pathname.split('/').pop()?.replace(/\.ts$/, '.js') as string}`, PUBLIC))
+  const mtime = (f: URL): number => existsSync(f) ? statSync(f).mtimeMs : -1
+  const newest = Math.max(...sources.map(mtime), mtime(new URL('../tsconfig.demo.json', import.meta.url)))
+  if (built.every((f) => mtime(f) >= newest)) return
+  log('building the demo page (tsc -p tsconfig.demo.json): examples/public/*.ts -> examples/public/dist')
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+  execFileSync(process.execPath, [tsc, '-p', new URL('../tsconfig.demo.json', import.meta.url).pathname], { stdio: 'inherit' })
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const pretty = process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { ignore: 'pid,hostname' } } } : true
+  const started = performance.now()
+  buildDemoIfStale((message) => process.stdout.write(`${message}\n`))
   const { app, token, models } = await buildServer(process.env, pretty)
+  // Ctrl-C, or the orchestrator's SIGTERM: close every session with 1001, then exit.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      app.log.info(`${signal}: closing sessions and the server`)
+      app.close().then(() => process.exit(0), () => process.exit(1))
+    })
+  }
   const port = Number(process.env.PORT ?? 3000)
   await app.listen({ port, host: process.env.HOST ?? '127.0.0.1' })
   const live = models.filter((m) => m.provider !== 'simulator').map((m) => m.label)
   app.log.info(live.length === 0
     ? 'no provider key set: the demo runs on the embedded simulator (set OPENAI_API_KEY and restart to talk to OpenAI)'
     : `live providers: ${live.join(', ')} (and the simulator)`)
-  app.log.info(`open http://localhost:${port}/#token=${token} (websocket token: ${token})`)
+  app.log.info(`open http://localhost:${port}/#token=${token} (websocket token: ${token}); up in ${Math.round(performance.now() - started)} ms`)
 }

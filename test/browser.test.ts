@@ -110,3 +110,30 @@ t.test('the WebRTC page signals through the plugin: a client secret is minted, a
   t.match(await page.textContent('[data-testid=log]'), 'call failed: 501: {"error":{"message":"The simulator does not speak WebRTC; connect with a websocket."')
   t.same(errors, [], 'no page errors')
 })
+
+t.test('without a microphone, the sample button speaks a bundled sentence; the sent counter moves while it is sent', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}` }, async (t) => {
+  const { app, token } = await buildServer({ DEMO_TOKEN: 'sample-test-token' }, false)
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  const browser = await launch(t) // a fake microphone that never pauses: not used here
+  const page = await browser.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (err) => errors.push(err.message))
+  await page.goto(`http://127.0.0.1:${port}/#token=${token}`)
+  await page.waitForSelector('[data-testid=model] option', { state: 'attached' })
+  t.equal(await page.isDisabled('[data-testid=sample]'), true, 'no sample before connecting')
+  await page.uncheck('[data-testid=mic]')
+  await page.click('[data-testid=connect]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'connected', undefined, { timeout: 15_000 })
+  await page.click('[data-testid=sample]')
+  // while the sample is still being sent (3.7 s of speech at speaking pace), the counter already moved
+  await page.waitForFunction(() => Number.parseFloat(document.getElementById('sent')?.textContent ?? '0') >= 1, undefined, { timeout: 10_000 })
+  t.equal(await page.isDisabled('[data-testid=sample]'), true, 'one sample at a time')
+  await page.waitForSelector('[data-role=user]', { timeout: 20_000 })
+  await page.waitForFunction(() => (window as unknown as { demo: { responses: number } }).demo.responses > 0, undefined, { timeout: 20_000 })
+  t.match(await page.textContent('[data-role=user]'), /you: \[(3\.[5-9]|4\.\d) seconds of audio\]/, 'the server heard the sentence as one turn')
+  const sent = await page.evaluate(() => (window as unknown as { demo: { sent: number } }).demo.sent)
+  t.ok(sent >= 4.8 && sent < 5.1, `sent ${sent.toFixed(2)} s: the sentence and 1.2 s of silence`)
+  t.same(errors, [], 'no page errors')
+})

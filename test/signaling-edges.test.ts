@@ -127,7 +127,8 @@ t.test('the simulator refuses bad client_secrets bodies like OpenAI, and plain r
 })
 
 t.test('the simulator\'s minted keys expire, and its bodies are bounded', async (t) => {
-  const sim = await RealtimeSimulator.start({ pace: 0 })
+  let clock = Date.now()
+  const sim = await RealtimeSimulator.start({ pace: 0, now: () => clock }) // its clock, so nobody waits 10 s
   t.teardown(() => sim.close())
   const base = `http://127.0.0.1:${sim.port}`
   const short = JSON.parse((await post(base, '/v1/realtime/client_secrets', '{"expires_after":{"seconds":10}}', 'application/json')).text)
@@ -136,7 +137,10 @@ t.test('the simulator\'s minted keys expire, and its bodies are bounded', async 
   const live = await open(t, ws, [], { headers })
   t.equal(JSON.parse((await nextMessage(live)).data.toString()).session.model, 'gpt-realtime', 'the default model')
   live.close()
-  await new Promise((resolve) => setTimeout(resolve, 10_050))
+  clock += 9_990
+  const stillLive = await open(t, ws, [], { headers })
+  stillLive.close()
+  clock += 20
   t.equal((await refused(t, ws, [], { headers })).status, 401, 'expired after 10 s')
   t.equal((await post(base, '/v1/realtime/client_secrets', '', 'application/json')).status, 200, 'an empty body mints a default key (and sweeps the expired one)')
   t.equal((await post(base, '/v1/realtime/client_secrets', '{}', 'application/json')).status, 200, 'live keys are kept')

@@ -11,6 +11,8 @@ const ui = {
   model: $<HTMLSelectElement>('model'),
   token: $<HTMLInputElement>('token'),
   connect: $<HTMLButtonElement>('connect'),
+  mic: $<HTMLInputElement>('mic'),
+  sample: $<HTMLButtonElement>('sample'),
   status: $('status'),
   transcript: $('transcript'),
   level: $('level'),
@@ -116,6 +118,29 @@ function onEvent (event: ServerEvent, price: Price | undefined): void {
   show()
 }
 
+/** One chunk of PCM16 audio to the server; the counter moves as audio is sent, not only when the server speaks. */
+function send (socket: WebSocket, pcm: ArrayBuffer): void {
+  socket.send(JSON.stringify({ type: 'input_audio_buffer.append', audio: toBase64(pcm) }))
+  totals.sent += pcm.byteLength / 2 / RATE
+  show()
+}
+
+/** Streams the bundled spoken sentence (PCM16 24 kHz mono) at speaking pace, then silence, so server VAD ends the turn. */
+async function speakSample (): Promise<void> {
+  const socket = ws
+  if (socket === undefined) return
+  ui.sample.disabled = true
+  const speech = await (await fetch('/sample.pcm')).arrayBuffer()
+  const audio = new Uint8Array(speech.byteLength + RATE * 2 * 1.2) // 1.2 s of silence after it
+  audio.set(new Uint8Array(speech))
+  const chunk = RATE * 2 / 10 // 100 ms
+  for (let at = 0; at < audio.length && socket.readyState === WebSocket.OPEN; at += chunk) {
+    send(socket, audio.slice(at, at + chunk).buffer)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  ui.sample.disabled = ws !== socket
+}
+
 async function connect (): Promise<void> {
   const choice = JSON.parse(ui.model.value) as DemoModel
   const price = pricing[`${choice.provider}/${choice.model}`] ?? pricing[choice.model]
@@ -123,7 +148,9 @@ async function connect (): Promise<void> {
   ui.status.textContent = 'connecting'
   context = new AudioContext({ sampleRate: RATE })
   await context.audioWorklet.addModule('/worklet.js')
-  stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } })
+  // Without a microphone (a headless browser's fake one never pauses, so server VAD never ends a turn), the
+  // sample button speaks instead.
+  if (ui.mic.checked) stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } })
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/realtime?model=${encodeURIComponent(`${choice.provider}/${choice.model}`)}`
   // Browsers cannot set headers: the token travels as a subprotocol and the server answers "realtime".
   const socket = new WebSocket(url, ['realtime', `openai-insecure-api-key.${ui.token.value}`])
@@ -136,6 +163,8 @@ async function connect (): Promise<void> {
       type: 'session.update',
       session: { type: 'realtime', instructions: 'You are a friendly voice assistant. Keep answers short.', audio: { input: { transcription: { model: 'gpt-4o-transcribe' }, turn_detection: { type: 'server_vad' } } } }
     }))
+    ui.sample.disabled = false
+    if (stream === undefined) return
     const source = (context as AudioContext).createMediaStreamSource(stream as MediaStream)
     const capture = new AudioWorkletNode(context as AudioContext, 'pcm-capture')
     const analyser = (context as AudioContext).createAnalyser()
@@ -144,8 +173,7 @@ async function connect (): Promise<void> {
     const samples = new Float32Array(analyser.fftSize)
     capture.port.onmessage = (message: MessageEvent<ArrayBuffer>) => {
       if (socket.readyState !== WebSocket.OPEN) return
-      socket.send(JSON.stringify({ type: 'input_audio_buffer.append', audio: toBase64(message.data) }))
-      totals.sent += message.data.byteLength / 2 / RATE
+      send(socket, message.data)
       analyser.getFloatTimeDomainData(samples)
       ui.level.style.width = `${Math.min(100, Math.sqrt(samples.reduce((s, v) => s + v * v, 0) / samples.length) * 400)}%`
     }
@@ -161,6 +189,8 @@ function disconnect (): void {
   if (ws !== undefined && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'user hung up')
   ws = undefined
   stream?.getTracks().forEach((track) => track.stop())
+  stream = undefined
+  ui.sample.disabled = true
   context?.close().catch(() => {})
   context = undefined
   interrupt()
@@ -177,6 +207,8 @@ ui.connect.onclick = () => {
     })
   } else disconnect()
 }
+
+ui.sample.onclick = () => { speakSample().catch((err: Error) => line('assistant', `[sample] ${err.message}`)) }
 
 ui.token.value = new URLSearchParams(location.hash.slice(1)).get('token') ?? ''
 const config = await (await fetch('/config')).json() as { models: DemoModel[], pricing: Record<string, Price> }

@@ -37,11 +37,16 @@ async function readJson (req: IncomingMessage): Promise<unknown> {
 
 export class ClientSecrets {
   readonly #minted = new Map<string, MintedSecret>()
+  readonly #now: () => number
+
+  constructor (now: () => number) {
+    this.#now = now
+  }
 
   /** The key's session, while it is valid. */
   check (key: string): MintedSecret | undefined {
     const minted = this.#minted.get(key)
-    return minted !== undefined && minted.expiresAt > Date.now() ? minted : undefined
+    return minted !== undefined && minted.expiresAt > this.#now() ? minted : undefined
   }
 
   async mint (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -58,7 +63,7 @@ export class ClientSecrets {
       return invalid(res, 400, `expires_after.seconds must be between ${MIN_TTL} and ${MAX_TTL}.`, 'invalid_value')
     }
     const model = typeof session.model === 'string' ? session.model : transcription ? 'gpt-4o-transcribe' : 'gpt-realtime'
-    const now = Date.now()
+    const now = this.#now()
     for (const [key, minted] of this.#minted) if (minted.expiresAt <= now) this.#minted.delete(key)
     const value = `ek_${randomBytes(24).toString('hex')}`
     const expiresAt = now + seconds * 1000

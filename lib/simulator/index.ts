@@ -22,6 +22,8 @@ export interface SimulatorOptions {
    * A key minted at `POST /v1/realtime/client_secrets` (`ek_...`) opens a websocket until it expires, set or not.
    */
   apiKey?: string
+  /** The clock minted keys expire by (milliseconds since the epoch). Default `Date.now`; tests pass their own. */
+  now?: () => number
 }
 
 function refuse (socket: Socket, status: number, message: string, code: string): void {
@@ -55,7 +57,7 @@ export class RealtimeSimulator {
 
   static async start (options: SimulatorOptions = {}): Promise<RealtimeSimulator> {
     const pace = options.pace ?? 1
-    const secrets = new ClientSecrets()
+    const secrets = new ClientSecrets(options.now ?? Date.now)
     const authorized = (req: IncomingMessage): boolean => options.apiKey === undefined || req.headers.authorization === `Bearer ${options.apiKey}`
     const server = createServer((req, res) => {
       const path = new URL(req.url as string, 'http://simulator').pathname
