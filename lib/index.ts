@@ -83,7 +83,7 @@ async function withEmbedded (fastify: FastifyInstance, options: RealtimeProxyOpt
     const type = providerTypeOf(name, config)
     if (!isProviderType(type)) continue
     const { embedded } = providerTypes[type] as ProviderModule
-    if (embedded === undefined || config?.baseURL !== undefined) continue
+    if (embedded === undefined || config.baseURL !== undefined) continue
     let url = started.get(type)
     if (url === undefined) {
       const server = await embedded()
