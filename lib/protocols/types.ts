@@ -6,8 +6,13 @@ import type { Json } from '../json.js'
 
 /** Usage one server event reported, in the client's schema, before pricing. */
 export type UsageReport =
-  /** Tokens of one response (`usage` in OpenAI's token shape, any of its spellings). */
-  | { kind: 'response', responseId?: string, usage: Json }
+  /**
+   * Tokens of one response (`usage` in OpenAI's token shape, any of its spellings); `model` when a backend model
+   * other than the session's produced it (GPT-Live delegation), priced by its own `pricing` entry.
+   */
+  | { kind: 'response', responseId?: string, usage: Json, model?: string }
+  /** The session's billed seconds so far, a cumulative total (GPT-Live); `final` on the session's last report. */
+  | { kind: 'seconds', totalSeconds: number, final: boolean }
   /** Input-audio transcription, by tokens or by seconds (`usage` as the event carries it). */
   | { kind: 'transcription', itemId?: string, usage: Json }
 

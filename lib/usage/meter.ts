@@ -23,6 +23,9 @@ export class Meter {
   readonly totals: UsageTotals = emptyTotals()
   readonly #ctx: MeterContext
   readonly #price: ModelPricing | undefined
+  /** The last cumulative total a provider reported (GPT-Live), and whether it was the session's final one. */
+  #totalSeconds: number | undefined = undefined
+  #final = false
 
   constructor (ctx: MeterContext) {
     this.#ctx = ctx
@@ -31,8 +34,29 @@ export class Meter {
 
   /** Usage the session's protocol read from a server event: priced, summed and emitted as a record. */
   record (report: UsageReport): void {
-    if (report.kind === 'response') this.#response(report.responseId, report.usage)
+    if (report.kind === 'response') this.#response(report.responseId, report.usage, report.model)
+    else if (report.kind === 'seconds') this.#seconds(report.totalSeconds, report.final)
     else this.#transcription(report.itemId, report.usage)
+  }
+
+  /**
+   * Whether the provider's cumulative usage is final: undefined when it reports none, false when the session
+   * ended on a snapshot (its last total is kept), true after its closing report.
+   */
+  get final (): boolean | undefined {
+    return this.#totalSeconds === undefined ? undefined : this.#final
+  }
+
+  /** A cumulative total: the record bills the increase since the last one, so records add up to the last total. */
+  #seconds (total: number, final: boolean): void {
+    const increase = total - (this.#totalSeconds ?? 0)
+    this.#totalSeconds = Math.max(total, this.#totalSeconds ?? 0)
+    this.#final ||= final
+    if (increase <= 0) return // a repeated (or late, smaller) snapshot bills nothing
+    const record: DurationUsage = { kind: 'duration', ...this.#who(), seconds: increase, totalSeconds: total }
+    if (this.#price !== undefined) record.costUSD = durationCost(this.#price, increase)
+    this.totals.durationSeconds += increase
+    this.#add(record)
   }
 
   /** The duration record of a per-minute-billed session; once, at close. */
@@ -48,9 +72,12 @@ export class Meter {
     return { sessionId, provider, model }
   }
 
-  #response (responseId: string | undefined, usage: Json): void {
+  #response (responseId: string | undefined, usage: Json, backend: string | undefined): void {
     const record: ResponseUsage = { kind: 'response', ...this.#who(), responseId, ...tokenUsage(usage) }
-    if (this.#price !== undefined) record.costUSD = tokenCost(this.#price, record, cachedAudioTokens(usage))
+    // A delegated backend model is priced by its own entry, not the session's.
+    const price = backend === undefined ? this.#price : priceFor(this.#ctx.pricing, this.#ctx.provider, [backend])
+    if (backend !== undefined) record.model = backend
+    if (price !== undefined) record.costUSD = tokenCost(price, record, cachedAudioTokens(usage))
     this.totals.responses++
     addTokens(this.totals, record)
     this.#add(record)

@@ -38,7 +38,10 @@ export interface DurationUsage {
   sessionId: string
   provider: string
   model?: string
+  /** Seconds this record bills: for a provider reporting a cumulative total, the increase since the last record. */
   seconds: number
+  /** The provider's cumulative total this record brings the session to (GPT-Live). */
+  totalSeconds?: number
   costUSD?: number
 }
 
