@@ -3,7 +3,7 @@ import t from 'tap'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { once } from 'node:events'
-import { fakeUpstream, refused, startProxy } from './helpers.js'
+import { fakeUpstream, refused, startProxy, until } from './helpers.js'
 
 const KEY = 'sk-proj-SECRETSECRETSECRET1234'
 
@@ -20,6 +20,8 @@ for (const status of [401, 403, 404, 429]) {
     t.equal(upstream.requests.length, 1)
     t.notOk(proxy.logs.text.includes('SECRETSECRET'), 'the key is not logged')
     t.equal(proxy.logs.lines.filter((l) => l.msg === 'provider refused the realtime session' && l.statusCode === status).length, 1, 'logged once')
+    await until(() => proxy.logs.lines.some((l) => l.msg === 'request completed'), 'the request logged as completed')
+    t.same(proxy.logs.lines.filter((l) => (l.level as number) >= 50).map((l) => l.msg), [], 'and nothing went wrong after the answer was sent')
   })
 }
 

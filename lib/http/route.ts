@@ -10,9 +10,10 @@ import { lookupCall, type CallLookupOptions } from '../signaling/calls.js'
 import { BadUpgradeError, ShuttingDownError, UpgradeRequiredError } from '../errors.js'
 import { acquireSlots, type SlotOptions, type Slots } from '../limits/slots.js'
 import { readQuery } from './query.js'
-import type { Resolution } from '../providers/registry.js'
+import type { Resolution, RouteQuery } from '../providers/registry.js'
 import { RealtimeSession, type SessionOptions } from '../session/session.js'
 import type { PluginState } from '../state.js'
+import type { ProviderTarget } from '../upstream/provider-dial.js'
 import { realtime } from '../protocols/realtime.js'
 import { parseProtocols, selectProtocol } from './subprotocols.js'
 
@@ -55,10 +56,10 @@ function pinProtocol (request: FastifyRequest): void {
   else request.raw.headers['sec-websocket-protocol'] = protocol
 }
 
-function relayRejection (reply: FastifyReply, err: UpstreamRejection): FastifyReply {
+function relayRejection (reply: FastifyReply, err: UpstreamRejection): void {
   reply.log.warn({ statusCode: err.statusCode }, 'provider refused the realtime session')
   if (err.retryAfter !== undefined) reply.header('retry-after', err.retryAfter)
-  return reply.code(err.statusCode).type('application/json; charset=utf-8').send(err.body)
+  reply.code(err.statusCode).type('application/json; charset=utf-8').send(err.body)
 }
 
 /**
@@ -66,9 +67,65 @@ function relayRejection (reply: FastifyReply, err: UpstreamRejection): FastifyRe
  * unnoticed and app.close() waits for it forever. @fastify/websocket drops it only when its own onRequest
  * hook ran, which an app hook registered before it and answering first prevents.
  */
-const dropRefusedUpgrade: onResponseHookHandler = (request, _reply, done) => {
+export const dropRefusedUpgrade: onResponseHookHandler = (request, _reply, done) => {
   if (request.raw.headers.upgrade !== undefined) request.raw.socket.destroy()
   done()
+}
+
+/** What every websocket route checks first: a valid upgrade, the caller's credential, not shutting down, the query. */
+export function acceptUpgrade (state: PluginState, request: FastifyRequest): { credential: string | undefined, query: RouteQuery } {
+  checkUpgrade(request)
+  const { credential } = request.realtime // before pinProtocol drops credential subprotocols
+  pinProtocol(request)
+  if (state.closing) throw new ShuttingDownError()
+  return { credential, query: readQuery(request.query) }
+}
+
+/**
+ * Dials the provider before the client is upgraded, so every failure is still an HTTP answer. Resolves with the
+ * open, paused upstream and the watch on the client (stop it once upgraded), or with undefined when the reply is
+ * already taken care of: the provider's refusal sent, or a client that left meanwhile. (Not the reply itself: a
+ * reply is a thenable, which an async function would wait for.) The slots are released on any failure.
+ */
+export async function dialBeforeUpgrade (
+  state: PluginState, request: FastifyRequest, reply: FastifyReply, provider: string, prepared: ProviderTarget, slots: Slots
+): Promise<{ upstream: WebSocket, watch: ClientWatch } | undefined> {
+  const controller = new AbortController()
+  let upstream: WebSocket | undefined
+  // Until the relay owns both sockets, a client that leaves takes the upstream with it.
+  const onClientGone = (): void => {
+    controller.abort(new Error('client went away'))
+    upstream?.terminate()
+    slots.release()
+  }
+  const watch = watchClient(request.raw.socket, onClientGone)
+  try {
+    upstream = await state.dialer.dial(provider, prepared, controller)
+  } catch (err) {
+    watch.stop()
+    slots.release()
+    if (controller.signal.aborted) {
+      if (state.closing) throw new ShuttingDownError()
+      request.log.info('client left while the provider was dialed')
+      reply.hijack()
+      request.raw.socket.destroy()
+      return undefined
+    }
+    if ((err as UpstreamRejection).body === undefined) throw err
+    relayRejection(reply, err as UpstreamRejection)
+    return undefined
+  }
+  watch.release()
+  return { upstream, watch }
+}
+
+/** Lets the request and reply of an upgraded request go; the session's own error handling replaces ws's. */
+export function detach (client: WebSocket, request: FastifyRequest, response: ServerResponse): void {
+  // The socket is ws's now, and the session outlives the request: let the request and reply go (3 KB of
+  // an idle session's 10). The HTTP response never finishes, yet its 'finish' listener holds the reply,
+  // and @fastify/websocket's 'error' listener holds both; the session's own error handling replaces it.
+  response.detachSocket(request.raw.socket)
+  client.removeAllListeners('error')
 }
 
 export function realtimeRoute (state: PluginState, settings: RealtimeRouteOptions): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'onResponse' | 'logSerializers'> & { handler: WebsocketHandler } {
@@ -76,46 +133,18 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
   const dialed = new WeakMap<FastifyRequest, Dialed>()
 
   async function dialUpstream (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    checkUpgrade(request)
-    const { credential } = request.realtime // before pinProtocol drops credential subprotocols
-    pinProtocol(request)
-    if (state.closing) throw new ShuttingDownError()
-    const query = readQuery(request.query)
+    const { credential, query } = acceptUpgrade(state, request)
     // A client's attach to a call created here: routed by the registry, and not metered when the plugin's own
     // sideband is. It is a provider websocket on the app's key all the same: it holds a slot like any session,
     // and one of the call's maxAttachesPerCall.
     const call = query.callId === undefined ? undefined : await lookupCall(settings, registry, request, query.callId, credential)
     const resolution = call ?? registry.resolve(query)
-    const { provider } = resolution
     // The key is read before a slot is taken: a key function that throws then holds no slot.
     const prepared = await dialer.target(request, resolution)
     const slots = await acquireSlots(settings, request, reply, credential, call?.callId)
-
-    const controller = new AbortController()
-    let upstream: WebSocket | undefined
-    // Until the relay owns both sockets, a client that leaves takes the upstream with it.
-    const onClientGone = (): void => {
-      controller.abort(new Error('client went away'))
-      upstream?.terminate()
-      slots.release()
-    }
-    const watch = watchClient(request.raw.socket, onClientGone)
-    try {
-      upstream = await dialer.dial(provider.name, prepared, controller)
-    } catch (err) {
-      watch.stop()
-      slots.release()
-      if (controller.signal.aborted) {
-        if (state.closing) throw new ShuttingDownError()
-        request.log.info('client left while the provider was dialed')
-        reply.hijack()
-        request.raw.socket.destroy()
-        return reply
-      }
-      if ((err as UpstreamRejection).body !== undefined) return relayRejection(reply, err as UpstreamRejection)
-      throw err
-    }
-    watch.release()
+    const opened = await dialBeforeUpgrade(state, request, reply, resolution.provider.name, prepared, slots)
+    if (opened === undefined) return reply
+    const { upstream, watch } = opened
     dialed.set(request, { response: reply.raw, resolution, upstream, openedAt: Date.now(), watch, slots, credential, metered: settings.metering && (call === undefined || settings.signaling?.sideband !== true) })
     return undefined
   }
@@ -124,11 +153,7 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
     const { response, resolution, upstream, openedAt, watch, slots, credential, metered } = dialed.get(request) as Dialed
     dialed.delete(request)
     watch.stop()
-    // The socket is ws's now, and the session outlives the request: let the request and reply go (3 KB of
-    // an idle session's 10). The HTTP response never finishes, yet its 'finish' listener holds the reply,
-    // and @fastify/websocket's 'error' listener holds both; the session's own error handling replaces it.
-    response.detachSocket(request.raw.socket)
-    client.removeAllListeners('error')
+    detach(client, request, response)
     const init = { protocol: realtime, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered }
     // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
     new RealtimeSession(client, upstream, init, settings)
