@@ -12,6 +12,7 @@ import { ProviderRegistry, providerTypeOf } from './providers/registry.js'
 import { isProviderType, providerTypes } from './providers/index.js'
 import type { ProviderModule } from './providers/types.js'
 import { realtimeRoute } from './http/route.js'
+import { liveRoute } from './http/live-route.js'
 import { signalingRoutes } from './http/signaling-routes.js'
 import { UpstreamHttp } from './upstream/http-client.js'
 import { ProviderDialer } from './upstream/provider-dial.js'
@@ -22,9 +23,9 @@ import { CLOSE } from './session/close-codes.js'
 export * from './errors.js'
 export {
   DEFAULT_CALL_TTL, DEFAULT_CLOSE_TIMEOUT, DEFAULT_DIAL_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HIGH_WATER_MARK,
-  DEFAULT_MAX_ATTACHES_PER_CALL, DEFAULT_MAX_EXPIRES_AFTER, DEFAULT_MAX_PAYLOAD, DEFAULT_PATH, DEFAULT_PONG_TIMEOUT, DEFAULT_SIGNALING_BODY_LIMIT
+  DEFAULT_MAX_ATTACHES_PER_CALL, DEFAULT_MAX_EXPIRES_AFTER, DEFAULT_MAX_PAYLOAD, DEFAULT_START_TIMEOUT, DEFAULT_PATH, DEFAULT_PONG_TIMEOUT, DEFAULT_SIGNALING_BODY_LIMIT
 } from './options.js'
-export type { RealtimeProxyOptions } from './options.js'
+export type { LiveOptions, RealtimeProxyOptions } from './options.js'
 export type { SignalingOptions } from './http/signaling-routes.js'
 export { ProviderRegistry } from './providers/registry.js'
 export type {
@@ -146,6 +147,7 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
     }
   })
   fastify.route({ method: 'GET', url: settings.path, websocket: true, ...realtimeRoute(state, settings) })
+  if (settings.live !== undefined) fastify.route({ method: 'GET', url: settings.live.path, websocket: true, ...liveRoute(state, settings) })
   if (settings.signaling !== undefined) {
     const http = new UpstreamHttp(settings.dialTimeout)
     fastify.addHook('onClose', () => http.close())

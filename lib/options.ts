@@ -97,6 +97,19 @@ export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
    * WebRTC call talks to the provider directly, outside the event policy and frame limits of the websocket route.
    */
   signaling?: boolean | SignalingOptions
+  /**
+   * GPT-Live sessions (`/live/sessions`), off by default: `true` or `{ path, startTimeout }`. The route defaults
+   * to `path`'s parent + `/live/sessions` (`/v1/live/sessions`), so an SDK whose base URL is the app's `/v1`
+   * finds both protocols; the same hooks, limits, policy and metering apply.
+   */
+  live?: boolean | LiveOptions
+}
+
+export interface LiveOptions {
+  /** Default: the realtime `path`'s parent + `/live/sessions`. */
+  path?: string
+  /** Milliseconds to wait for the client's `session.start` when the request does not name the provider. Default 10 000. */
+  startTimeout?: number
 }
 
 /** Every top-level option, and the ones Fastify's register() itself takes (it passes them on to the plugin). */
@@ -105,7 +118,7 @@ export const OPTION_NAMES = [
   'heartbeatInterval', 'pongTimeout', 'closeTimeout', 'pricing', 'metering', 'metrics', 'onRequest', 'preHandler',
   'credentialQuery', 'allowedOrigins', 'maxSessions', 'maxSessionsPerKey', 'maxAttachesPerCall', 'sessionKey', 'store',
   'retryAfter', 'pinTranscriptionModel', 'maxSessionDuration', 'idleTimeout', 'rateLimit', 'signaling',
-  'onSessionStart', 'onUsage', 'onSessionEnd', 'onClientEvent', 'clientEvents', 'onServerEvent', 'serverEvents',
+  'onSessionStart', 'onUsage', 'onSessionEnd', 'onClientEvent', 'clientEvents', 'onServerEvent', 'serverEvents', 'live',
   'prefix', 'logLevel', 'logSerializers'
 ] as const satisfies ReadonlyArray<keyof RealtimeProxyOptions | 'prefix' | 'logLevel' | 'logSerializers'>
 
@@ -125,6 +138,20 @@ export interface Settings extends RealtimeRouteOptions, SignalingRouteOptions, P
   metrics?: MetricsOptions
   hooks: SessionHooks
   signaling?: SignalingSettings
+  live?: Required<LiveOptions>
+}
+
+export const DEFAULT_START_TIMEOUT = 10_000
+
+function liveFrom (options: RealtimeProxyOptions, path: string): Settings['live'] {
+  const { live } = options
+  if (live === undefined || live === false) return undefined
+  if (live !== true && (live === null || typeof live !== 'object')) throw new InvalidOptionError('"live" must be true or an object such as { path: "/v1/live/sessions" }')
+  const given: LiveOptions = live === true ? {} : live
+  refuseUnknownKeys(given, ['path', 'startTimeout'] satisfies Array<keyof LiveOptions>, 'live.')
+  const livePath = given.path ?? `${path.replace(/\/+$/, '').replace(/\/[^/]*$/, '')}/live/sessions`
+  if (typeof livePath !== 'string' || !livePath.startsWith('/')) throw new InvalidOptionError('"live.path" must start with "/", such as "/v1/live/sessions"')
+  return { path: livePath, startTimeout: checkedInteger(given.startTimeout ?? DEFAULT_START_TIMEOUT, 'live.startTimeout', 1) }
 }
 
 function signalingFrom (options: RealtimeProxyOptions, store: SessionStore | CountingStore): SignalingSettings | undefined {
@@ -247,5 +274,6 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
   // Without a heartbeat nothing renews, so slots never expire.
   settings.leaseTTL = LEASE_HEARTBEATS * settings.heartbeatInterval
   settings.signaling = signalingFrom(options, settings.store)
+  settings.live = liveFrom(options, path)
   return settings
 }

@@ -73,9 +73,9 @@ export const attachKey = (callId: string): string => `call:${callId}`
 /**
  * Takes the slots of one provider websocket (or call) opened for a caller, as leases of `leaseTTL`; returns
  * them, to renew and to give back (once). `callId`: a client's attach to a registered call, which also takes
- * one of the call's `maxAttachesPerCall`. Throws 429 with Retry-After when full.
+ * one of the call's `maxAttachesPerCall`. Throws 429 (with Retry-After on `reply`, before an upgrade) when full.
  */
-export async function acquireSlots (options: SlotOptions, request: FastifyRequest, reply: FastifyReply, credential: string | undefined, callId?: string): Promise<Slots> {
+export async function acquireSlots (options: SlotOptions, request: FastifyRequest, reply: FastifyReply | undefined, credential: string | undefined, callId?: string): Promise<Slots> {
   const { store, maxSessions, maxSessionsPerKey, maxAttachesPerCall, leaseTTL } = options
   if (maxSessions === Infinity && maxSessionsPerKey === Infinity && (callId === undefined || maxAttachesPerCall === Infinity)) return NOTHING_TAKEN
   const held = new Held(request.log)
@@ -84,7 +84,7 @@ export async function acquireSlots (options: SlotOptions, request: FastifyReques
     const lease = leaseOf(store, key, await store.acquire(key, limit, leaseTTL))
     if (lease === undefined) {
       held.release()
-      reply.header('retry-after', String(options.retryAfter))
+      reply?.header('retry-after', String(options.retryAfter)) // after an upgrade (GPT-Live), there is no reply
       throw new TooManySessionsError(scope)
     }
     held.add(lease)

@@ -47,6 +47,8 @@ export const azure: ProviderModule = {
       : { model: req.model, intent: req.intent }
     return { url: withQuery(url, query), headers, protocols: [] }
   },
+  // GPT-Live on Azure Foundry: the v1 surface, Authorization: Bearer (a key or an Entra token)
+  live: (settings) => ({ url: wsURL(resourceRoot(settings.baseURL), '/openai/v1/live/sessions', true).href, headers: bearer(settings.apiKey), protocols: [] }),
   endpoint (settings, endpoint) {
     if (settings.apiVersion !== undefined) return undefined
     return { url: httpURL(resourceRoot(settings.baseURL), `/openai/v1/realtime/${endpoint}`, true), headers: authHeaders(settings) }

@@ -8,5 +8,6 @@ export const openaiCompatible: ProviderModule = {
   modelOptional: openai.modelOptional,
   intents: openai.intents,
   target: openai.target,
-  endpoint: openai.endpoint
+  endpoint: openai.endpoint,
+  live: openai.live
 }

@@ -23,5 +23,7 @@ export const openai: ProviderModule = {
       : req.intent !== undefined ? { intent: req.intent } : { model: req.model }
     return { url: withQuery(url, query), headers: bearer(settings.apiKey), protocols: [] }
   },
-  endpoint: bearerEndpoints('/realtime', true, ['client_secrets', 'calls'])
+  endpoint: bearerEndpoints('/realtime', true, ['client_secrets', 'calls']),
+  // GPT-Live: <base>/live/sessions, no query, Bearer
+  live: (settings) => ({ url: wsURL(settings.baseURL, '/live/sessions', true).href, headers: bearer(settings.apiKey), protocols: [] })
 }

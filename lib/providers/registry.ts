@@ -1,6 +1,6 @@
 // The provider registry: named providers, the model routing table, and resolution of a request to a provider.
 // Lives on `fastify.realtime.providers`; changes at runtime apply to the next session.
-import { InvalidOptionError, ModelRequiredError, UnknownProviderError, UnroutableModelError, UnsupportedIntentError } from '../errors.js'
+import { InvalidOptionError, ModelRequiredError, UnknownProviderError, UnroutableModelError, UnsupportedIntentError, UnsupportedProtocolError } from '../errors.js'
 import { refuseUnknownKeys } from '../validate.js'
 import { isProviderType, providerTypes, typesTaking, type ProviderType } from './index.js'
 import type { Billing, Endpoint, HttpTarget, ModuleOption, ProviderModule, ProviderSettings, TargetRequest, UpstreamTarget } from './types.js'
@@ -49,6 +49,8 @@ export interface Provider {
   modelOptional (req: TargetRequest): boolean
   /** Whether the provider takes this `?intent=` value. */
   supportsIntent (intent: string): boolean
+  /** Whether it serves GPT-Live sessions. */
+  readonly live: boolean
   /** Where and how to dial for this request, with the key in place. Pure apart from reading the key. */
   target (req: TargetRequest, apiKey: string | undefined): UpstreamTarget
   /** A WebRTC signaling endpoint with the key in place; undefined where the provider has none. */
@@ -66,6 +68,8 @@ export interface RouteQuery {
   provider?: string
   intent?: string
   callId?: string
+  /** `live` for the GPT-Live route: only providers that serve it. */
+  protocol?: 'realtime' | 'live'
 }
 
 /** A request resolved to a provider and the model it knows. */
@@ -136,8 +140,9 @@ function createProvider (name: string, config: ProviderConfig): Provider {
     apiKey: async () => typeof apiKey === 'function' ? await apiKey() : apiKey ?? undefined,
     modelOptional: (req) => module.modelOptional(req, settings),
     supportsIntent: (intent) => module.intents?.(settings).includes(intent) ?? false,
+    live: module.live !== undefined,
     target (req, key) {
-      const target = module.target({ ...settings, apiKey: key }, req)
+      const target = req.protocol === 'live' ? (module.live as NonNullable<typeof module.live>)({ ...settings, apiKey: key }) : module.target({ ...settings, apiKey: key }, req)
       target.headers = { ...this.headers, ...target.headers }
       return target
     },
@@ -245,7 +250,9 @@ export class ProviderRegistry {
     }
     // Refused before anything is dialed: a dropped intent would open an ordinary, billed conversation instead.
     if (intent !== undefined && !provider.supportsIntent(intent)) throw new UnsupportedIntentError(provider.name, provider.type, intent)
+    if (query.protocol === 'live' && !provider.live) throw new UnsupportedProtocolError(provider.name, provider.type)
     const resolution: Resolution = { provider, model: upstreamModel === '' ? undefined : upstreamModel, intent, callId, requestedModel: model }
+    if (query.protocol === 'live') resolution.protocol = 'live'
     if (requireModel && resolution.model === undefined && !provider.modelOptional(resolution)) throw new ModelRequiredError()
     return resolution
   }

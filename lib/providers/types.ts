@@ -9,6 +9,8 @@ export interface TargetRequest {
   intent?: string
   /** Attach to an existing WebRTC/SIP call (sideband). */
   callId?: string
+  /** The route family: `realtime` (default) or `live` (GPT-Live, `/live/sessions`). */
+  protocol?: 'realtime' | 'live'
 }
 
 /** Where and how to dial the provider. */
@@ -70,6 +72,8 @@ export interface ProviderModule {
   embedded? (): Promise<{ url: string, close (): Promise<void> }>
   /** Whether a request may go without a model. */
   modelOptional (req: TargetRequest, settings: ProviderSettings): boolean
+  /** Serves GPT-Live sessions: the websocket to dial for one (no query: the model travels in `session.start`). */
+  live? (settings: ProviderSettings): UpstreamTarget
   /** The `?intent=` values the provider takes (`transcription`); any other is refused before a dial. Default none. */
   intents?: (settings: ProviderSettings) => readonly string[]
   target (settings: ProviderSettings, req: TargetRequest): UpstreamTarget

@@ -72,6 +72,11 @@ export interface SessionSummary extends CloseRecord {
   client: LegStats
   upstream: LegStats
   usage: UsageTotals
+  /**
+   * For providers that report a cumulative usage total (GPT-Live): false when the session ended before the
+   * provider's closing report, so the last total billed is not final. Absent for other providers.
+   */
+  usageFinal?: boolean
 }
 
 const UNMETERED: Readonly<UsageTotals> = Object.freeze(emptyTotals())
@@ -289,6 +294,8 @@ export class RealtimeSession implements PolicySession {
       upstream: stats.upstream,
       usage: this.usage
     }
+    const final = this.#meter?.final
+    if (final !== undefined) summary.usageFinal = final
     this.#summary = summary
     this.#parentLog.info({ ...this.#bindings(), summary }, 'realtime session ended')
     this.#hub.ended(summary, this)

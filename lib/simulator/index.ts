@@ -9,6 +9,7 @@ import { WebSocketServer } from 'ws'
 import { ClientSecrets, invalid } from './client-secrets.js'
 import { errorBody } from './events.js'
 import { SimulatedSession } from './session.js'
+import { SimulatedLiveSession } from './live.js'
 
 export interface SimulatorOptions {
   /** Default 0 (any free port). */
@@ -22,6 +23,8 @@ export interface SimulatorOptions {
    * A key minted at `POST /v1/realtime/client_secrets` (`ek_...`) opens a websocket until it expires, set or not.
    */
   apiKey?: string
+  /** Milliseconds between a GPT-Live session's session.usage.updated events. Default 60 000 (about OpenAI's). */
+  usageInterval?: number
   /** The clock minted keys expire by (milliseconds since the epoch). Default `Date.now`; tests pass their own. */
   now?: () => number
 }
@@ -71,7 +74,15 @@ export class RealtimeSimulator {
     const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 })
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       const url = new URL(req.url as string, 'http://simulator')
-      if (!url.pathname.endsWith('/realtime')) return refuse(socket, 400, `Unknown path ${url.pathname}: connect to /v1/realtime`, 'invalid_path')
+      if (url.pathname.endsWith('/live/sessions')) {
+        if (!authorized(req)) return refuse(socket, 401, 'Incorrect API key provided.', 'invalid_api_key')
+        return wss.handleUpgrade(req, socket, head, (ws) => {
+          ws.on('error', () => {})
+          // eslint-disable-next-line no-new -- the session lives as long as its socket
+          new SimulatedLiveSession(ws, { usageInterval: options.usageInterval ?? 60_000, pace })
+        })
+      }
+      if (!url.pathname.endsWith('/realtime')) return refuse(socket, 400, `Unknown path ${url.pathname}: connect to /v1/realtime or /v1/live/sessions`, 'invalid_path')
       const key = ephemeralKey(req)
       const minted = key === undefined ? undefined : secrets.check(key)
       if (key !== undefined ? minted === undefined : !authorized(req)) {

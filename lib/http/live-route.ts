@@ -1,0 +1,180 @@
+// The GPT-Live route (`live.path`, default /v1/live/sessions). A GPT-Live client names its model in its first
+// frame, `session.start`, not in the URL. When the request already names the provider (`?provider=`,
+// `?model=`, or there is only one), the provider is dialled before the upgrade, as on the realtime route;
+// otherwise the client is upgraded first. Either way the first frame is awaited (startTimeout), routed with the
+// same rules, shown to the app's onClientEvent (which may pin instructions, voice, delegation, tools), its model
+// rewritten to the upstream one, and sent as the provider's first frame; then frames are relayed verbatim.
+// A refusal after the upgrade is an `error` event in GPT-Live's envelope, then a close with a documented code.
+import type { ServerResponse } from 'node:http'
+import type { FastifyReply, FastifyRequest, preHandlerHookHandler, RouteOptions } from 'fastify'
+import type { WebsocketHandler } from '@fastify/websocket'
+import type WebSocket from 'ws'
+import { callerHooks } from './caller-hooks.js'
+import type { ClientWatch } from './client-watch.js'
+import { acceptUpgrade, detach, dialBeforeUpgrade, dropRefusedUpgrade, type RealtimeRouteOptions } from './route.js'
+import { isObject } from '../json.js'
+import { acquireSlots, type Slots } from '../limits/slots.js'
+import { live } from '../protocols/live.js'
+import type { Resolution, RouteQuery } from '../providers/registry.js'
+import { CLOSE } from '../session/close-codes.js'
+import { parseEvent, type PolicySession, type RealtimeEvent } from '../session/policy.js'
+import { RealtimeSession } from '../session/session.js'
+import type { PluginState } from '../state.js'
+import type { UpstreamRejection } from '../upstream/dial.js'
+
+/** The options the GPT-Live route reads. */
+export interface LiveRouteOptions extends RealtimeRouteOptions {
+  live?: { path: string, startTimeout: number }
+}
+
+interface Dialed {
+  resolution: Resolution
+  slots: Slots
+  upstream: WebSocket
+  watch: ClientWatch
+  openedAt: number
+}
+
+interface Pending {
+  response: ServerResponse
+  credential: string | undefined
+  query: RouteQuery
+  dialed?: Dialed
+}
+
+const noop = (): void => {}
+
+/** A refusal after the upgrade: its GPT-Live error code and the close code that follows it. */
+class Refusal extends Error {
+  constructor (readonly code: string, message: string, readonly close: number) {
+    super(message)
+  }
+}
+
+/** Provider refusals keep their meaning for the client: its 4xx is the client's to fix (1008), the rest 1011. */
+function refusalOf (err: unknown): Refusal {
+  if (err instanceof Refusal) return err
+  const { code = 'internal_error', statusCode = 500, message } = err as Error & { code?: string, statusCode?: number }
+  const body = (err as UpstreamRejection).body
+  return new Refusal(code, body === undefined ? message : `${message}: ${body}`, statusCode < 500 ? CLOSE.policyViolation : CLOSE.internalError)
+}
+
+export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'onResponse' | 'logSerializers'> & { handler: WebsocketHandler } {
+  const { registry, hub, dialer } = state
+  const { startTimeout } = settings.live as NonNullable<LiveRouteOptions['live']>
+  const pending = new WeakMap<FastifyRequest, Pending>()
+
+  async function prepare (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const { credential, query } = acceptUpgrade(state, request)
+    const entry: Pending = { response: reply.raw, credential, query }
+    if (query.model !== undefined || query.provider !== undefined || registry.names().length === 1) {
+      // The provider is known: refusals (unsupported provider, limits, the provider's own) are HTTP answers.
+      const resolution = registry.resolve({ ...query, protocol: 'live' }, false)
+      const prepared = await dialer.target(request, resolution)
+      const slots = await acquireSlots(settings, request, reply, credential)
+      const opened = await dialBeforeUpgrade(state, request, reply, resolution.provider.name, prepared, slots)
+      if (opened === undefined) return reply
+      entry.dialed = { resolution, slots, ...opened, openedAt: Date.now() }
+    }
+    pending.set(request, entry)
+    return undefined
+  }
+
+  function handler (client: WebSocket, request: FastifyRequest): void {
+    const entry = pending.get(request) as Pending
+    pending.delete(request)
+    entry.dialed?.watch.stop()
+    detach(client, request, entry.response)
+    const held: Array<[Buffer, boolean]> = []
+    let started = false
+    let upstream: WebSocket | undefined = entry.dialed?.upstream
+    let slots: Slots | undefined = entry.dialed?.slots
+    const controller = new AbortController()
+    const timer = setTimeout(() => refuse(new Refusal('session_start_timeout', `Send session.start within ${startTimeout} ms`, CLOSE.policyViolation)), startTimeout)
+    const onMessage = (data: Buffer, isBinary: boolean): void => {
+      if (started) {
+        held.push([data, isBinary]) // frames after session.start wait, in order, for the provider
+        return
+      }
+      started = true
+      clearTimeout(timer)
+      start(data).catch(refuse)
+    }
+    const onClose = (): void => {
+      clearTimeout(timer)
+      controller.abort(new Error('client went away'))
+      upstream?.terminate()
+      slots?.release()
+    }
+    client.on('message', onMessage)
+    client.on('close', onClose)
+    client.on('error', noop)
+
+    function refuse (err: unknown): void {
+      const refusal = refusalOf(err)
+      request.log.warn({ code: refusal.code }, `GPT-Live session refused: ${refusal.message}`)
+      client.removeListener('message', onMessage)
+      if (client.readyState === client.OPEN) {
+        client.send(JSON.stringify(live.errorEvent(refusal.code, refusal.message)))
+        client.close(refusal.close, refusal.code)
+      }
+      onClose()
+    }
+
+    async function start (data: Buffer): Promise<void> {
+      const event = parseEvent(data)
+      const session = isObject(event?.session) ? event.session : undefined
+      if (event?.type !== 'session.start' || typeof session?.model !== 'string') {
+        throw new Refusal('session_start_required', 'The first event must be session.start with session.model', CLOSE.policyViolation)
+      }
+      const known = entry.dialed?.resolution.provider.name
+      const resolution = registry.resolve({ provider: known ?? entry.query.provider, model: session.model, protocol: 'live' })
+      session.model = resolution.model
+      const decided = await decide(event as RealtimeEvent, resolution)
+      if (decided === null) throw new Refusal('session_refused', 'The session was refused by the server', CLOSE.policyViolation)
+      if (client.readyState !== client.OPEN) return onClose() // it left while the app's hook decided
+      if (upstream === undefined) {
+        const prepared = await dialer.target(request, resolution)
+        slots = await acquireSlots(settings, request, undefined, entry.credential)
+        upstream = await dialer.dial(resolution.provider.name, prepared, controller) // a client that leaves aborts it
+      }
+      client.removeListener('message', onMessage)
+      client.removeListener('close', onClose)
+      const init = {
+        protocol: live,
+        resolution,
+        requestId: request.id,
+        log: request.log,
+        hub,
+        upstreamOpenedAt: entry.dialed?.openedAt ?? Date.now(),
+        credential: entry.credential,
+        slots,
+        metered: settings.metering
+      }
+      // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
+      new RealtimeSession(client, upstream, init, settings)
+      upstream.send(JSON.stringify(decided)) // the provider's first frame, model rewritten
+      upstream.resume()
+      for (const [frame, isBinary] of held.splice(0)) client.emit('message', frame, isBinary)
+    }
+
+    /** The app's onClientEvent sees session.start before anything is dialled (whatever `clientEvents` lists). */
+    async function decide (event: RealtimeEvent, resolution: Resolution): Promise<RealtimeEvent | null> {
+      const { onClientEvent } = settings.policy
+      if (onClientEvent === undefined) return event
+      const session: PolicySession = {
+        id: request.id,
+        provider: resolution.provider.name,
+        model: resolution.model,
+        intent: undefined,
+        credential: entry.credential,
+        sendError: (code, message, eventId) => { client.send(JSON.stringify(live.errorEvent(code, message, eventId))) }
+      }
+      const out = await onClientEvent(event, session)
+      return out === undefined ? event : out
+    }
+  }
+
+  const { onRequest, preHandler, logSerializers } = callerHooks(settings)
+  return { onRequest, preHandler: [...preHandler, prepare as preHandlerHookHandler], onResponse: dropRefusedUpgrade, logSerializers, handler }
+}
