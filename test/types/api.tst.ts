@@ -41,8 +41,11 @@ test('options: providers are required, names are checked, values are typed', () 
     pinTranscriptionModel: false,
     signaling: { sideband: false, callTTL: 60_000 },
     metrics: { prefix: 'x_' },
-    rateLimit: { perSecond: 50 }
+    rateLimit: { perSecond: 50 },
+    live: { path: '/v1/live/sessions', startTimeout: 5000 }
   })
+  expect<RealtimeProxyOptions>().type.toBeAssignableFrom({ providers: { openai: {} }, live: true })
+  expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({ providers: { openai: {} }, live: { startTimeout: '5s' } })
   expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({})
   expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({ providers: {}, maxSessions: '5' })
   expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({ providers: { x: { type: 'nope' } } })
@@ -64,6 +67,7 @@ test('hooks see typed sessions, events, records and summaries', () => {
     onSessionEnd (summary) {
       expect(summary).type.toBe<SessionSummary>()
       expect(summary.usage.costUSD).type.toBe<number>()
+      expect(summary.usageFinal).type.toBe<boolean | undefined>()
     }
   }
   expect(options).type.toBe<RealtimeProxyOptions>()
