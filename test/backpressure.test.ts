@@ -1,8 +1,7 @@
 // A client that stops reading must not grow the proxy's memory: the proxy stops reading the provider instead.
 import t from 'tap'
-import { connect as tcp } from 'node:net'
 import { once } from 'node:events'
-import { fakeUpstream, startProxy, until } from './helpers.js'
+import { deafClient, fakeUpstream, startProxy, until } from './helpers.js'
 
 const FRAME = Buffer.alloc(6400, 'A') // 100 ms of base64 PCM16 audio
 const OFFERED = 256 * 1024 * 1024
@@ -27,14 +26,7 @@ t.test('a stalled reader bounds what the proxy reads from the provider', async (
   const highWaterMark = 256 * 1024
   const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, highWaterMark, heartbeatInterval: 0 })
   // A raw TCP client: handshake, then never read again.
-  const port = Number(new URL(proxy.url).port)
-  const socket = tcp(port, '127.0.0.1')
-  t.teardown(() => socket.destroy())
-  socket.write('GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
-    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
-  const [first] = await once(socket, 'data') as [Buffer]
-  t.match(first.toString(), /^HTTP\/1\.1 101 /)
-  socket.pause()
+  await deafClient(t, proxy)
 
   await until(() => proxy.app.realtime.sessions.size === 1, 'session')
   const session = [...proxy.app.realtime.sessions.values()][0]

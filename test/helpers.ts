@@ -1,7 +1,7 @@
 // Real servers for tests: a fake provider that records what it received, the plugin on port 0, and clients.
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect as tcp, type AddressInfo, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import WebSocket, { WebSocketServer, type ClientOptions } from 'ws'
@@ -216,6 +216,21 @@ export function nextMessage (ws: WebSocket): Promise<Frame> {
 
 export function closed (ws: WebSocket): Promise<{ code: number, reason: string }> {
   return once(ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }))
+}
+
+/**
+ * A raw TCP client that completes the upgrade, then never reads again (so it never answers a close): the 101
+ * is checked, and the socket, paused, is destroyed at teardown.
+ */
+export async function deafClient (t: Tap, proxy: Proxy): Promise<Socket> {
+  const socket = tcp(Number(new URL(proxy.url).port), '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  socket.write('GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+  const [first] = await once(socket, 'data') as [Buffer]
+  if (!first.toString().startsWith('HTTP/1.1 101 ')) throw new Error(`expected 101 Switching Protocols, got ${first.toString().split('\r\n')[0] as string}`)
+  socket.pause()
+  return socket
 }
 
 /** Resolves once `predicate` holds, polling the event loop (for counters that change without an event). */

@@ -4,22 +4,8 @@
 // - log flooding: after a rateLimit breach every further frame logged a warning (2,995 lines for one client that
 //   ignored the 1008 close), and a throwing onClientEvent logged at error level per frame.
 import t from 'tap'
-import { once } from 'node:events'
-import { connect as tcp, type Socket } from 'node:net'
 import type WebSocket from 'ws'
-import { closed, fakeUpstream, nextMessage, open, startProxy, until, type Proxy, type Tap } from './helpers.js'
-
-/** A raw client: handshake, then it never reads again (and so never answers a close). */
-async function deafClient (t: Tap & Pick<typeof import('tap').default, 'match'>, proxy: Proxy): Promise<Socket> {
-  const socket = tcp(Number(new URL(proxy.url).port), '127.0.0.1')
-  t.teardown(() => socket.destroy())
-  socket.write('GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
-    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
-  const [first] = await once(socket, 'data') as [Buffer]
-  t.match(first.toString(), /^HTTP\/1\.1 101 /)
-  socket.pause()
-  return socket
-}
+import { closed, deafClient, fakeUpstream, nextMessage, open, startProxy, until, type Tap } from './helpers.js'
 
 /** `count` masked text frames of `payload` in one buffer. */
 function frames (payload: string, count: number): Buffer {
