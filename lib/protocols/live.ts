@@ -3,7 +3,7 @@
 // `session.closed`, backend tokens of a delegation in `response.event` wrapping `response.completed`, and its
 // own error envelope (`client_event_id`). Facts: shared/protocols/gpt-live.md.
 import { randomUUID } from 'node:crypto'
-import { isObject, type Json } from '../json.js'
+import { isObject, parseObject, type Json } from '../json.js'
 import type { Protocol, UsageReport } from './types.js'
 
 // Base64 audio cannot contain '.' or '"': these needles never match inside an audio payload.
@@ -14,35 +14,27 @@ const COMPLETED = Buffer.from('"response.completed"')
 // The common case, output audio and transcript deltas, leads with its type and carries no usage.
 const DELTA_PREFIX = Buffer.from('{"type":"session.output_')
 
-function parse (data: Buffer): Json | undefined {
-  try {
-    const event: unknown = JSON.parse(data.toString())
-    return isObject(event) ? event : undefined
-  } catch {
-    return undefined // not ours to judge; the client gets the frame as it was
-  }
-}
-
 function readUsage (data: Buffer): UsageReport | undefined {
   if (data.length > DELTA_PREFIX.length && DELTA_PREFIX.compare(data, 0, DELTA_PREFIX.length) === 0) return undefined
   if (data.indexOf(USAGE_UPDATED) !== -1 || data.indexOf(CLOSED) !== -1) {
-    const event = parse(data)
+    const event = parseObject(data)
     if (event?.type !== 'session.usage.updated' && event?.type !== 'session.closed') return undefined
     const seconds = isObject(event.usage) ? event.usage.seconds : undefined
     return typeof seconds === 'number' && seconds >= 0 ? { kind: 'seconds', totalSeconds: seconds, final: event.type === 'session.closed' } : undefined
   }
   if (data.indexOf(RESPONSE_EVENT) === -1 || data.indexOf(COMPLETED) === -1) return undefined
-  const event = parse(data)
+  const event = parseObject(data)
   const inner = event?.type === 'response.event' && isObject(event.event) ? event.event : undefined
   const response = inner?.type === 'response.completed' && isObject(inner.response) ? inner.response : undefined
   if (response === undefined || !isObject(response.usage)) return undefined
   return { kind: 'response', responseId: response.id as string | undefined, usage: response.usage, model: typeof response.model === 'string' ? response.model : undefined }
 }
 
-/** An `error` server event in GPT-Live's envelope. */
-function errorEvent (code: string, message: string, clientEventId?: string): Json {
+/** An `error` server event in GPT-Live's envelope (the proxy's own, and the simulator's). */
+export function errorEvent (code: string, message: string, clientEventId?: unknown, param?: string): Json {
   const error: Json = { type: 'invalid_request_error', code, message }
-  if (clientEventId !== undefined) error.client_event_id = clientEventId
+  if (param !== undefined) error.param = param
+  if (typeof clientEventId === 'string') error.client_event_id = clientEventId
   return { type: 'error', event_id: `evt_${randomUUID().replaceAll('-', '').slice(0, 22)}`, error }
 }
 

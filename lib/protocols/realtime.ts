@@ -1,7 +1,7 @@
 // OpenAI's Realtime protocol (GA), spoken by every provider here: routed by its upgrade request (`?model=`),
 // usage in `response.done` and in input-audio transcription `completed` events, errors as `error` events.
 import { randomUUID } from 'node:crypto'
-import { isObject, type Json } from '../json.js'
+import { isObject, parseObject, type Json } from '../json.js'
 import type { Protocol, UsageReport } from './types.js'
 
 // Base64 audio cannot contain '.' or '"', so these needles never match inside an audio payload.
@@ -24,13 +24,8 @@ export function usageEventType (data: Buffer): UsageEventType | undefined {
 function readUsage (data: Buffer): UsageReport | undefined {
   const type = usageEventType(data)
   if (type === undefined) return undefined
-  let event: unknown
-  try {
-    event = JSON.parse(data.toString())
-  } catch {
-    return undefined // not ours to judge; the client gets the frame as it was
-  }
-  if (!isObject(event) || event.type !== type) return undefined
+  const event = parseObject(data) // not JSON: not ours to judge; the client gets the frame as it was
+  if (event?.type !== type) return undefined
   if (type === 'response.done') {
     const response = isObject(event.response) ? event.response : {}
     return isObject(response.usage) ? { kind: 'response', responseId: response.id as string | undefined, usage: response.usage } : undefined

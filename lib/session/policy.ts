@@ -2,7 +2,7 @@
 // when a hook is set, and only for frames that may be of a type it asked for: a byte search for the quoted
 // type, or any frame with a \u escape (the only JSON escape that could disguise a type name).
 import { InvalidOptionError } from '../errors.js'
-import { isObject, type Json } from '../json.js'
+import { isObject, parseObject, type Json } from '../json.js'
 
 /** A realtime event as JSON: at least a `type`. */
 export interface RealtimeEvent {
@@ -107,10 +107,6 @@ export function pinTranscriptionModel (data: Buffer, model: string): Buffer {
 }
 
 export function parseEvent (data: Buffer): RealtimeEvent | undefined {
-  try {
-    const event = JSON.parse(data.toString()) as RealtimeEvent
-    return event !== null && typeof event === 'object' && typeof event.type === 'string' ? event : undefined
-  } catch {
-    return undefined
-  }
+  const event = parseObject(data)
+  return typeof event?.type === 'string' ? event as RealtimeEvent : undefined
 }

@@ -5,6 +5,7 @@
 // session.close -> session.closed.
 import type WebSocket from 'ws'
 import { BYTES_PER_SECOND, seconds, tone } from './audio.js'
+import { errorEvent } from '../protocols/live.js'
 import { id, type Json } from './events.js'
 
 export interface LiveSessionOptions {
@@ -18,13 +19,6 @@ export interface LiveSessionOptions {
 const START_FIELDS = new Set(['type', 'model', 'instructions', 'audio', 'delegation', 'input', 'store', 'client'])
 const TURN_GAP_MS = 500
 const CHUNK = BYTES_PER_SECOND / 10 // 100 ms of PCM16 24 kHz
-
-function liveError (code: string, message: string, param?: string, clientEventId?: unknown): Json {
-  const error: Json = { type: 'invalid_request_error', code, message }
-  if (param !== undefined) error.param = param
-  if (typeof clientEventId === 'string') error.client_event_id = clientEventId
-  return { type: 'error', event_id: id('evt'), error }
-}
 
 export class SimulatedLiveSession {
   readonly #ws: WebSocket
@@ -55,32 +49,32 @@ export class SimulatedLiveSession {
     try {
       event = JSON.parse(data.toString()) as Json
     } catch {
-      return this.#send(liveError('invalid_json', 'The event is not valid JSON.'))
+      return this.#send(errorEvent('invalid_json', 'The event is not valid JSON.'))
     }
     if (this.#session === undefined) return this.#start(event)
     switch (event.type) {
       case 'session.input_audio.append': return this.#append(event)
       case 'response.create': return this.#answer()
       case 'session.close': return this.#close()
-      case 'session.start': return this.#send(liveError('session_already_started', 'The session has already started.', undefined, event.event_id))
-      default: this.#send(liveError('unknown_event', `Unknown event type '${String(event.type)}'.`, 'type', event.event_id))
+      case 'session.start': return this.#send(errorEvent('session_already_started', 'The session has already started.', event.event_id))
+      default: this.#send(errorEvent('unknown_event', `Unknown event type '${String(event.type)}'.`, event.event_id, 'type'))
     }
   }
 
   #start (event: Json): void {
     const session = event.session as Json | undefined
     if (event.type !== 'session.start' || session === null || typeof session !== 'object') {
-      this.#send(liveError('session_not_started', 'The first event must be session.start.', 'type', event.event_id))
+      this.#send(errorEvent('session_not_started', 'The first event must be session.start.', event.event_id, 'type'))
       return this.#ws.close(1008, 'session.start required')
     }
     const unknown = Object.keys(session).find((key) => !START_FIELDS.has(key))
     if (unknown !== undefined) {
-      this.#send(liveError('unknown_parameter', `Unknown parameter: 'session.${unknown}'.`, `session.${unknown}`, event.event_id))
+      this.#send(errorEvent('unknown_parameter', `Unknown parameter: 'session.${unknown}'.`, event.event_id, `session.${unknown}`))
       return this.#ws.close(1008, 'invalid session.start')
     }
     const delegation = session.delegation as Json | null | undefined
     if (delegation?.type === 'responses' && typeof (delegation.responses as Json | undefined)?.model !== 'string') {
-      this.#send(liveError('missing_required_parameter', "Missing required parameter: 'session.delegation.responses.model'.", 'session.delegation.responses.model', event.event_id))
+      this.#send(errorEvent('missing_required_parameter', "Missing required parameter: 'session.delegation.responses.model'.", event.event_id, 'session.delegation.responses.model'))
       return this.#ws.close(1008, 'invalid session.start')
     }
     this.#session = { ...session, id: id('live'), expires_at: Math.floor(Date.now() / 1000) + 3600, status: 'active' }
@@ -89,7 +83,7 @@ export class SimulatedLiveSession {
   }
 
   #append (event: Json): void {
-    if (typeof event.audio !== 'string') return this.#send(liveError('invalid_audio', "Invalid 'audio'. Expected base64-encoded PCM16 audio.", 'audio', event.event_id))
+    if (typeof event.audio !== 'string') return this.#send(errorEvent('invalid_audio', "Invalid 'audio'. Expected base64-encoded PCM16 audio.", event.event_id, 'audio'))
     this.#heard += Buffer.from(event.audio, 'base64').length
     clearTimeout(this.#turn)
     this.#turn = setTimeout(() => this.#answer(), TURN_GAP_MS)
