@@ -42,8 +42,8 @@ export const UnsupportedIntentError = createError<'FST_REALTIME_UNSUPPORTED_INTE
   'FST_REALTIME_UNSUPPORTED_INTENT', 'Provider "%s" (type %s) does not support intent "%s"', 400, Base)
 
 /** A GPT-Live session (`live` route) routed to a provider that does not serve them. */
-export const UnsupportedProtocolError = createError<'FST_REALTIME_UNSUPPORTED_PROTOCOL', 400, [string, string]>(
-  'FST_REALTIME_UNSUPPORTED_PROTOCOL', 'Provider "%s" (type %s) does not serve GPT-Live sessions', 400, Base)
+export const UnsupportedProtocolError = createError<'FST_REALTIME_UNSUPPORTED_PROTOCOL', 400, [string, string, string]>(
+  'FST_REALTIME_UNSUPPORTED_PROTOCOL', 'Provider "%s" (type %s) does not serve %s sessions', 400, Base)
 
 /** The provider refused the handshake with a 4xx whose body was not JSON (a JSON body is relayed as is). */
 export const UpstreamRejectedError = createError<'FST_REALTIME_UPSTREAM_REJECTED', [number, string]>(

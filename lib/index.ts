@@ -13,6 +13,10 @@ import { isProviderType, providerTypes } from './providers/index.js'
 import type { ProviderModule } from './providers/types.js'
 import { realtimeRoute } from './http/route.js'
 import { liveRoute } from './http/live-route.js'
+import { translation } from './protocols/translation.js'
+import { live } from './protocols/live.js'
+import { forwarder } from './http/forward.js'
+import { liveSignalingRoutes } from './http/live-signaling.js'
 import { signalingRoutes } from './http/signaling-routes.js'
 import { UpstreamHttp } from './upstream/http-client.js'
 import { ProviderDialer } from './upstream/provider-dial.js'
@@ -71,6 +75,7 @@ declare module 'fastify' {
 async function shutdown (state: PluginState, closeTimeout: number): Promise<void> {
   state.closing = true
   state.dialer.abortAll(new Error('server shutting down'))
+  for (const drop of state.pending) drop()
   await Promise.all([...state.hub.live.values()].map((s) => s.close(CLOSE.goingAway, 'server shutting down', closeTimeout)))
 }
 
@@ -103,7 +108,7 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
   const heartbeat = settings.heartbeatInterval > 0 ? new Heartbeat(settings.heartbeatInterval, settings.pongTimeout) : undefined
   const hub = new SessionHub(settings.hooks, metricsOptions === undefined ? undefined : (h) => createMetrics(metricsOptions, h), heartbeat)
   const dialer = new ProviderDialer(settings, (provider, seconds, outcome) => hub.dialed(provider, seconds, outcome))
-  const state: PluginState = { registry: new ProviderRegistry(options), hub, dialer, closing: false }
+  const state: PluginState = { registry: new ProviderRegistry(options), hub, dialer, closing: false, pending: new Set() }
   const metrics = hub.metrics
   for (const [name, config] of Object.entries(rawOptions.providers)) {
     if (config.apiKey === undefined && state.registry.get(name)?.keyless === false) {
@@ -147,11 +152,17 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
     }
   })
   fastify.route({ method: 'GET', url: settings.path, websocket: true, ...realtimeRoute(state, settings) })
+  fastify.route({ method: 'GET', url: `${settings.path.replace(/\/+$/, '')}/translations`, websocket: true, ...realtimeRoute(state, settings, translation) })
   if (settings.live !== undefined) fastify.route({ method: 'GET', url: settings.live.path, websocket: true, ...liveRoute(state, settings) })
   if (settings.signaling !== undefined) {
     const http = new UpstreamHttp(settings.dialTimeout)
     fastify.addHook('onClose', () => http.close())
-    await fastify.register(signalingRoutes(state, settings, http))
+    const forward = forwarder(state, settings.forwardHeaders, http)
+    await fastify.register(signalingRoutes(state, settings, forward))
+    if (settings.live !== undefined) {
+      await fastify.register(liveSignalingRoutes(state, settings, forward))
+      fastify.route({ method: 'GET', url: `${settings.live.path.replace(/\/+$/, '')}/:sessionId/attach`, websocket: true, ...realtimeRoute(state, settings, live, true) })
+    }
   }
 }
 

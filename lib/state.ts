@@ -9,4 +9,6 @@ export interface PluginState {
   readonly dialer: ProviderDialer
   /** Set by app.close(): new sessions and signaling requests are refused with 503. */
   closing: boolean
+  /** Upgraded clients not yet in a session (a GPT-Live client before its session.start): closed with 1001 on shutdown. */
+  readonly pending: Set<() => void>
 }

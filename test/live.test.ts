@@ -210,8 +210,18 @@ t.test('provider targets for GPT-Live: OpenAI, OpenAI-compatible and Azure Found
   t.same(target('local'), { url: 'ws://127.0.0.1:9/v1/live/sessions', headers: { authorization: 'Bearer k-2' }, protocols: [] })
   t.same(target('azure'), { url: 'wss://res.openai.azure.com/openai/v1/live/sessions', headers: { authorization: 'Bearer az-1' }, protocols: [] })
   t.throws(() => registry.resolve({ provider: 'bailian', protocol: 'live' }), { code: 'FST_REALTIME_UNSUPPORTED_PROTOCOL', message: 'Provider "bailian" (type bailian) does not serve GPT-Live sessions' })
-  t.equal(registry.get('openai')?.live, true)
-  t.equal(registry.get('bailian')?.live, false)
+  t.same(['openai', 'local', 'azure', 'bailian'].map((name) => [registry.get(name)?.serves('live'), registry.get(name)?.serves('translation'), registry.get(name)?.serves('realtime')]),
+    [[true, true, true], [true, true, true], [true, false, true], [false, false, true]])
+  t.same(registry.get('openai')?.liveEndpoint('/live_1/hangup', 'sk-1'), { url: 'https://api.openai.com/v1/live/sessions/live_1/hangup', headers: { authorization: 'Bearer sk-1' } })
+  t.same(registry.get('local')?.liveEndpoint('', 'k-2'), { url: 'http://127.0.0.1:9/v1/live/sessions', headers: { authorization: 'Bearer k-2' } })
+  t.same(registry.get('azure')?.liveEndpoint('', 'az-1'), { url: 'https://res.openai.azure.com/openai/v1/live/sessions', headers: { authorization: 'Bearer az-1' } })
+  t.equal(registry.get('bailian')?.liveEndpoint('', 'b'), undefined)
+  const translation = registry.resolve({ provider: 'openai', model: 'gpt-realtime-translate', protocol: 'translation' })
+  t.same(translation.provider.target(translation, 'sk-1'), { url: 'wss://api.openai.com/v1/realtime/translations?model=gpt-realtime-translate', headers: { authorization: 'Bearer sk-1' }, protocols: [] })
+  t.same(registry.get('openai')?.endpoint('translations/calls', 'sk-1'), { url: 'https://api.openai.com/v1/realtime/translations/calls', headers: { authorization: 'Bearer sk-1' } })
+  t.equal(registry.get('azure')?.endpoint('translations/client_secrets', 'az-1'), undefined)
+  const sideband = registry.resolve({ provider: 'openai', model: 'gpt-live-1', protocol: 'live', callId: 'live_x/../y' })
+  t.equal(sideband.provider.target(sideband, 'sk-1').url, 'wss://api.openai.com/v1/live/sessions/live_x%2F..%2Fy/attach', 'the id cannot climb the path')
 })
 
 t.test('the simulator\'s GPT-Live session.start is strict; a delegation reports backend tokens', async (t) => {
@@ -316,4 +326,21 @@ t.test('the simulator streams a GPT-Live answer at speaking pace, to callers wit
     if (deltas === 5) break
   }
   t.equal(deltas, 5, 'half a second of audio in 100 ms chunks')
+})
+
+t.test('shutdown: a client still to send session.start, and one whose provider is being dialled, get an error event and 1001', async (t) => {
+  const upstream = await fakeUpstream(t, { hang: true })
+  const proxy = await startProxy(t, { providers: { openai: { apiKey: KEY, baseURL: upstream.url }, other: { type: 'openai', apiKey: KEY, baseURL: upstream.url } }, live: true })
+  const waiting = await open(t, `${proxy.url}/v1/live/sessions`)
+  const dialling = await open(t, `${proxy.url}/v1/live/sessions`)
+  dialling.send(start('openai/gpt-live-1'))
+  await until(() => upstream.requests.length === 1, 'the dial')
+  const waitingClosed = closed(waiting)
+  const diallingClosed = closed(dialling)
+  await proxy.app.close()
+  for (const [ws, ended] of [[waiting, waitingClosed], [dialling, diallingClosed]] as const) {
+    const event = await next(ws)
+    t.match(event, { type: 'error', error: { type: 'invalid_request_error', code: 'server_shutting_down', message: 'The server is shutting down; reconnect' } })
+    t.same(await ended, { code: 1001, reason: 'server_shutting_down' })
+  }
 })

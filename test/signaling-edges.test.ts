@@ -27,7 +27,7 @@ t.test('a 2xx without a usable Location is relayed but not registered or metered
   t.equal(store.calls, 0)
   t.equal(store.count('global'), 0)
   t.equal(upstream.connections.length, 0)
-  t.equal(logs.lines.filter((l) => l.msg === 'the provider answered the call without a usable Location; it is not metered').length, 1)
+  t.equal(logs.lines.filter((l) => l.msg === 'the provider answered the realtime call without a usable Location; it is not metered').length, 1)
 })
 
 t.test('an answer larger than 1 MiB is a 502', async (t) => {
@@ -184,7 +184,7 @@ t.test('bodies without a model go to the provider as they are; the app\'s own SD
   const noModel = await post(url, '/v1/realtime/calls?provider=openai', OFFER, 'application/sdp')
   t.equal(noModel.status, 201, 'the provider answered without a Location')
   t.equal(upstream.connections.length, 0)
-  t.ok(logs.lines.some((l) => l.msg === 'the provider answered the call without a usable Location; it is not metered'))
+  t.ok(logs.lines.some((l) => l.msg === 'the provider answered the realtime call without a usable Location; it is not metered'))
   const sdpOnly = `--XX\r\nContent-Disposition: form-data; name="sdp"\r\n\r\n${OFFER}\r\n--XX--\r\n`
   const only = await post(url, '/v1/realtime/calls', sdpOnly, 'multipart/form-data; boundary=XX')
   t.equal(only.status, 201, only.text)

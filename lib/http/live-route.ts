@@ -51,6 +51,8 @@ class Refusal extends Error {
   }
 }
 
+const SHUTTING_DOWN = new Refusal('server_shutting_down', 'The server is shutting down; reconnect', CLOSE.goingAway)
+
 /** Provider refusals keep their meaning for the client: its 4xx is the client's to fix (1008), the rest 1011. */
 function refusalOf (err: unknown): Refusal {
   if (err instanceof Refusal) return err
@@ -101,17 +103,21 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
       start(data).catch(refuse)
     }
     const onClose = (): void => {
+      state.pending.delete(shutdown)
       clearTimeout(timer)
       controller.abort(new Error('client went away'))
       upstream?.terminate()
       slots?.release()
     }
+    const shutdown = (): void => refuse(undefined)
+    state.pending.add(shutdown)
     client.on('message', onMessage)
     client.on('close', onClose)
     client.on('error', noop)
 
+    /** Refuses the client with `err`'s error event and close code; on shutdown, whatever failed, with 1001. */
     function refuse (err: unknown): void {
-      const refusal = refusalOf(err)
+      const refusal = state.closing ? SHUTTING_DOWN : refusalOf(err)
       request.log.warn({ code: refusal.code }, `GPT-Live session refused: ${refusal.message}`)
       client.removeListener('message', onMessage)
       if (client.readyState === client.OPEN) {
@@ -140,6 +146,7 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
       }
       client.removeListener('message', onMessage)
       client.removeListener('close', onClose)
+      state.pending.delete(shutdown)
       const init = {
         protocol: live,
         resolution,

@@ -7,14 +7,16 @@ import { watchClient, type ClientWatch } from './client-watch.js'
 import type { UpstreamRejection } from '../upstream/dial.js'
 import { callerHooks, type CallerOptions } from './caller-hooks.js'
 import { lookupCall, type CallLookupOptions } from '../signaling/calls.js'
-import { BadUpgradeError, ShuttingDownError, UpgradeRequiredError } from '../errors.js'
+import { BadUpgradeError, ShuttingDownError, UnknownCallError, UpgradeRequiredError } from '../errors.js'
+import { CALL_ID } from '../signaling/offer.js'
 import { acquireSlots, type SlotOptions, type Slots } from '../limits/slots.js'
 import { readQuery } from './query.js'
-import type { Resolution, RouteQuery } from '../providers/registry.js'
+import type { Resolution, RouteProtocol, RouteQuery } from '../providers/registry.js'
 import { RealtimeSession, type SessionOptions } from '../session/session.js'
 import type { PluginState } from '../state.js'
 import type { ProviderTarget } from '../upstream/provider-dial.js'
 import { realtime } from '../protocols/realtime.js'
+import type { Protocol } from '../protocols/types.js'
 import { parseProtocols, selectProtocol } from './subprotocols.js'
 
 /** The options the websocket route reads. */
@@ -128,7 +130,12 @@ export function detach (client: WebSocket, request: FastifyRequest, response: Se
   client.removeAllListeners('error')
 }
 
-export function realtimeRoute (state: PluginState, settings: RealtimeRouteOptions): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'onResponse' | 'logSerializers'> & { handler: WebsocketHandler } {
+/**
+ * The realtime route, or with `protocol` another that is routed by its upgrade request the same way
+ * (`{path}/translations`): resolved among the providers that serve it. `attach`: a client's attach to a GPT-Live
+ * WebRTC session created here (`{live.path}/:sessionId/attach`), routed by the call registry alone.
+ */
+export function realtimeRoute (state: PluginState, settings: RealtimeRouteOptions, protocol: Protocol = realtime, attach = false): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'onResponse' | 'logSerializers'> & { handler: WebsocketHandler } {
   const { registry, hub, dialer } = state
   const dialed = new WeakMap<FastifyRequest, Dialed>()
 
@@ -137,8 +144,15 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
     // A client's attach to a call created here: routed by the registry, and not metered when the plugin's own
     // sideband is. It is a provider websocket on the app's key all the same: it holds a slot like any session,
     // and one of the call's maxAttachesPerCall.
-    const call = query.callId === undefined ? undefined : await lookupCall(settings, registry, request, query.callId, credential)
-    const resolution = call ?? registry.resolve(query)
+    let call: Resolution | undefined
+    if (attach) {
+      const { sessionId } = request.params as { sessionId: string }
+      call = CALL_ID.test(sessionId) ? await lookupCall(settings, registry, request, sessionId, credential, 'live') : undefined
+      if (call === undefined) throw new UnknownCallError(sessionId)
+    } else if (query.callId !== undefined && protocol === realtime) {
+      call = await lookupCall(settings, registry, request, query.callId, credential)
+    }
+    const resolution = call ?? registry.resolve(protocol === realtime ? query : { ...query, callId: undefined, protocol: protocol.name as RouteProtocol })
     // The key is read before a slot is taken: a key function that throws then holds no slot.
     const prepared = await dialer.target(request, resolution)
     const slots = await acquireSlots(settings, request, reply, credential, call?.callId)
@@ -154,7 +168,7 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
     dialed.delete(request)
     watch.stop()
     detach(client, request, response)
-    const init = { protocol: realtime, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered }
+    const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered }
     // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
     new RealtimeSession(client, upstream, init, settings)
     upstream.resume()

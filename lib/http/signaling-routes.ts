@@ -2,24 +2,25 @@
 //   POST {path}/client_secrets        mint an ephemeral key (routed by session.model, model rewritten, TTL capped)
 //   POST {path}/calls                 SDP offer -> SDP answer; the call is registered and its sideband metered
 //   POST {path}/calls/:callId/hangup  end a call created here
+//   POST {path}/translations/client_secrets, POST {path}/translations/calls   the same for translation sessions
 // Same auth hooks, registry and limits as the websocket route; the provider's key never leaves the server.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { FormData } from 'undici'
 import { lookupCall } from '../signaling/calls.js'
 import { CALL_ID, callIdFrom, modelHolder, modelOf, readOffer } from '../signaling/offer.js'
 import { callerHooks, type CallerOptions } from './caller-hooks.js'
-import { BadBodyError, NotSupportedError, ShuttingDownError, UnknownCallError } from '../errors.js'
-import { upstreamHeaders } from '../upstream/headers.js'
+import { BadBodyError, NotSupportedError, UnknownCallError } from '../errors.js'
+import type { Forwarder } from './forward.js'
 import { isObject, type Json } from '../json.js'
 import type { Endpoint, HttpTarget } from '../providers/types.js'
 import { readQuery } from './query.js'
-import { redact, redactSecrets } from '../upstream/redact.js'
 import type { Provider } from '../providers/registry.js'
 import type { PluginState } from '../state.js'
-import { attachSideband, type SidebandOptions } from '../signaling/sideband.js'
-import { acquireSlots, callerKey, type SlotOptions } from '../limits/slots.js'
+import type { SidebandOptions } from '../signaling/sideband.js'
+import { createSession } from '../signaling/create.js'
+import { realtime } from '../protocols/realtime.js'
+import { acquireSlots, type SlotOptions } from '../limits/slots.js'
 import type { CallStore } from '../store/types.js'
-import type { HttpAnswer, UpstreamHttp } from '../upstream/http-client.js'
 
 /** The WebRTC signaling routes beside the websocket: `POST {path}/client_secrets`, `POST {path}/calls`. */
 export interface SignalingOptions {
@@ -51,10 +52,12 @@ export interface SignalingRouteOptions extends CallerOptions, SlotOptions, Sideb
   signaling?: SignalingSettings
 }
 
-export function signalingRoutes (state: PluginState, settings: SignalingRouteOptions, http: UpstreamHttp) {
+export function signalingRoutes (state: PluginState, settings: SignalingRouteOptions, { post, relay }: Forwarder) {
   const { registry } = state
   const signaling = settings.signaling as SignalingSettings
   const base = settings.path.replace(/\/+$/, '')
+
+  const isTranslation = (request: FastifyRequest): boolean => request.routeOptions.url === `${base}/translations/client_secrets`
 
   async function endpointOf (provider: Provider, endpoint: Endpoint): Promise<{ target: HttpTarget, apiKey: string | undefined }> {
     const apiKey = await provider.apiKey()
@@ -63,36 +66,17 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     return { target, apiKey }
   }
 
-  async function post (request: FastifyRequest, provider: Provider, target: HttpTarget, apiKey: string | undefined, body: string | FormData | undefined, contentType?: string): Promise<HttpAnswer> {
-    if (state.closing) throw new ShuttingDownError()
-    const headers = upstreamHeaders(request.headers, settings.forwardHeaders, target.headers, request.id)
-    if (contentType !== undefined) headers['content-type'] = contentType
-    else delete headers['content-type'] // FormData sets its own, with the boundary
-    return await http.post({ provider: provider.name, target: { url: target.url, headers }, body, secrets: [apiKey] })
-  }
-
-  /** The provider's answer as it came (status, type, Retry-After, body), its key redacted; error bodies fully. */
-  function relay (reply: FastifyReply, answer: HttpAnswer, apiKey: string | undefined): FastifyReply {
-    const ok = answer.statusCode < 300
-    const text = answer.body.toString()
-    const { 'content-type': type, 'retry-after': retryAfter } = answer.headers
-    if (!ok) reply.log.warn({ statusCode: answer.statusCode }, 'provider refused the signaling request')
-    if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
-    if (type !== undefined) reply.type(type)
-    // The body is the provider's (SDP, JSON): a browser must not guess another type from it.
-    reply.header('x-content-type-options', 'nosniff')
-    return reply.code(answer.statusCode).send(ok ? redactSecrets(text, [apiKey]) : redact(text, [apiKey]))
-  }
-
   async function clientSecrets (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     if (!isObject(request.body)) throw new BadBodyError('send a JSON object such as {"session":{"type":"realtime","model":"gpt-realtime"}}')
+    const translation = isTranslation(request)
     const body = structuredClone(request.body)
     if (body.session !== undefined && !isObject(body.session)) throw new BadBodyError('"session" must be an object')
     const session = body.session as Json | undefined
-    const transcription = session?.type === 'transcription'
-    const holder = modelHolder(session)
+    const transcription = !translation && session?.type === 'transcription'
+    const holder = translation ? session : modelHolder(session)
     const model = modelOf(holder, transcription ? 'session.audio.input.transcription.model' : 'session.model')
-    const resolution = registry.resolve({ provider: readQuery(request.query).provider, model, intent: transcription ? 'transcription' : undefined }, false)
+    const query = { provider: readQuery(request.query).provider, model, intent: transcription ? 'transcription' : undefined }
+    const resolution = registry.resolve(translation ? { ...query, protocol: 'translation' } : query, false)
     const { provider } = resolution
     if (model !== undefined) (holder as Json).model = resolution.model
     const asked = body.expires_after
@@ -101,10 +85,31 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     }
     const cap = signaling.maxExpiresAfter
     body.expires_after = { anchor: 'created_at', ...asked, seconds: Math.min((asked?.seconds as number | undefined) ?? cap, cap) }
-    const { target, apiKey } = await endpointOf(provider, 'client_secrets')
+    const { target, apiKey } = await endpointOf(provider, translation ? 'translations/client_secrets' : 'client_secrets')
     if (signaling.onSession !== undefined) body.session = await signaling.onSession((body.session ?? {}) as Json, request)
     const answer = await post(request, provider, target, apiKey, JSON.stringify(provider.clientSecretBody(body)), 'application/json')
-    if (answer.statusCode < 300) request.log.info({ provider: provider.name, model: resolution.model }, 'realtime client secret minted')
+    if (answer.statusCode < 300) request.log.info({ provider: provider.name, model: resolution.model }, translation ? 'realtime translation client secret minted' : 'realtime client secret minted')
+    return relay(reply, answer, apiKey)
+  }
+
+  /**
+   * A translation call: forwarded the same way, but not registered nor metered. Its audio never passes here and
+   * the provider reports no usage on a sideband, so there is nothing to read; its slots are not held.
+   */
+  async function createTranslationCall (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const { sdp, session } = await readOffer(request)
+    const query = readQuery(request.query)
+    const resolution = registry.resolve({ provider: query.provider, model: modelOf(session, 'session.model') ?? query.model, protocol: 'translation' }, false)
+    const { provider } = resolution
+    const { target, apiKey } = await endpointOf(provider, 'translations/calls')
+    const form = new FormData()
+    form.set('sdp', sdp)
+    const forwarded = { ...session, ...(resolution.model === undefined ? {} : { model: resolution.model }) }
+    form.set('session', JSON.stringify(signaling.onSession === undefined ? forwarded : await signaling.onSession(forwarded, request)))
+    const slots = await acquireSlots(settings, request, reply, request.realtime.credential)
+    slots.release() // counted against the limits when created, like any session; not held (its end is not seen here)
+    const answer = await post(request, provider, target, apiKey, form)
+    if (answer.statusCode < 300) request.log.info({ provider: provider.name, model: resolution.model }, 'realtime translation call created')
     return relay(reply, answer, apiKey)
   }
 
@@ -118,33 +123,10 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     form.set('sdp', sdp)
     const forwarded = { type: 'realtime', ...session, ...(resolution.model === undefined ? {} : { model: resolution.model }) }
     form.set('session', JSON.stringify(signaling.onSession === undefined ? forwarded : await signaling.onSession(forwarded, request)))
-    const { credential } = request.realtime
-    // A call is a session the app pays for: it holds its slots until its sideband (the call) ends.
-    const slots = await acquireSlots(settings, request, reply, credential)
-    let answer: HttpAnswer
-    let callId: string | undefined
-    try {
-      answer = await post(request, provider, target, apiKey, form)
-      callId = answer.statusCode < 300 ? callIdFrom(answer.headers.location) : undefined
-      if (callId !== undefined) {
-        const call = { provider: provider.name, model: resolution.model, requestedModel: resolution.requestedModel, owner: callerKey(settings, request, credential) }
-        await signaling.calls.setCall(callId, call, signaling.callTTL)
-      }
-    } catch (err) {
-      slots.release()
-      throw err
-    }
-    if (callId === undefined) {
-      slots.release()
-      if (answer.statusCode < 300) request.log.warn('the provider answered the call without a usable Location; it is not metered')
-      return relay(reply, answer, apiKey)
-    }
-    request.log.info({ callId, provider: provider.name, model: resolution.model }, 'realtime call created')
-    reply.header('location', `${base}/calls/${callId}`)
-    relay(reply, answer, apiKey)
-    if (signaling.sideband) attachSideband(state, settings, request, { ...resolution, callId }, credential, slots)
-    else slots.release()
-    return reply
+    const { answer, id } = await createSession(state, settings, request, reply, resolution, realtime, { name: 'realtime call', idIn: 'Location' },
+      async () => await post(request, provider, target, apiKey, form), (created) => callIdFrom(created.headers.location))
+    if (id !== undefined) reply.header('location', `${base}/calls/${id}`)
+    return relay(reply, answer, apiKey)
   }
 
   async function hangup (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -168,5 +150,7 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     child.post(`${base}/client_secrets`, hooks, clientSecrets)
     child.post(`${base}/calls`, hooks, createCall)
     child.post(`${base}/calls/:callId/hangup`, hooks, hangup)
+    child.post(`${base}/translations/client_secrets`, hooks, clientSecrets)
+    child.post(`${base}/translations/calls`, hooks, createTranslationCall)
   }
 }

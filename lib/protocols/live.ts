@@ -42,5 +42,6 @@ export const live: Protocol = {
   name: 'live',
   routing: 'first-frame',
   readUsage,
-  errorEvent
+  errorEvent,
+  meterInputAudio: () => false // GPT-Live reports its own seconds
 }

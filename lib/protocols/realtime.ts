@@ -46,5 +46,6 @@ export const realtime: Protocol = {
   name: 'realtime',
   routing: 'request',
   readUsage,
-  errorEvent
+  errorEvent,
+  meterInputAudio: (intent) => intent === 'transcription'
 }

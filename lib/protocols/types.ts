@@ -17,7 +17,7 @@ export type UsageReport =
   | { kind: 'transcription', itemId?: string, usage: Json }
 
 export interface Protocol {
-  /** The route family (`realtime`; later `live`, `translations`). */
+  /** The route family: `realtime`, `live`, `translation`. */
   readonly name: string
   /**
    * How a session is routed: by its upgrade request (`?model=`), dialled before the client is upgraded; or by
@@ -31,6 +31,11 @@ export interface Protocol {
   readUsage (data: Buffer): UsageReport | undefined
   /** The proxy's own error event for the client (a refused frame, an expired session), in this protocol's envelope. */
   errorEvent (code: string, message: string, clientEventId?: string): Json
+  /**
+   * Whether a session of this intent is billed by the input audio the client sends when its provider reports
+   * no usage (translations; realtime transcription sessions).
+   */
+  meterInputAudio (intent: string | undefined): boolean
 }
 
 /** A frame as a codec hands it on: text (JSON) or binary. */

@@ -3,7 +3,7 @@
 // is GA only: /openai/v1/realtime/client_secrets and /openai/v1/realtime/calls.
 import { InvalidOptionError } from '../errors.js'
 import { bearer, httpURL, withQuery, wsURL } from './url.js'
-import { TRANSCRIPTION, transcriptionOrSideband, type ProviderModule, type ProviderSettings } from './types.js'
+import { REALTIME_ENDPOINTS, TRANSCRIPTION, transcriptionOrSideband, type ProviderModule, type ProviderSettings } from './types.js'
 
 // Users paste whatever base their SDK used: the resource, .../openai, .../openai/v1 or a deployment URL.
 const OPENAI_SUFFIX = /\/openai(?:\/v1|\/deployments(?:\/.*)?)?\/*$/
@@ -50,7 +50,7 @@ export const azure: ProviderModule = {
   // GPT-Live on Azure Foundry: the v1 surface, Authorization: Bearer (a key or an Entra token)
   live: (settings) => ({ url: wsURL(resourceRoot(settings.baseURL), '/openai/v1/live/sessions', true).href, headers: bearer(settings.apiKey), protocols: [] }),
   endpoint (settings, endpoint) {
-    if (settings.apiVersion !== undefined) return undefined
+    if (settings.apiVersion !== undefined || !REALTIME_ENDPOINTS.includes(endpoint)) return undefined
     return { url: httpURL(resourceRoot(settings.baseURL), `/openai/v1/realtime/${endpoint}`, true), headers: authHeaders(settings) }
   }
 }

@@ -9,5 +9,6 @@ export const openaiCompatible: ProviderModule = {
   intents: openai.intents,
   target: openai.target,
   endpoint: openai.endpoint,
-  live: openai.live
+  live: openai.live,
+  translation: openai.translation
 }

@@ -1,7 +1,8 @@
 // OpenAI GA realtime: <base>/realtime?model=M | ?intent=transcription | ?call_id=ID, Bearer key, no OpenAI-Beta
-// header. WebRTC signaling beside it: <base>/realtime/client_secrets and <base>/realtime/calls.
+// header. WebRTC signaling beside it: <base>/realtime/client_secrets and <base>/realtime/calls, and the same two
+// under <base>/realtime/translations/ for translation sessions (<base>/realtime/translations?model=M).
 import { bearer, withQuery, wsURL } from './url.js'
-import { bearerEndpoints, TRANSCRIPTION, transcriptionOrSideband, type ProviderModule } from './types.js'
+import { ALL_ENDPOINTS, bearerEndpoints, TRANSCRIPTION, transcriptionOrSideband, type ProviderModule } from './types.js'
 
 export const openai: ProviderModule = {
   defaultBaseURL: 'https://api.openai.com/v1',
@@ -23,7 +24,8 @@ export const openai: ProviderModule = {
       : req.intent !== undefined ? { intent: req.intent } : { model: req.model }
     return { url: withQuery(url, query), headers: bearer(settings.apiKey), protocols: [] }
   },
-  endpoint: bearerEndpoints('/realtime', true, ['client_secrets', 'calls']),
+  endpoint: bearerEndpoints('/realtime', true, ALL_ENDPOINTS),
+  translation: (settings, req) => ({ url: withQuery(wsURL(settings.baseURL, '/realtime/translations', true), { model: req.model }), headers: bearer(settings.apiKey), protocols: [] }),
   // GPT-Live: <base>/live/sessions, no query, Bearer
   live: (settings) => ({ url: wsURL(settings.baseURL, '/live/sessions', true).href, headers: bearer(settings.apiKey), protocols: [] })
 }

@@ -3,11 +3,11 @@
 import { InvalidOptionError, ModelRequiredError, UnknownProviderError, UnroutableModelError, UnsupportedIntentError, UnsupportedProtocolError } from '../errors.js'
 import { refuseUnknownKeys } from '../validate.js'
 import { isProviderType, providerTypes, typesTaking, type ProviderType } from './index.js'
-import type { Billing, Endpoint, HttpTarget, ModuleOption, ProviderModule, ProviderSettings, TargetRequest, UpstreamTarget } from './types.js'
+import type { Billing, Endpoint, HttpTarget, ModuleOption, ProviderModule, ProviderSettings, RouteProtocol, TargetRequest, UpstreamTarget } from './types.js'
 import { parseBaseURL } from './url.js'
 
 export type { ProviderType } from './index.js'
-export type { Billing, Endpoint, HttpTarget, TargetRequest, UpstreamTarget } from './types.js'
+export type { Billing, Endpoint, HttpTarget, RouteProtocol, TargetRequest, UpstreamTarget } from './types.js'
 
 /** A key, or a function returning one (rotating tokens such as Entra ID), read at every session start. */
 export type ApiKey = string | (() => string | Promise<string>)
@@ -49,12 +49,20 @@ export interface Provider {
   modelOptional (req: TargetRequest): boolean
   /** Whether the provider takes this `?intent=` value. */
   supportsIntent (intent: string): boolean
-  /** Whether it serves GPT-Live sessions. */
-  readonly live: boolean
-  /** Where and how to dial for this request, with the key in place. Pure apart from reading the key. */
+  /** Whether it serves sessions of this protocol (every provider serves `realtime`). */
+  serves (protocol: RouteProtocol): boolean
+  /**
+   * Where and how to dial for this request, with the key in place. Pure apart from reading the key. A GPT-Live
+   * request with a `callId` is the sideband of that WebRTC session (`.../live/sessions/{id}/attach`).
+   */
   target (req: TargetRequest, apiKey: string | undefined): UpstreamTarget
   /** A WebRTC signaling endpoint with the key in place; undefined where the provider has none. */
   endpoint (endpoint: Endpoint, apiKey: string | undefined): HttpTarget | undefined
+  /**
+   * GPT-Live's REST URL (`.../live/sessions`, `POST` creates a WebRTC session), with `suffix` appended
+   * (`/{id}/hangup`); undefined where the provider serves no GPT-Live.
+   */
+  liveEndpoint (suffix: string, apiKey: string | undefined): HttpTarget | undefined
   /** The client_secrets body this provider takes (xAI takes only expires_after.seconds). */
   clientSecretBody (body: Record<string, unknown>): Record<string, unknown>
 }
@@ -68,8 +76,8 @@ export interface RouteQuery {
   provider?: string
   intent?: string
   callId?: string
-  /** `live` for the GPT-Live route: only providers that serve it. */
-  protocol?: 'realtime' | 'live'
+  /** `live` for the GPT-Live route, `translation` for translations: only providers that serve it. */
+  protocol?: RouteProtocol
 }
 
 /** A request resolved to a provider and the model it knows. */
@@ -86,6 +94,8 @@ export interface RegistryOptions {
 }
 
 const PROVIDER_OPTION_NAMES = ['type', 'apiKey', 'baseURL', 'apiVersion', 'auth', 'headers', 'billing'] as const satisfies ReadonlyArray<keyof ProviderConfig>
+
+const PROTOCOL_NAMES: Record<RouteProtocol, string> = { realtime: 'realtime', live: 'GPT-Live', translation: 'realtime translation' }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
@@ -140,11 +150,27 @@ function createProvider (name: string, config: ProviderConfig): Provider {
     apiKey: async () => typeof apiKey === 'function' ? await apiKey() : apiKey ?? undefined,
     modelOptional: (req) => module.modelOptional(req, settings),
     supportsIntent: (intent) => module.intents?.(settings).includes(intent) ?? false,
-    live: module.live !== undefined,
+    serves: (protocol) => protocol === 'realtime' || module[protocol] !== undefined,
     target (req, key) {
-      const target = req.protocol === 'live' ? (module.live as NonNullable<typeof module.live>)({ ...settings, apiKey: key }) : module.target({ ...settings, apiKey: key }, req)
+      const keyed = { ...settings, apiKey: key }
+      let target: UpstreamTarget
+      if (req.protocol === 'live') {
+        target = (module.live as NonNullable<typeof module.live>)(keyed)
+        if (req.callId !== undefined) target.url += `/${encodeURIComponent(req.callId)}/attach`
+      } else if (req.protocol === 'translation') {
+        target = (module.translation as NonNullable<typeof module.translation>)(keyed, req)
+      } else {
+        target = module.target(keyed, req)
+      }
       target.headers = { ...this.headers, ...target.headers }
       return target
+    },
+    liveEndpoint (suffix, key) {
+      if (module.live === undefined) return undefined
+      const target = module.live({ ...settings, apiKey: key })
+      const url = new URL(target.url + suffix)
+      url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:'
+      return { url: url.href, headers: { ...this.headers, ...target.headers } }
     },
     endpoint (endpoint, key) {
       const target = module.endpoint({ ...settings, apiKey: key }, endpoint)
@@ -249,10 +275,11 @@ export class ProviderRegistry {
       throw new UnroutableModelError(model, model)
     }
     // Refused before anything is dialed: a dropped intent would open an ordinary, billed conversation instead.
-    if (intent !== undefined && !provider.supportsIntent(intent)) throw new UnsupportedIntentError(provider.name, provider.type, intent)
-    if (query.protocol === 'live' && !provider.live) throw new UnsupportedProtocolError(provider.name, provider.type)
+    const { protocol = 'realtime' } = query
+    if (intent !== undefined && (protocol !== 'realtime' || !provider.supportsIntent(intent))) throw new UnsupportedIntentError(provider.name, provider.type, intent)
+    if (!provider.serves(protocol)) throw new UnsupportedProtocolError(provider.name, provider.type, PROTOCOL_NAMES[protocol])
     const resolution: Resolution = { provider, model: upstreamModel === '' ? undefined : upstreamModel, intent, callId, requestedModel: model }
-    if (query.protocol === 'live') resolution.protocol = 'live'
+    if (protocol !== 'realtime') resolution.protocol = protocol
     if (requireModel && resolution.model === undefined && !provider.modelOptional(resolution)) throw new ModelRequiredError()
     return resolution
   }

@@ -9,9 +9,12 @@ export interface TargetRequest {
   intent?: string
   /** Attach to an existing WebRTC/SIP call (sideband). */
   callId?: string
-  /** The route family: `realtime` (default) or `live` (GPT-Live, `/live/sessions`). */
-  protocol?: 'realtime' | 'live'
+  /** The route family: `realtime` (default), `live` (GPT-Live, `/live/sessions`) or `translation` (`/realtime/translations`). */
+  protocol?: RouteProtocol
 }
+
+/** The session protocols a route serves; every provider speaks `realtime`, some also the others. */
+export type RouteProtocol = 'realtime' | 'live' | 'translation'
 
 /** Where and how to dial the provider. */
 export interface UpstreamTarget {
@@ -21,7 +24,10 @@ export interface UpstreamTarget {
 }
 
 /** The REST endpoints of WebRTC signaling, under `<realtime path>/`. */
-export type Endpoint = 'client_secrets' | 'calls'
+export type Endpoint = 'client_secrets' | 'calls' | 'translations/client_secrets' | 'translations/calls'
+
+export const REALTIME_ENDPOINTS: readonly Endpoint[] = ['client_secrets', 'calls']
+export const ALL_ENDPOINTS: readonly Endpoint[] = [...REALTIME_ENDPOINTS, 'translations/client_secrets', 'translations/calls']
 
 /** Where and how to call one of the provider's REST endpoints. */
 export interface HttpTarget {
@@ -72,8 +78,13 @@ export interface ProviderModule {
   embedded? (): Promise<{ url: string, close (): Promise<void> }>
   /** Whether a request may go without a model. */
   modelOptional (req: TargetRequest, settings: ProviderSettings): boolean
-  /** Serves GPT-Live sessions: the websocket to dial for one (no query: the model travels in `session.start`). */
+  /**
+   * Serves GPT-Live sessions: the websocket to dial for one (no query: the model travels in `session.start`).
+   * Its WebRTC create (`POST`), sideband (`/{id}/attach`) and hangup (`/{id}/hangup`) are under the same URL.
+   */
   live? (settings: ProviderSettings): UpstreamTarget
+  /** Serves realtime translation sessions: the websocket to dial for one (`?model=`). */
+  translation? (settings: ProviderSettings, req: TargetRequest): UpstreamTarget
   /** The `?intent=` values the provider takes (`transcription`); any other is refused before a dial. Default none. */
   intents?: (settings: ProviderSettings) => readonly string[]
   target (settings: ProviderSettings, req: TargetRequest): UpstreamTarget

@@ -8,6 +8,7 @@ import { TokenBucket, type FrameRate } from '../limits/rate-limit.js'
 import type { Slots } from '../limits/slots.js'
 import { callHook } from './hooks.js'
 import { Meter } from '../usage/meter.js'
+import { InputAudio } from '../usage/input-audio.js'
 import type { Protocol } from '../protocols/types.js'
 import type { Pricing } from '../usage/pricing.js'
 import { Relay, type CloseRecord, type LegStats, type Legs } from './relay.js'
@@ -113,6 +114,8 @@ export class RealtimeSession implements PolicySession {
   readonly #bucket: TokenBucket | undefined
   /** The transcription model pinned into the client's session.update events. */
   readonly #pin: string | undefined
+  /** Input audio the client sent, for a session billed by it when the provider reports no usage. */
+  readonly #audio: InputAudio | undefined
   #expire: NodeJS.Timeout | undefined
   #idle: NodeJS.Timeout | undefined
   /** Causes already logged: a client or a hook failing on every frame is one line, not thousands. */
@@ -139,7 +142,9 @@ export class RealtimeSession implements PolicySession {
     this.#bucket = options.frameRate === undefined ? undefined : new TokenBucket(options.frameRate)
     const { model, intent } = init.resolution
     this.#pin = options.pinTranscriptionModel && intent === 'transcription' ? model : undefined
-    this.filters = this.#bucket !== undefined || this.#pin !== undefined || options.policy.onClientEvent !== undefined
+    const byAudio = client !== undefined && this.metered && init.protocol.meterInputAudio(intent) && init.resolution.provider.billing !== 'duration'
+    this.#audio = byAudio ? new InputAudio() : undefined
+    this.filters = this.#bucket !== undefined || this.#pin !== undefined || this.#audio !== undefined || options.policy.onClientEvent !== undefined
     // `this` is the legs' owner: they call observeUpstream, filterClient and legsClosed.
     this.#relay = client === undefined ? new Tap(upstream, this) : new Relay(client, upstream, options.highWaterMark, this)
     if (client !== undefined) this.#limits()
@@ -240,8 +245,22 @@ export class RealtimeSession implements PolicySession {
     callHook(this, 'onServerEvent', onServerEvent, event, this)
   }
 
-  /** @internal Rate limit and event policy for each client frame. */
-  filterClient (received: Buffer): Buffer | null | Promise<Buffer | null> {
+  /** @internal Rate limit and event policy for each client frame; then the input audio of what is sent on. */
+  filterClient (received: Buffer, isBinary: boolean): Buffer | null | Promise<Buffer | null> {
+    const out = this.#filter(received)
+    const audio = this.#audio
+    if (audio === undefined || isBinary) return out
+    if (out instanceof Promise) {
+      return out.then((data) => {
+        if (data !== null) audio.observe(data)
+        return data
+      })
+    }
+    if (out !== null) audio.observe(out)
+    return out
+  }
+
+  #filter (received: Buffer): Buffer | null | Promise<Buffer | null> {
     const options = this.#options
     const { onClientEvent } = options.policy
     if (this.#bucket !== undefined && !this.#bucket.take()) {
@@ -280,6 +299,8 @@ export class RealtimeSession implements PolicySession {
     this.#slots?.release()
     const now = Date.now()
     if (this.metered && this.#resolution.provider.billing === 'duration') this.#meterNow().close((now - this.#upstreamOpenedAt) / 1000)
+    const audio = this.#audio
+    if (audio !== undefined && audio.seconds > 0 && this.#meter?.reported !== true) this.#meterNow().measured(audio.seconds)
     const stats = this.#relay.stats
     const summary: SessionSummary = {
       sessionId: this.id,

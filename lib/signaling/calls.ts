@@ -11,14 +11,20 @@ export interface CallLookupOptions extends CallerKeyOptions {
   signaling?: { calls: CallStore }
 }
 
-/** The call's resolution, or undefined when the registry does not hold it (or signaling is off). */
+/**
+ * The call's resolution, or undefined when the registry does not hold it (or signaling is off), or holds it as
+ * a session of the other protocol (a GPT-Live session is not a realtime call, nor the reverse).
+ */
 export async function lookupCall (
-  options: CallLookupOptions, registry: ProviderRegistry, request: FastifyRequest, callId: string, credential: string | undefined
+  options: CallLookupOptions, registry: ProviderRegistry, request: FastifyRequest, callId: string, credential: string | undefined,
+  protocol: 'realtime' | 'live' = 'realtime'
 ): Promise<Resolution | undefined> {
   const call = await options.signaling?.calls.getCall(callId)
-  if (call === undefined) return undefined
+  if (call === undefined || (call.protocol ?? 'realtime') !== protocol) return undefined
   if (call.owner !== callerKey(options, request, credential)) throw new CallForbiddenError(callId)
   const provider = registry.get(call.provider)
   if (provider === undefined) throw new UnknownProviderError(call.provider, registry.names().join(', '))
-  return { provider, model: call.model, requestedModel: call.requestedModel, callId }
+  const resolution: Resolution = { provider, model: call.model, requestedModel: call.requestedModel, callId }
+  if (protocol === 'live') resolution.protocol = 'live'
+  return resolution
 }

@@ -1,4 +1,4 @@
-// Sideband metering: once a WebRTC call is created, the plugin attaches to the call's websocket with the
+// Sideband metering: once a WebRTC call (or GPT-Live WebRTC session) is created, the plugin attaches to the call's websocket with the
 // provider's key and meters its events like a relayed session's (same onUsage, summary and metrics).
 import type { FastifyRequest } from 'fastify'
 import { ShuttingDownError } from '../errors.js'
@@ -7,6 +7,7 @@ import type { Resolution } from '../providers/registry.js'
 import { RealtimeSession, type SessionOptions } from '../session/session.js'
 import type { PluginState } from '../state.js'
 import { realtime } from '../protocols/realtime.js'
+import type { Protocol } from '../protocols/types.js'
 
 /** The options a call's sideband session reads. */
 export interface SidebandOptions extends SessionOptions {
@@ -19,21 +20,23 @@ export interface SidebandOptions extends SessionOptions {
  * the plugin): ownership fails closed, so nobody else can attach to a live call whose sideband dropped.
  */
 export function attachSideband (
-  state: PluginState, options: SidebandOptions, request: FastifyRequest, resolution: Resolution, credential: string | undefined, slots: Slots
+  state: PluginState, options: SidebandOptions, request: FastifyRequest, resolution: Resolution, credential: string | undefined, slots: Slots,
+  protocol: Protocol = realtime
 ): void {
-  attach(state, options, request, resolution, credential, slots).catch((err: unknown) => {
+  attach(state, options, request, resolution, credential, slots, protocol).catch((err: unknown) => {
     request.log.warn({ err, callId: resolution.callId }, 'could not attach to the call\'s sideband; its usage is not metered')
     slots.release()
   })
 }
 
 async function attach (
-  state: PluginState, options: SidebandOptions, request: FastifyRequest, resolution: Resolution, credential: string | undefined, slots: Slots
+  state: PluginState, options: SidebandOptions, request: FastifyRequest, resolution: Resolution, credential: string | undefined, slots: Slots,
+  protocol: Protocol
 ): Promise<void> {
   if (state.closing) throw new ShuttingDownError()
   const { dialer, hub } = state
   const upstream = await dialer.dial(resolution.provider.name, await dialer.target(request, resolution), new AbortController())
-  const init = { protocol: realtime, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: Date.now(), credential, slots, metered: options.metering }
+  const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: Date.now(), credential, slots, metered: options.metering }
   // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as the call
   new RealtimeSession(undefined, upstream, init, options)
   upstream.resume()

@@ -10,6 +10,7 @@ import { ClientSecrets, invalid } from './client-secrets.js'
 import { errorBody } from './events.js'
 import { SimulatedSession } from './session.js'
 import { SimulatedLiveSession } from './live.js'
+import { SimulatedTranslationSession } from './translation.js'
 
 export interface SimulatorOptions {
   /** Default 0 (any free port). */
@@ -82,7 +83,17 @@ export class RealtimeSimulator {
           new SimulatedLiveSession(ws, { usageInterval: options.usageInterval ?? 60_000, pace })
         })
       }
-      if (!url.pathname.endsWith('/realtime')) return refuse(socket, 400, `Unknown path ${url.pathname}: connect to /v1/realtime or /v1/live/sessions`, 'invalid_path')
+      if (url.pathname.endsWith('/realtime/translations')) {
+        if (!authorized(req)) return refuse(socket, 401, 'Incorrect API key provided.', 'invalid_api_key')
+        const model = url.searchParams.get('model')
+        if (model === null) return refuse(socket, 400, 'Missing required parameter: \'model\'.', 'missing_model')
+        return wss.handleUpgrade(req, socket, head, (ws) => {
+          ws.on('error', () => {})
+          // eslint-disable-next-line no-new -- the session lives as long as its socket
+          new SimulatedTranslationSession(ws, model)
+        })
+      }
+      if (!url.pathname.endsWith('/realtime')) return refuse(socket, 400, `Unknown path ${url.pathname}: connect to /v1/realtime, /v1/realtime/translations or /v1/live/sessions`, 'invalid_path')
       const key = ephemeralKey(req)
       const minted = key === undefined ? undefined : secrets.check(key)
       if (key !== undefined ? minted === undefined : !authorized(req)) {

@@ -11,7 +11,7 @@ export interface Lease {
   release (): void | Promise<void>
 }
 
-/** A WebRTC call created through `POST {path}/calls`: what a later sideband attach or hangup is routed by. */
+/** A WebRTC call created through `POST {path}/calls` or `POST {live.path}`: what a later attach or hangup is routed by. */
 export interface CallRecord {
   /** Provider name in the registry. */
   provider: string
@@ -21,6 +21,8 @@ export interface CallRecord {
   requestedModel?: string
   /** storeKey() of the caller who created it: only the same caller may attach or hang up. */
   owner: string
+  /** `live` for a GPT-Live WebRTC session (`POST {live.path}`); absent for a realtime call. */
+  protocol?: 'live'
   /** When the record expires (ms since the epoch), set by the store from the ttl. */
   expiresAt?: number
 }

@@ -67,6 +67,24 @@ export class Meter {
     this.#add(record)
   }
 
+  /** Whether the provider reported any usage so far. */
+  get reported (): boolean {
+    const { responses, transcription, durationSeconds } = this.totals
+    return responses + transcription.count > 0 || durationSeconds > 0
+  }
+
+  /**
+   * Seconds of input audio the client sent, for a session whose provider reported no usage: priced per minute,
+   * else at the transcription rate per second.
+   */
+  measured (seconds: number): void {
+    const record: DurationUsage = { kind: 'duration', ...this.#who(), seconds, measuredFrom: 'input-audio' }
+    const price = this.#price
+    if (price !== undefined) record.costUSD = price.perMinute === undefined ? transcriptionCost(price, { seconds }) : durationCost(price, seconds)
+    this.totals.durationSeconds += seconds
+    this.#add(record)
+  }
+
   #who (): { sessionId: string, provider: string, model?: string } {
     const { sessionId, provider, model } = this.#ctx
     return { sessionId, provider, model }

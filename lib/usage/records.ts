@@ -42,6 +42,11 @@ export interface DurationUsage {
   seconds: number
   /** The provider's cumulative total this record brings the session to (GPT-Live). */
   totalSeconds?: number
+  /**
+   * `input-audio`: the provider reported no usage, so the seconds are those of the input audio the client sent
+   * (translation and transcription sessions), measured by the plugin.
+   */
+  measuredFrom?: 'input-audio'
   costUSD?: number
 }
 

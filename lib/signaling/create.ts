@@ -1,0 +1,66 @@
+// Creating a WebRTC session at the provider (a realtime call, a GPT-Live session): it is a session the app pays
+// for, so it takes its slots first and holds them until its sideband (the session) ends; the created id goes
+// into the call registry with its owner, and the plugin attaches to its sideband to meter it.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { acquireSlots, callerKey, type SlotOptions } from '../limits/slots.js'
+import type { Protocol } from '../protocols/types.js'
+import type { Resolution } from '../providers/registry.js'
+import type { PluginState } from '../state.js'
+import type { CallStore } from '../store/types.js'
+import type { HttpAnswer } from '../upstream/http-client.js'
+import { attachSideband, type SidebandOptions } from './sideband.js'
+
+/** The options creating a session reads. */
+export interface CreateOptions extends SlotOptions, SidebandOptions {
+  signaling?: { calls: CallStore, callTTL: number, sideband: boolean }
+}
+
+export interface Created {
+  answer: HttpAnswer
+  /** The id registered and metered; undefined when the provider refused or answered without a usable one. */
+  id?: string
+}
+
+/** What the log lines call the session and the place of its id in the provider's answer. */
+export interface Naming {
+  /** `realtime call` */
+  name: string
+  /** `Location` */
+  idIn: string
+}
+
+/**
+ * Sends the create (`send`), reads the id from the provider's answer (`idOf`), registers it and attaches the
+ * sideband. Slots are given back on every other path.
+ */
+export async function createSession (
+  state: PluginState, options: CreateOptions, request: FastifyRequest, reply: FastifyReply, resolution: Resolution, protocol: Protocol,
+  what: Naming, send: () => Promise<HttpAnswer>, idOf: (answer: HttpAnswer) => string | undefined
+): Promise<Created> {
+  const signaling = options.signaling as NonNullable<CreateOptions['signaling']>
+  const { credential } = request.realtime
+  const slots = await acquireSlots(options, request, reply, credential)
+  let answer: HttpAnswer
+  let id: string | undefined
+  try {
+    answer = await send()
+    id = answer.statusCode < 300 ? idOf(answer) : undefined
+    if (id !== undefined) {
+      const { provider, model, requestedModel } = resolution
+      const call = { provider: provider.name, model, requestedModel, owner: callerKey(options, request, credential), ...(protocol.name === 'live' ? { protocol: 'live' as const } : {}) }
+      await signaling.calls.setCall(id, call, signaling.callTTL)
+    }
+  } catch (err) {
+    slots.release()
+    throw err
+  }
+  if (id === undefined) {
+    slots.release()
+    if (answer.statusCode < 300) request.log.warn(`the provider answered the ${what.name} without a usable ${what.idIn}; it is not metered`)
+    return { answer }
+  }
+  request.log.info({ callId: id, provider: resolution.provider.name, model: resolution.model }, `${what.name} created`)
+  if (signaling.sideband) attachSideband(state, options, request, { ...resolution, callId: id }, credential, slots, protocol)
+  else slots.release()
+  return { answer, id }
+}
