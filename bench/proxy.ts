@@ -25,9 +25,13 @@ app.get('/__rss', async (request) => {
 if (kind === 'http-proxy') {
   const { default: proxy } = await import('@fastify/http-proxy')
   await app.register(proxy, { upstream, prefix: '/v1/realtime', rewritePrefix: '/v1/realtime', websocket: true })
+  await app.register(proxy, { upstream, prefix: '/v1/live/sessions', rewritePrefix: '/v1/live/sessions', websocket: true })
 } else {
   await app.register(realtimeProxy, {
-    providers: { openai: { apiKey: 'sk-bench', baseURL: `${upstream}/v1` } },
+    // Two providers and a default: a GPT-Live request names none, so it is routed by its first frame.
+    providers: { openai: { apiKey: 'sk-bench', baseURL: `${upstream}/v1` }, spare: { type: 'openai', apiKey: 'sk-bench', baseURL: `${upstream}/v1` } },
+    defaultProvider: 'openai',
+    live: true,
     heartbeatInterval: 0,
     onUsage: () => {},
     metering: kind !== 'nometer',

@@ -33,7 +33,7 @@ function client (task: object): Record<string, number> {
 const SETTLE_MS = 500
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
 
-interface Scenario { name: string, scenario: string, sessions: number, seconds: number, metrics: string[], proxyOnly?: boolean, lowerIsBetter?: boolean, reps?: number }
+interface Scenario { name: string, scenario: string, sessions: number, seconds: number, metrics: string[], proxyOnly?: boolean, lowerIsBetter?: boolean, reps?: number, path?: string }
 const SCENARIOS: Scenario[] = [
   { name: 'downstream stream, 1 session', scenario: 'stream', sessions: 1, seconds: 3, metrics: ['framesPerSec', 'mbPerSec', 'cpuUsPerFrame', 'machineUsPerFrame'] },
   { name: 'downstream stream, 50 sessions', scenario: 'stream', sessions: 50, seconds: 3, metrics: ['framesPerSec', 'mbPerSec', 'cpuUsPerFrame', 'machineUsPerFrame'] },
@@ -41,7 +41,10 @@ const SCENARIOS: Scenario[] = [
   { name: 'latency, 100 sessions x 50 frames/s', scenario: 'latency', sessions: 100, seconds: 5, metrics: ['p50', 'p99'], lowerIsBetter: true, reps: 5 }, // p99 here is mostly the VM's scheduling: 5 repetitions
   { name: 'idle memory, 1000 sessions', scenario: 'idleMemory', sessions: 1000, seconds: 0, metrics: ['bytesPerSession', 'heapPerSession'], proxyOnly: true, lowerIsBetter: true },
   { name: 'stalled reader, 5 s of streaming', scenario: 'stalled', sessions: 1, seconds: 5, metrics: ['peakGrowthMB'], proxyOnly: true, lowerIsBetter: true },
-  { name: 'handshakes (auth + dial + upgrade)', scenario: 'handshake', sessions: 10, seconds: 3, metrics: ['setupsPerSec'] }
+  { name: 'handshakes (auth + dial + upgrade)', scenario: 'handshake', sessions: 10, seconds: 3, metrics: ['setupsPerSec'] },
+  // GPT-Live: the same relay behind /v1/live/sessions, and set-ups routed by the first frame (session.start)
+  { name: 'GPT-Live stream, 50 sessions', scenario: 'liveStream', sessions: 50, seconds: 3, metrics: ['framesPerSec', 'cpuUsPerFrame', 'machineUsPerFrame'], path: '/v1/live/sessions' },
+  { name: 'GPT-Live set-ups (upgrade, session.start, route, dial, session.started)', scenario: 'liveStart', sessions: 10, seconds: 3, metrics: ['setupsPerSec', 'startMs'], path: '/v1/live/sessions' }
 ]
 
 const upstream = await start('upstream.ts')
@@ -71,7 +74,7 @@ for (const s of chosen) {
       const port = proxy?.port ?? upstream.port
       runs.get(target)?.push(client({
         scenario: s.scenario,
-        url: `ws://127.0.0.1:${port}/v1/realtime`,
+        url: `ws://127.0.0.1:${port}${s.path ?? '/v1/realtime'}`,
         rss: `http://127.0.0.1:${port}/__rss`,
         upstreamCpu: `http://127.0.0.1:${upstream.port}/__cpu`,
         proxy: target !== 'direct',

@@ -3,11 +3,13 @@
 //   ?mode=sink    count what arrives, ack every 500 frames
 //   ?mode=echo    send every frame straight back (latency)
 //   ?mode=idle    nothing
+// On /v1/live/sessions (GPT-Live) the first frame, session.start, names the behaviour as its model: it is
+// answered with session.started, then `stream` sends 100 ms session.output_audio.delta frames; anything else, nothing.
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
 
-import { DELTA, pump } from './frames.js'
+import { DELTA, LIVE_DELTA, pump } from './frames.js'
 
 function stream (ws: WebSocket): void {
   pump(ws, Buffer.from(DELTA), 1024 * 1024, () => ws.readyState === ws.OPEN)
@@ -20,8 +22,17 @@ const server = createServer((req, res) => {
   else res.writeHead(404).end()
 })
 const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 })
+function live (ws: WebSocket): void {
+  ws.once('message', (data: Buffer) => {
+    const model = (JSON.parse(data.toString()) as { session: { model: string } }).session.model
+    ws.send(JSON.stringify({ type: 'session.started', event_id: 'evt_s', session: { id: 'live_bench', model, status: 'active' } }))
+    if (model === 'stream') pump(ws, Buffer.from(LIVE_DELTA), 1024 * 1024, () => ws.readyState === ws.OPEN)
+  })
+}
+
 wss.on('connection', (ws, req) => {
   ws.on('error', () => {})
+  if (req.url?.startsWith('/v1/live/sessions') === true) return live(ws)
   // the plugin forwards only the model, so the model names the behaviour
   const params = new URL(req.url ?? '/', 'http://x').searchParams
   const mode = params.get('mode') ?? params.get('model')

@@ -1,5 +1,5 @@
 // The examples server: every provider with a key in the environment, the embedded simulator always, one
-// token protecting the routes, usage logged per response, the browser voice demo at / and WebRTC at /webrtc.
+// token protecting the routes (realtime and GPT-Live), usage logged per record, the browser voice demo at / and WebRTC at /webrtc.
 //   npm start                      # simulator only: no key needed
 //   OPENAI_API_KEY=sk-... npm start
 import { execFileSync } from 'node:child_process'
@@ -12,8 +12,8 @@ import realtimeProxy, { type Pricing, type ProviderConfig, type UsageRecord } fr
 
 type Env = Record<string, string | undefined>
 
-/** One choice in the demo page: a provider and the model it is asked for. */
-export interface DemoModel { provider: string, model: string, label: string }
+/** One choice in the demo page: a provider and the model it is asked for; `live` for a GPT-Live session. */
+export interface DemoModel { provider: string, model: string, label: string, protocol?: 'live' }
 
 /** Providers with keys in the environment, each with the model the demo offers. */
 export function providersFrom (env: Env): { providers: Record<string, ProviderConfig>, models: DemoModel[] } {
@@ -42,6 +42,9 @@ export function providersFrom (env: Env): { providers: Record<string, ProviderCo
     add('zai', { apiKey: env.ZAI_API_KEY, baseURL: env.ZAI_BASE_URL ?? base }, env.ZAI_REALTIME_MODEL ?? 'glm-realtime', 'Z.ai GLM')
   }
   add('simulator', { type: 'simulator' }, 'simulator', 'Simulator (no key)')
+  // GPT-Live (/v1/live/sessions): routed by its first frame, session.start, whose model names the provider.
+  if (env.OPENAI_API_KEY !== undefined) models.push({ provider: 'openai', model: env.OPENAI_LIVE_MODEL ?? 'gpt-live-1', label: 'OpenAI GPT-Live', protocol: 'live' })
+  models.push({ provider: 'simulator', model: 'gpt-live-1', label: 'Simulator GPT-Live (no key)', protocol: 'live' })
   return { providers, models }
 }
 
@@ -49,7 +52,8 @@ export function providersFrom (env: Env): { providers: Record<string, ProviderCo
 export const EXAMPLE_PRICING: Pricing = {
   'gpt-realtime': { input: { text: 4, audio: 32, image: 5, cached: 0.4 }, output: { text: 16, audio: 64 }, transcription: { perSecond: 0.0001 } },
   simulator: { input: { text: 4, audio: 32, cached: 0.4 }, output: { text: 16, audio: 64 }, transcription: { perSecond: 0.0001 } },
-  'xai/grok-voice': { perMinute: 0.05 }
+  'xai/grok-voice': { perMinute: 0.05 },
+  'gpt-live-1': { perMinute: 0.05 }
 }
 
 export interface ExampleServer {
@@ -87,6 +91,8 @@ export async function buildServer (env: Env = process.env, logger: boolean | obj
       session.log.info({ usage: record }, `usage: ${record.kind}${record.costUSD === undefined ? '' : ` $${record.costUSD.toFixed(6)}`}`)
     },
     metrics: true,
+    // GPT-Live at /v1/live/sessions, beside the realtime route, same token and hooks.
+    live: true,
     // POST /v1/realtime/client_secrets and /v1/realtime/calls for the WebRTC page (/webrtc), same token, and
     // each call metered on its sideband into the same onUsage records.
     signaling: true

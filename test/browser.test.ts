@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { buildServer } from '../examples/server.js'
 import { tone } from '../lib/simulator/audio.js'
+import { until } from './helpers.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -135,5 +136,41 @@ t.test('without a microphone, the sample button speaks a bundled sentence; the s
   t.match(await page.textContent('[data-role=user]'), /you: \[(3\.[5-9]|4\.\d) seconds of audio\]/, 'the server heard the sentence as one turn')
   const sent = await page.evaluate(() => (window as unknown as { demo: { sent: number } }).demo.sent)
   t.ok(sent >= 4.8 && sent < 5.1, `sent ${sent.toFixed(2)} s: the sentence and 1.2 s of silence`)
+  t.same(errors, [], 'no page errors')
+})
+
+t.test('the demo page holds a GPT-Live session on the simulator: session.start routed by its model, the sample answered, usage shown', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}` }, async (t) => {
+  const { app, token } = await buildServer({ DEMO_TOKEN: 'live-test-token' }, false)
+  t.teardown(() => app.close())
+  const ended: Array<{ model?: string, usageFinal?: boolean, usage: { durationSeconds: number } }> = []
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  const browser = await launch(t)
+  const page = await browser.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (err) => errors.push(err.message))
+  await page.goto(`http://127.0.0.1:${port}/#token=${token}`)
+  await page.waitForSelector('[data-testid=model] option', { state: 'attached' })
+  await page.selectOption('[data-testid=model]', { label: 'Simulator GPT-Live (no key) · gpt-live-1' })
+  await page.uncheck('[data-testid=mic]')
+  await page.click('[data-testid=connect]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'connected', undefined, { timeout: 15_000 })
+  await until(() => app.realtime.sessions.size === 1, 'the GPT-Live session')
+  const session = [...app.realtime.sessions.values()][0]
+  session?.ended.then((s) => ended.push(s), () => {})
+  t.match(session, { provider: 'simulator', model: 'gpt-live-1' }, 'routed by session.start\'s simulator/gpt-live-1')
+  await page.click('[data-testid=sample]')
+  await page.waitForFunction(() => document.querySelector('[data-role=assistant]')?.textContent?.includes('I heard') === true, undefined, { timeout: 20_000 })
+  t.match(await page.textContent('[data-role=user]'), /you: \[(3\.[5-9]|4\.\d) seconds of audio\]/, 'the speech, then silence, ended the turn')
+  await page.waitForFunction(() => (window as unknown as { demo: { played: number } }).demo.played >= 0.5, undefined, { timeout: 10_000 })
+  await page.click('[data-testid=connect]') // session.close: the server answers session.closed with the total, then closes
+  await page.waitForFunction(() => document.querySelector('[data-testid=closed]')?.textContent !== '', undefined, { timeout: 10_000 })
+  t.equal(await page.textContent('[data-testid=closed]'), 'closed: 1000')
+  await until(() => ended.length === 1, 'the summary')
+  const seconds = await page.evaluate(() => (window as unknown as { demo: { seconds: number } }).demo.seconds)
+  t.ok(seconds > 1, `the page shows ${seconds} s from session.closed`)
+  t.equal(ended[0]?.usage.durationSeconds, seconds, 'the server metered the same total')
+  t.equal(ended[0]?.usageFinal, true)
+  t.not(await page.textContent('[data-testid=cost]'), '$0.000000')
   t.same(errors, [], 'no page errors')
 })

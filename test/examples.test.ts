@@ -9,7 +9,10 @@ import { buildServer, providersFrom } from '../examples/server.js'
 import { refused } from './helpers.js'
 
 t.test('providers come from the environment, the simulator always', async (t) => {
-  t.same(providersFrom({}).models, [{ provider: 'simulator', model: 'simulator', label: 'Simulator (no key)' }])
+  t.same(providersFrom({}).models, [
+    { provider: 'simulator', model: 'simulator', label: 'Simulator (no key)' },
+    { provider: 'simulator', model: 'gpt-live-1', label: 'Simulator GPT-Live (no key)', protocol: 'live' }
+  ])
   const { providers, models } = providersFrom({
     OPENAI_API_KEY: 'sk-1',
     AZURE_OPENAI_API_KEY: 'az-1',
@@ -20,7 +23,7 @@ t.test('providers come from the environment, the simulator always', async (t) =>
     ZAI_API_KEY: 'z-1',
     ZAI_REGION: 'cn'
   })
-  t.same(models.map((m) => `${m.provider}/${m.model}`), ['openai/gpt-realtime', 'azure/gpt-realtime', 'xai/grok-voice', 'bailian/qwen3-omni-flash-realtime', 'zai/glm-realtime', 'simulator/simulator'])
+  t.same(models.map((m) => `${m.provider}/${m.model}`), ['openai/gpt-realtime', 'azure/gpt-realtime', 'xai/grok-voice', 'bailian/qwen3-omni-flash-realtime', 'zai/glm-realtime', 'simulator/simulator', 'openai/gpt-live-1', 'simulator/gpt-live-1'])
   t.equal(providers.bailian?.baseURL, 'https://dashscope.aliyuncs.com')
   t.equal(providers.zai?.baseURL, 'https://open.bigmodel.cn/api/paas/v4')
   const intl = providersFrom({ DASHSCOPE_API_KEY: 'ds', ZAI_API_KEY: 'z' }).providers

@@ -1,7 +1,9 @@
 // The voice demo: microphone -> PCM16 24 kHz -> input_audio_buffer.append through the proxy; the answer's
-// output_audio.delta chunks are scheduled back to back so playback has no gaps.
-interface DemoModel { provider: string, model: string, label: string }
-interface Price { input?: { text?: number, audio?: number, cached?: number }, output?: { text?: number, audio?: number }, transcription?: { perSecond?: number } }
+// output_audio.delta chunks are scheduled back to back so playback has no gaps. A GPT-Live choice speaks the
+// same audio over /v1/live/sessions: session.start first (its model names the provider), then
+// session.input_audio.append; billed by the session's seconds.
+interface DemoModel { provider: string, model: string, label: string, protocol?: 'live' }
+interface Price { input?: { text?: number, audio?: number, cached?: number }, output?: { text?: number, audio?: number }, transcription?: { perSecond?: number }, perMinute?: number }
 interface Usage { input_tokens?: number, output_tokens?: number, input_token_details?: { text_tokens?: number, audio_tokens?: number, cached_tokens?: number }, output_token_details?: { text_tokens?: number, audio_tokens?: number } }
 interface ServerEvent { type: string, [key: string]: any }
 
@@ -18,12 +20,13 @@ const ui = {
   level: $('level'),
   closed: $('closed')
 }
-const totals = { responses: 0, input: 0, output: 0, sent: 0, played: 0, cost: 0 }
+const totals = { responses: 0, input: 0, output: 0, sent: 0, played: 0, seconds: 0, cost: 0 }
 // Exposed for the end-to-end test.
 ;(window as unknown as { demo: typeof totals }).demo = totals
 
 let pricing: Record<string, Price> = {}
 let ws: WebSocket | undefined
+let live = false
 let context: AudioContext | undefined
 let stream: MediaStream | undefined
 let playhead = 0
@@ -36,6 +39,7 @@ function show (): void {
   $('output-tokens').textContent = String(totals.output)
   $('sent').textContent = `${totals.sent.toFixed(1)} s`
   $('played').textContent = `${totals.played.toFixed(1)} s`
+  $('seconds').textContent = `${totals.seconds.toFixed(1)} s`
   $('cost').textContent = `$${totals.cost.toFixed(6)}`
 }
 
@@ -118,9 +122,36 @@ function onEvent (event: ServerEvent, price: Price | undefined): void {
   show()
 }
 
+/** GPT-Live's events: transcripts both ways, audio out, and the session's cumulative seconds (billed per minute). */
+function onLiveEvent (event: ServerEvent, price: Price | undefined): void {
+  switch (event.type) {
+    case 'session.input_transcript.delta':
+      line('user', event.delta)
+      assistantLine = undefined
+      break
+    case 'session.output_audio.delta': play(event.delta); break
+    case 'session.output_transcript.delta':
+      if (assistantLine === undefined) {
+        assistantLine = line('assistant', '')
+        totals.responses++
+      }
+      ;(assistantLine.querySelector('span') as HTMLElement).textContent += event.delta
+      break
+    case 'session.usage.updated':
+    case 'session.closed':
+      if (typeof event.usage?.seconds === 'number') {
+        totals.seconds = event.usage.seconds
+        totals.cost = event.usage.seconds / 60 * (price?.perMinute ?? 0)
+      }
+      break
+    case 'error': line('assistant', `[error] ${event.error?.message ?? ''}`); break
+  }
+  show()
+}
+
 /** One chunk of PCM16 audio to the server; the counter moves as audio is sent, not only when the server speaks. */
 function send (socket: WebSocket, pcm: ArrayBuffer): void {
-  socket.send(JSON.stringify({ type: 'input_audio_buffer.append', audio: toBase64(pcm) }))
+  socket.send(JSON.stringify({ type: live ? 'session.input_audio.append' : 'input_audio_buffer.append', audio: toBase64(pcm) }))
   totals.sent += pcm.byteLength / 2 / RATE
   show()
 }
@@ -151,18 +182,22 @@ async function connect (): Promise<void> {
   // Without a microphone (a headless browser's fake one never pauses, so server VAD never ends a turn), the
   // sample button speaks instead.
   if (ui.mic.checked) stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } })
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/realtime?model=${encodeURIComponent(`${choice.provider}/${choice.model}`)}`
+  live = choice.protocol === 'live'
+  const model = `${choice.provider}/${choice.model}`
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
+  // GPT-Live names its model in its first frame, not in the URL.
+  const url = live ? `${scheme}://${location.host}/v1/live/sessions` : `${scheme}://${location.host}/v1/realtime?model=${encodeURIComponent(model)}`
   // Browsers cannot set headers: the token travels as a subprotocol and the server answers "realtime".
   const socket = new WebSocket(url, ['realtime', `openai-insecure-api-key.${ui.token.value}`])
   ws = socket
+  const instructions = 'You are a friendly voice assistant. Keep answers short.'
   socket.onopen = () => {
     ui.status.textContent = 'connected'
     ui.connect.textContent = 'Disconnect'
     ui.connect.classList.add('stop')
-    socket.send(JSON.stringify({
-      type: 'session.update',
-      session: { type: 'realtime', instructions: 'You are a friendly voice assistant. Keep answers short.', audio: { input: { transcription: { model: 'gpt-4o-transcribe' }, turn_detection: { type: 'server_vad' } } } }
-    }))
+    socket.send(JSON.stringify(live
+      ? { type: 'session.start', session: { model, instructions } }
+      : { type: 'session.update', session: { type: 'realtime', instructions, audio: { input: { transcription: { model: 'gpt-4o-transcribe' }, turn_detection: { type: 'server_vad' } } } } }))
     ui.sample.disabled = false
     if (stream === undefined) return
     const source = (context as AudioContext).createMediaStreamSource(stream as MediaStream)
@@ -178,7 +213,7 @@ async function connect (): Promise<void> {
       ui.level.style.width = `${Math.min(100, Math.sqrt(samples.reduce((s, v) => s + v * v, 0) / samples.length) * 400)}%`
     }
   }
-  socket.onmessage = (message: MessageEvent<string>) => onEvent(JSON.parse(message.data) as ServerEvent, price)
+  socket.onmessage = (message: MessageEvent<string>) => (live ? onLiveEvent : onEvent)(JSON.parse(message.data) as ServerEvent, price)
   socket.onclose = (close) => {
     ui.closed.textContent = `closed: ${close.code}${close.reason === '' ? '' : ` ${close.reason}`}`
     disconnect()
@@ -186,7 +221,12 @@ async function connect (): Promise<void> {
 }
 
 function disconnect (): void {
-  if (ws !== undefined && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'user hung up')
+  // GPT-Live: session.close asks for the final usage (session.closed); the server then closes the socket.
+  if (ws !== undefined && ws.readyState === WebSocket.OPEN && live) {
+    const leaving = ws
+    leaving.send('{"type":"session.close"}')
+    setTimeout(() => leaving.close(1000, 'user hung up'), 5000) // in case the server never closes
+  } else if (ws !== undefined && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'user hung up')
   ws = undefined
   stream?.getTracks().forEach((track) => track.stop())
   stream = undefined

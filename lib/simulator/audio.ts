@@ -1,6 +1,8 @@
 // PCM16 24 kHz mono helpers for the simulator: durations, loudness, a tone.
 export const SAMPLE_RATE = 24_000
 export const BYTES_PER_SECOND = SAMPLE_RATE * 2
+/** Loudness (RMS) at or above which a chunk is speech for the simulators' turn detection: about -36 dBFS. */
+export const SPEECH_RMS = 500
 
 export function seconds (bytes: number): number {
   return bytes / BYTES_PER_SECOND

@@ -1,10 +1,10 @@
 // A GPT-Live session as the simulator plays it (shared/protocols/gpt-live.md): the first frame must be a strict
-// session.start; then session.started, input audio appended (a turn ends after 500 ms without audio, or on
-// response.create), an answer as output transcript and audio deltas, session.usage.updated with the cumulative
+// session.start; then session.started, input audio appended (a turn ends after speech and then 500 ms of
+// silence in the audio, after 500 ms without audio, or on response.create), an answer as output transcript and audio deltas, session.usage.updated with the cumulative
 // seconds every `usageInterval`, a Responses delegation that reports its backend tokens in response.event, and
 // session.close -> session.closed.
 import type WebSocket from 'ws'
-import { BYTES_PER_SECOND, seconds, tone } from './audio.js'
+import { BYTES_PER_SECOND, rms, seconds, SPEECH_RMS, tone } from './audio.js'
 import { errorEvent } from '../protocols/live.js'
 import { id, type Json } from './events.js'
 
@@ -26,6 +26,9 @@ export class SimulatedLiveSession {
   #session: Json | undefined
   readonly #startedAt = Date.now()
   #heard = 0
+  /** Speech was heard this turn; then the bytes of silence since. */
+  #speaking = false
+  #silent = 0
   #turn: NodeJS.Timeout | undefined
   #usage: NodeJS.Timeout | undefined
 
@@ -84,13 +87,22 @@ export class SimulatedLiveSession {
 
   #append (event: Json): void {
     if (typeof event.audio !== 'string') return this.#send(errorEvent('invalid_audio', "Invalid 'audio'. Expected base64-encoded PCM16 audio.", event.event_id, 'audio'))
-    this.#heard += Buffer.from(event.audio, 'base64').length
+    const pcm = Buffer.from(event.audio, 'base64')
+    this.#heard += pcm.length
     clearTimeout(this.#turn)
+    if (rms(pcm) >= SPEECH_RMS) {
+      this.#speaking = true
+      this.#silent = 0
+    } else if (this.#speaking && (this.#silent += pcm.length) >= BYTES_PER_SECOND * TURN_GAP_MS / 1000) {
+      return this.#answer() // a microphone never stops sending: the silence after speech ends the turn
+    }
     this.#turn = setTimeout(() => this.#answer(), TURN_GAP_MS)
   }
 
   #answer (): void {
     clearTimeout(this.#turn)
+    this.#speaking = false
+    this.#silent = 0
     const heard = seconds(this.#heard)
     this.#heard = 0
     if (heard > 0) this.#send({ type: 'session.input_transcript.delta', delta: `[${heard.toFixed(1)} seconds of audio]` })

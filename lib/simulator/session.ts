@@ -1,7 +1,7 @@
 // One simulated realtime session: OpenAI's GA client events in, its server events out. It cannot understand
 // speech, so it answers by speaking back the audio it heard (or a tone) and saying how long it was.
 import type WebSocket from 'ws'
-import { BYTES_PER_SECOND, rms, seconds, tone } from './audio.js'
+import { BYTES_PER_SECOND, rms, seconds, SPEECH_RMS, tone } from './audio.js'
 import { defaultSession, errorEvent, id, merge, TURN_DETECTION, type Json } from './events.js'
 
 export interface SimulatedSessionOptions {
@@ -14,7 +14,6 @@ export interface SimulatedSessionOptions {
 
 const CHUNK = BYTES_PER_SECOND / 10 // 100 ms of PCM16 per output_audio.delta
 const MAX_ECHO = 10 * BYTES_PER_SECOND
-const SPEECH_RMS = 500 // about -36 dBFS
 
 interface Item { id: string, role: 'user' | 'assistant', audio?: Buffer, text?: string }
 

@@ -63,6 +63,7 @@ test('hooks see typed sessions, events, records and summaries', () => {
       expect(record).type.toBe<UsageRecord>()
       expect(session).type.toBe<RealtimeSession>()
       if (record.kind === 'response') expect(record.totalTokens).type.toBe<number>()
+      if (record.kind === 'duration') expect(record.measuredFrom).type.toBe<'input-audio' | undefined>()
     },
     onSessionEnd (summary) {
       expect(summary).type.toBe<SessionSummary>()
@@ -77,4 +78,13 @@ test('a store is leased; MemoryStore is one', () => {
   expect<SessionStore>().type.toBeAssignableFrom(new MemoryStore())
   expect(new MemoryStore().acquire('k', 1, 1000)).type.toBe<Lease | undefined>()
   expect<CallRecord>().type.toBeAssignableFrom({ provider: 'openai', owner: 'key:x' })
+  expect<CallRecord>().type.toBeAssignableFrom({ provider: 'openai', owner: 'key:x', protocol: 'live' as const })
+  expect<CallRecord>().type.not.toBeAssignableFrom({ provider: 'openai', owner: 'key:x', protocol: 'sip' })
+})
+
+test('a provider says which protocols it serves', () => {
+  const registry = new ProviderRegistry({ providers: { openai: {} } })
+  expect(registry.get('openai')?.serves('translation')).type.toBe<boolean | undefined>()
+  const provider = registry.get('openai')
+  if (provider !== undefined) expect(provider.serves).type.not.toBeCallableWith('gemini')
 })
