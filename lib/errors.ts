@@ -82,6 +82,17 @@ export const UpstreamTimeoutError = createError<'FST_REALTIME_UPSTREAM_TIMEOUT',
 export const ShuttingDownError = createError<'FST_REALTIME_SHUTTING_DOWN', 503, []>(
   'FST_REALTIME_SHUTTING_DOWN', 'The server is shutting down', 503, Base)
 
+/**
+ * The session store (Redis) cannot be reached or did not answer in time: new sessions and calls fail closed
+ * (with Retry-After); sessions already running go on.
+ */
+export const StoreUnavailableError = createError<'FST_REALTIME_STORE_UNAVAILABLE', 503, [string]>(
+  'FST_REALTIME_STORE_UNAVAILABLE', 'The session store is unreachable (%s); new sessions are refused until it is back', 503, Base)
+
+/** The caller's budget for the current window is spent (`budgets`). */
+export const BudgetExceededError = createError<'FST_REALTIME_BUDGET_EXCEEDED', 402, []>(
+  'FST_REALTIME_BUDGET_EXCEEDED', 'The budget for this caller is spent for now', 402, Base)
+
 /** A browser handshake from an origin not in `allowedOrigins`. */
 export const OriginForbiddenError = createError<'FST_REALTIME_ORIGIN_FORBIDDEN', 403, [string]>(
   'FST_REALTIME_ORIGIN_FORBIDDEN', 'Origin %s may not open realtime sessions', 403, Base)

@@ -3,7 +3,10 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
-import { settingsFrom, type RealtimeProxyOptions } from './options.js'
+import type { Socket } from 'node:net'
+import { settingsFrom, type RealtimeProxyOptions, type Settings } from './options.js'
+import { ShuttingDownError } from './errors.js'
+import { storeKey, type FleetBus, type FleetMessage } from './store/types.js'
 import { readCredential, type RealtimeRequest } from './http/credentials.js'
 import { Heartbeat } from './session/heartbeat.js'
 import { SessionHub, type RealtimeStats } from './session/hub.js'
@@ -42,7 +45,9 @@ export type { MetricsOptions, Traffic } from './usage/metrics.js'
 export type { CredentialSource, RealtimeRequest } from './http/credentials.js'
 export type { AllowedOrigins } from './http/origin.js'
 export { DEFAULT_MAX_CALLS, MemoryStore, type MemoryStoreOptions } from './store/memory.js'
-export type { CallRecord, CallStore, CountingStore, Lease, SessionStore } from './store/types.js'
+export { RedisStore, type RedisClient, type RedisStoreOptions, type RedisSubscriber } from './store/redis.js'
+export type { BudgetStore, CallRecord, CallStore, CountingStore, FleetBus, FleetMessage, Lease, SessionStore } from './store/types.js'
+export type { BudgetOptions } from './limits/budget.js'
 export { isSessionUpdate } from './session/policy.js'
 export type { EventPolicyOptions, PolicySession, RealtimeEvent, SessionConfig, SessionUpdateEvent } from './session/policy.js'
 export type { FrameRate } from './limits/rate-limit.js'
@@ -60,6 +65,12 @@ export interface RealtimeDecorator {
   stats (): RealtimeStats
   /** The prom-client registry, when the `metrics` option is on. */
   readonly metrics?: Metrics['registry']
+  /**
+   * Closes the sessions of a caller (`key`: what `sessionKey` returns, else its credential) or one session, on
+   * every replica sharing the store: an error event (`session_terminated`), then 1008. Resolves once the message
+   * is sent, with the number of sessions cut on this replica.
+   */
+  terminate (target: { key: string } | { sessionId: string }): Promise<number>
 }
 
 declare module 'fastify' {
@@ -72,11 +83,36 @@ declare module 'fastify' {
   }
 }
 
-async function shutdown (state: PluginState, closeTimeout: number): Promise<void> {
+/**
+ * While the server closes, an upgrade gets 503 with Retry-After at once, so a load balancer retries another
+ * replica (Fastify's own 503 while closing has none).
+ */
+function refuseUpgrades (server: FastifyInstance['server'], retryAfter: number): void {
+  const body = JSON.stringify({ statusCode: 503, code: 'FST_REALTIME_SHUTTING_DOWN', error: 'Service Unavailable', message: new ShuttingDownError().message })
+  server.removeAllListeners('upgrade')
+  server.on('upgrade', (_request, socket: Socket) => {
+    socket.on('error', () => {})
+    socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${retryAfter}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  })
+}
+
+async function shutdown (fastify: FastifyInstance, state: PluginState, settings: Settings): Promise<void> {
   state.closing = true
+  refuseUpgrades(fastify.server, settings.retryAfter)
   state.dialer.abortAll(new Error('server shutting down'))
   for (const drop of state.pending) drop()
-  await Promise.all([...state.hub.live.values()].map((s) => s.close(CLOSE.goingAway, 'server shutting down', closeTimeout)))
+  const { live } = state.hub
+  if (settings.drainTimeout > 0 && live.size > 0) {
+    fastify.log.info({ sessions: live.size, drainTimeout: settings.drainTimeout }, 'draining: live sessions may finish before they are closed with 1001')
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all([...live.values()].map(async (s) => await s.ended)),
+      new Promise((resolve) => { timer = setTimeout(resolve, settings.drainTimeout) })
+    ])
+    clearTimeout(timer)
+  }
+  await Promise.all([...live.values()].map((s) => s.close(CLOSE.goingAway, 'server shutting down', settings.closeTimeout)))
 }
 
 /** Entries of an embedded type (the simulator) without a baseURL get one started here, closed with the app. */
@@ -117,7 +153,25 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
   }
 
   // Added before @fastify/websocket's own preClose, which closes every client without a code.
-  fastify.addHook('preClose', () => shutdown(state, settings.closeTimeout))
+  fastify.addHook('preClose', () => shutdown(fastify, state, settings))
+  // Fleet-wide messages (terminate, a spent budget) from the store's bus: this replica's own included.
+  const bus = settings.store as Partial<FleetBus>
+  if (typeof bus.subscribe === 'function' && typeof bus.publish === 'function') {
+    await bus.subscribe((message) => { hub.fleet(message) })
+    fastify.addHook('onClose', async () => { await bus.close?.() })
+  }
+  /** Cuts locally at once, and tells the other replicas; a failed publish is logged (the local cut stands). */
+  const broadcast = async (message: FleetMessage): Promise<number> => {
+    const cut = hub.fleet(message)
+    try {
+      await bus.publish?.(message)
+    } catch (err) {
+      fastify.log.error({ err }, 'could not tell the other replicas: the store is unreachable')
+    }
+    return cut
+  }
+  const { budgetOptions } = settings
+  if (budgetOptions !== undefined) settings.budgets = { ...budgetOptions, spent: async (key) => await broadcast({ type: 'budget', key }) }
   if (fastify.hasDecorator('websocketServer')) {
     const appMax = fastify.websocketServer.options.maxPayload
     if (appMax !== undefined && appMax > settings.maxPayload) {
@@ -134,7 +188,16 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
     providers: state.registry,
     sessions: hub.live,
     stats: () => hub.stats(),
-    metrics: metrics?.registry
+    metrics: metrics?.registry,
+    async terminate (target) {
+      if (target !== null && typeof target === 'object' && 'sessionId' in target && typeof target.sessionId === 'string') {
+        return await broadcast({ type: 'terminate', sessionId: target.sessionId })
+      }
+      if (target !== null && typeof target === 'object' && 'key' in target && typeof target.key === 'string') {
+        return await broadcast({ type: 'terminate', key: storeKey(target.key) })
+      }
+      throw new TypeError('terminate() takes { key } or { sessionId }')
+    }
   } satisfies RealtimeDecorator)
   if (metrics !== undefined && metrics.route !== false) {
     const { registry } = metrics

@@ -5,6 +5,7 @@ import { forwardList } from './upstream/headers.js'
 import type { FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { SessionHooks } from './session/hub.js'
 import { DEFAULT_MAX_CALLS, MemoryStore } from './store/memory.js'
+import { budgetsFrom, type BudgetOptions, type BudgetSettings } from './limits/budget.js'
 import type { CallStore, CountingStore, SessionStore } from './store/types.js'
 import { originCheck, type AllowedOrigins } from './http/origin.js'
 import type { RealtimeRouteOptions } from './http/route.js'
@@ -78,8 +79,18 @@ export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   sessionKey?: (request: FastifyRequest) => string | undefined
   /** Where the session slots (leases) and the call registry live. Default: in memory (`MemoryStore`). */
   store?: SessionStore | CountingStore
-  /** Seconds in the Retry-After of a 429. Default 1. */
+  /** Seconds in the Retry-After of a 429, and of a 503 while the store is unreachable or the server drains. Default 1. */
   retryAfter?: number
+  /**
+   * USD a caller may spend per window, debited as usage arrives and enforced live: a key over its limit is
+   * refused with 402 before any dial, and its sessions on every replica are cut (error event, 1008).
+   */
+  budgets?: BudgetOptions
+  /**
+   * Milliseconds `app.close()` lets live sessions finish before closing them with 1001; new upgrades get 503
+   * with Retry-After meanwhile, so a load balancer retries another replica. Default 0 (close them at once).
+   */
+  drainTimeout?: number
   /**
    * Transcription sessions (`?intent=transcription`) dial without a model; the routed upstream model is written
    * into `session.audio.input.transcription.model` of every client `session.update`, so a client cannot switch
@@ -117,7 +128,7 @@ export const OPTION_NAMES = [
   'path', 'providers', 'models', 'defaultProvider', 'forwardHeaders', 'dialTimeout', 'maxPayload', 'highWaterMark',
   'heartbeatInterval', 'pongTimeout', 'closeTimeout', 'pricing', 'metering', 'metrics', 'onRequest', 'preHandler',
   'credentialQuery', 'allowedOrigins', 'maxSessions', 'maxSessionsPerKey', 'maxAttachesPerCall', 'sessionKey', 'store',
-  'retryAfter', 'pinTranscriptionModel', 'maxSessionDuration', 'idleTimeout', 'rateLimit', 'signaling',
+  'retryAfter', 'budgets', 'drainTimeout', 'pinTranscriptionModel', 'maxSessionDuration', 'idleTimeout', 'rateLimit', 'signaling',
   'onSessionStart', 'onUsage', 'onSessionEnd', 'onClientEvent', 'clientEvents', 'onServerEvent', 'serverEvents', 'live',
   'prefix', 'logLevel', 'logSerializers'
 ] as const satisfies ReadonlyArray<keyof RealtimeProxyOptions | 'prefix' | 'logLevel' | 'logSerializers'>
@@ -139,6 +150,9 @@ export interface Settings extends RealtimeRouteOptions, SignalingRouteOptions, P
   hooks: SessionHooks
   signaling?: SignalingSettings
   live?: Required<LiveOptions>
+  drainTimeout: number
+  /** `budgets` validated; `budgets` (with how to cut a key everywhere) is made from it where the hub is. */
+  budgetOptions?: Omit<BudgetSettings, 'spent'>
 }
 
 export const DEFAULT_START_TIMEOUT = 10_000
@@ -223,6 +237,7 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
     heartbeatInterval: integer(options, 'heartbeatInterval', DEFAULT_HEARTBEAT_INTERVAL, 0),
     pongTimeout: integer(options, 'pongTimeout', DEFAULT_PONG_TIMEOUT, 1),
     closeTimeout: integer(options, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT, 0),
+    drainTimeout: integer(options, 'drainTimeout', 0, 0),
     leaseTTL: 0, // set below from the heartbeat, which renews the leases
     pricing: checkPricing(options.pricing),
     metrics: metricsOptions(options.metrics),
@@ -274,6 +289,7 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
   // Without a heartbeat nothing renews, so slots never expire.
   settings.leaseTTL = LEASE_HEARTBEATS * settings.heartbeatInterval
   settings.signaling = signalingFrom(options, settings.store)
+  settings.budgetOptions = budgetsFrom(options.budgets, settings.store)
   settings.live = liveFrom(options, path)
   return settings
 }

@@ -6,6 +6,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import type { Page } from 'playwright-core'
 import { buildServer } from '../examples/server.js'
 import { tone } from '../lib/simulator/audio.js'
 import { until } from './helpers.js'
@@ -49,18 +51,24 @@ async function launch (t: { teardown: (fn: () => unknown) => void }, ...audio: s
   return browser
 }
 
-t.test('the demo page talks to the simulator through the proxy', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install Debian's chromium package (.ci/run does) to run the browser test` }, async (t) => {
-  const { app, token } = await buildServer({ DEMO_TOKEN: 'browser-test-token' }, false)
+/** The examples server on port 0 and the page at `path` in headless Chromium, its model list loaded. */
+async function demoPage (t: { teardown: (fn: () => unknown) => void }, token: string, path = '/', ...audio: string[]): Promise<{ app: FastifyInstance, page: Page, errors: string[] }> {
+  const { app } = await buildServer({ DEMO_TOKEN: token }, false)
   t.teardown(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as AddressInfo).port
-
-  const browser = await launch(t, `--use-file-for-fake-audio-capture=${speechWav()}`)
+  const browser = await launch(t, ...audio)
   const page = await browser.newPage({ viewport: { width: 900, height: 640 } })
   const errors: string[] = []
   page.on('pageerror', (err) => errors.push(err.message))
-  await page.goto(`http://127.0.0.1:${port}/#token=${token}`)
+  await page.goto(`http://127.0.0.1:${port}${path}#token=${token}`)
   await page.waitForSelector('[data-testid=model] option', { state: 'attached' })
+  return { app, page, errors }
+}
+
+t.test('the demo page talks to the simulator through the proxy', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install Debian's chromium package (.ci/run does) to run the browser test` }, async (t) => {
+  const token = 'browser-test-token'
+  const { app, page, errors } = await demoPage(t, token, '/', `--use-file-for-fake-audio-capture=${speechWav()}`)
   t.equal(await page.inputValue('[data-testid=token]'), token)
   t.match(await page.textContent('[data-testid=model]'), 'Simulator')
 
@@ -93,16 +101,7 @@ t.test('the demo page talks to the simulator through the proxy', { skip: existsS
 })
 
 t.test('the WebRTC page signals through the plugin: a client secret is minted, a call offer is relayed', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}` }, async (t) => {
-  const { app, token } = await buildServer({ DEMO_TOKEN: 'webrtc-test-token' }, false)
-  t.teardown(() => app.close())
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const port = (app.server.address() as AddressInfo).port
-  const browser = await launch(t)
-  const page = await browser.newPage()
-  const errors: string[] = []
-  page.on('pageerror', (err) => errors.push(err.message))
-  await page.goto(`http://127.0.0.1:${port}/webrtc#token=${token}`)
-  await page.waitForSelector('[data-testid=model] option', { state: 'attached' })
+  const { page, errors } = await demoPage(t, 'webrtc-test-token', '/webrtc')
   await page.click('[data-testid=mint]')
   await page.waitForFunction(() => document.querySelector('[data-testid=log]')?.textContent?.includes('client secret ek_') === true)
   t.notMatch(await page.textContent('[data-testid=log]'), /ek_[0-9a-f]{8}/, 'the page does not print the whole key')
@@ -113,16 +112,7 @@ t.test('the WebRTC page signals through the plugin: a client secret is minted, a
 })
 
 t.test('without a microphone, the sample button speaks a bundled sentence; the sent counter moves while it is sent', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}` }, async (t) => {
-  const { app, token } = await buildServer({ DEMO_TOKEN: 'sample-test-token' }, false)
-  t.teardown(() => app.close())
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const port = (app.server.address() as AddressInfo).port
-  const browser = await launch(t) // a fake microphone that never pauses: not used here
-  const page = await browser.newPage()
-  const errors: string[] = []
-  page.on('pageerror', (err) => errors.push(err.message))
-  await page.goto(`http://127.0.0.1:${port}/#token=${token}`)
-  await page.waitForSelector('[data-testid=model] option', { state: 'attached' })
+  const { page, errors } = await demoPage(t, 'sample-test-token') // its fake microphone never pauses: not used here
   t.equal(await page.isDisabled('[data-testid=sample]'), true, 'no sample before connecting')
   await page.uncheck('[data-testid=mic]')
   await page.click('[data-testid=connect]')
@@ -140,17 +130,8 @@ t.test('without a microphone, the sample button speaks a bundled sentence; the s
 })
 
 t.test('the demo page holds a GPT-Live session on the simulator: session.start routed by its model, the sample answered, usage shown', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}` }, async (t) => {
-  const { app, token } = await buildServer({ DEMO_TOKEN: 'live-test-token' }, false)
-  t.teardown(() => app.close())
+  const { app, page, errors } = await demoPage(t, 'live-test-token')
   const ended: Array<{ model?: string, usageFinal?: boolean, usage: { durationSeconds: number } }> = []
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const port = (app.server.address() as AddressInfo).port
-  const browser = await launch(t)
-  const page = await browser.newPage()
-  const errors: string[] = []
-  page.on('pageerror', (err) => errors.push(err.message))
-  await page.goto(`http://127.0.0.1:${port}/#token=${token}`)
-  await page.waitForSelector('[data-testid=model] option', { state: 'attached' })
   await page.selectOption('[data-testid=model]', { label: 'Simulator GPT-Live (no key) · gpt-live-1' })
   await page.uncheck('[data-testid=mic]')
   await page.click('[data-testid=connect]')

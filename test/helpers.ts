@@ -234,9 +234,9 @@ export async function deafClient (t: Tap, proxy: Proxy): Promise<Socket> {
 }
 
 /** Resolves once `predicate` holds, polling the event loop (for counters that change without an event). */
-export async function until (predicate: () => boolean, what: string, ms = 5000): Promise<void> {
+export async function until (predicate: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
   const end = Date.now() + ms
-  while (!predicate()) {
+  while (!await predicate()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 5))
   }

@@ -118,9 +118,11 @@ t.test('a store of the shape before leases: true takes a slot, false is a 429', 
   const upstream = await fakeUpstream(t)
   let free = 1
   const store: CountingStore = { acquire: () => free > 0 && free-- > 0, release: () => { free++ } }
-  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, maxSessions: 1, store })
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, maxSessions: 1, store, heartbeatInterval: 30, pongTimeout: 20 })
   const ws = await open(t, `${proxy.url}/v1/realtime?model=m`)
   t.equal((await refused(t, `${proxy.url}/v1/realtime?model=m`)).status, 429)
+  await new Promise((resolve) => setTimeout(resolve, 100)) // heartbeats renew it: such a slot never expires
+  t.equal(free, 0)
   const c = closed(ws)
   ws.close()
   await c

@@ -5,6 +5,7 @@ import type { Metrics, Traffic } from '../usage/metrics.js'
 import { callHook } from './hooks.js'
 import type { RealtimeSession, SessionReporter, SessionSummary } from './session.js'
 import { addTotals, emptyTotals, type UsageRecord, type UsageTotals } from '../usage/records.js'
+import type { FleetMessage } from '../store/types.js'
 
 type MaybePromise = void | Promise<void>
 
@@ -84,6 +85,22 @@ export class SessionHub implements SessionReporter {
     addTotals(this.#endedUsage, summary.usage)
     this.#metrics?.ended(summary)
     callHook(session, 'onSessionEnd', this.#hooks.onSessionEnd, summary, session)
+  }
+
+  /**
+   * A message to the fleet, this replica's share: a spent budget cuts the key's sessions; a terminate closes the
+   * key's sessions or the one session. Returns how many sessions here it cut.
+   */
+  fleet (message: FleetMessage): number {
+    let cut = 0
+    for (const session of this.live.values()) {
+      if (message.type === 'budget' && session.account?.key === message.key) {
+        if (session.cut('budget_exceeded', 'The budget for this caller is spent; the session is closed')) cut++
+      } else if (message.type === 'terminate' && (session.id === message.sessionId || (message.key !== undefined && session.key === message.key))) {
+        if (session.cut('session_terminated', 'The session was terminated by the server')) cut++
+      }
+    }
+    return cut
   }
 
   /** A dial finished: `ok`, or the error code of why not. */

@@ -6,6 +6,8 @@ import type WebSocket from 'ws'
 import { parseEvent, pinTranscriptionModel, type EventPolicyOptions, type PolicySession, type RealtimeEvent } from './policy.js'
 import { TokenBucket, type FrameRate } from '../limits/rate-limit.js'
 import type { Slots } from '../limits/slots.js'
+import type { Account } from '../limits/budget.js'
+import { priceFor } from '../usage/pricing.js'
 import { callHook } from './hooks.js'
 import { Meter } from '../usage/meter.js'
 import { InputAudio } from '../usage/input-audio.js'
@@ -120,6 +122,10 @@ export class RealtimeSession implements PolicySession {
   #idle: NodeJS.Timeout | undefined
   /** Causes already logged: a client or a hook failing on every frame is one line, not thousands. */
   #logged: Set<string> | undefined
+  /** USD debited to the budget for time so far (heartbeat estimates or duration records), and billed by records. */
+  #timeCovered = 0
+  #timeBilled = 0
+  #cutBy: string | undefined
   #summary: SessionSummary | undefined
   #ended: Promise<SessionSummary> | undefined
   #resolveEnded: ((summary: SessionSummary) => void) | undefined
@@ -215,6 +221,58 @@ export class RealtimeSession implements PolicySession {
     return this.#meter?.totals ?? UNMETERED
   }
 
+  /** The caller's key (hashed), what `terminate({ key })` matches. */
+  get key (): string | undefined {
+    return this.#slots?.key
+  }
+
+  /** The budget this session spends from, when `budgets` sets a limit for its caller. */
+  get account (): Account | undefined {
+    return this.#slots?.account
+  }
+
+  /** Billed by the time that passes (per-minute providers, GPT-Live): debited to a budget each heartbeat. */
+  get #timeBilledSession (): boolean {
+    return this.#resolution.provider.billing === 'duration' || this.#protocol.name === 'live'
+  }
+
+  /**
+   * Ends the session from the server side (a spent budget, `terminate()`): an error event with `code` for the
+   * client, then 1008 on both legs; the summary's reason is `code`. Returns false when it was already cut.
+   */
+  cut (code: string, message: string): boolean {
+    if (this.#cutBy !== undefined) return false
+    this.#cutBy = code
+    this.log.warn({ code }, message)
+    this.sendError(code, message)
+    this.#relay.close(CLOSE.policyViolation, code)
+    return true
+  }
+
+  /** A usage record against the budget: tokens at once; time as far as the heartbeat estimates have not covered it. */
+  #spend (record: UsageRecord): void {
+    const account = this.#slots?.account
+    const cost = record.costUSD
+    if (account === undefined || cost === undefined) return
+    if (record.kind !== 'duration' || record.measuredFrom !== undefined || !this.#timeBilledSession) return account.charge(cost)
+    this.#timeBilled += cost
+    if (this.#timeBilled > this.#timeCovered) {
+      account.charge(this.#timeBilled - this.#timeCovered)
+      this.#timeCovered = this.#timeBilled
+    }
+  }
+
+  /** Each heartbeat: the time so far at the model's per-minute price, debited ahead of the provider's report. */
+  #spendTime (): void {
+    const account = this.#slots?.account
+    if (account === undefined || !this.#timeBilledSession) return
+    const perMinute = priceFor(this.#options.pricing, this.provider, [this.model, this.requestedModel])?.perMinute ?? 0
+    const estimate = (Date.now() - this.#upstreamOpenedAt) / 60_000 * perMinute
+    if (estimate <= this.#timeCovered) return
+    account.charge(estimate - this.#timeCovered)
+    this.#timeCovered = estimate
+  }
+
   sendError (code: string, message: string, eventId?: string): void {
     this.#relay.sendToClient(JSON.stringify(this.#protocol.errorEvent(code, message, eventId)))
   }
@@ -228,7 +286,10 @@ export class RealtimeSession implements PolicySession {
       requestedModel: this.requestedModel,
       billing: this.#resolution.provider.billing,
       pricing: this.#options.pricing,
-      emit: (record) => this.#hub.usage(record, this)
+      emit: (record) => {
+        this.#spend(record)
+        this.#hub.usage(record, this)
+      }
     }))
   }
 
@@ -301,6 +362,10 @@ export class RealtimeSession implements PolicySession {
     if (this.metered && this.#resolution.provider.billing === 'duration') this.#meterNow().close((now - this.#upstreamOpenedAt) / 1000)
     const audio = this.#audio
     if (audio !== undefined && audio.seconds > 0 && this.#meter?.reported !== true) this.#meterNow().measured(audio.seconds)
+    // Heartbeat estimates beyond what was finally billed go back to the budget; a GPT-Live session that ended
+    // before its closing report keeps them (its last total is not final).
+    const billedInFull = this.#protocol.name !== 'live' || this.#meter?.final === true
+    if (billedInFull && this.#timeCovered > this.#timeBilled) this.#slots?.account?.charge(this.#timeBilled - this.#timeCovered)
     const stats = this.#relay.stats
     const summary: SessionSummary = {
       sessionId: this.id,
@@ -328,9 +393,10 @@ export class RealtimeSession implements PolicySession {
     return this.#client === undefined ? [this.#upstream] : [this.#client, this.#upstream]
   }
 
-  /** @internal Keeps the session's slot leases (each heartbeat). */
+  /** @internal Keeps the session's slot leases, and debits its time to a budget (each heartbeat). */
   renew (): void {
     this.#slots?.renew()
+    this.#spendTime()
   }
 
   /** @internal A leg missed its pong: drop it and close the other with 1011. */

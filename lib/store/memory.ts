@@ -1,5 +1,6 @@
-// The default store, in this process: leased slots per key and the call registry, both expiring.
-import type { CallRecord, CallStore, Lease, SessionStore } from './types.js'
+// The default store, in this process: leased slots per key and the call registry, both expiring; budgets; and
+// the fleet bus of a fleet of one.
+import type { BudgetStore, CallRecord, CallStore, FleetBus, FleetMessage, Lease, SessionStore } from './types.js'
 
 export interface MemoryStoreOptions {
   /** Calls remembered at once; the oldest is forgotten first. Default 10 000. */
@@ -7,6 +8,7 @@ export interface MemoryStoreOptions {
 }
 
 export const DEFAULT_MAX_CALLS = 10_000
+const BUDGET_SWEEP = 10_000
 
 /** One key's slots: the expiry of each lease (Infinity for a ttl of 0). */
 type Slots = Map<MemoryLease, number>
@@ -40,11 +42,14 @@ class MemoryLease implements Lease {
   }
 }
 
-export class MemoryStore implements SessionStore, CallStore {
+export class MemoryStore implements SessionStore, CallStore, BudgetStore, FleetBus {
   readonly #slots = new Map<string, Slots>()
   // Insertion order is age order: expired and evicted calls come off the front.
   readonly #calls = new Map<string, CallRecord & { expiresAt: number }>()
   readonly #maxCalls: number
+  /** Budget totals by key and window: the window they were spent in, and the USD. */
+  readonly #budgets = new Map<string, { window: number, usd: number }>()
+  readonly #handlers: Array<(message: FleetMessage) => void> = []
 
   constructor (options: MemoryStoreOptions = {}) {
     this.#maxCalls = options.maxCalls ?? DEFAULT_MAX_CALLS
@@ -95,5 +100,35 @@ export class MemoryStore implements SessionStore, CallStore {
   /** Calls remembered now, expired ones included until they are swept (for tests and introspection). */
   get calls (): number {
     return this.#calls.size
+  }
+
+  #budget (key: string, window: number): { window: number, usd: number } {
+    const current = Math.floor(Date.now() / window)
+    const id = `${key}:${window}`
+    let entry = this.#budgets.get(id)
+    if (entry === undefined || entry.window !== current) {
+      // Keys of past windows are forgotten once many are held: the map stays as large as one window's callers.
+      if (this.#budgets.size >= BUDGET_SWEEP) for (const [k, e] of this.#budgets) if (e.window !== current) this.#budgets.delete(k)
+      this.#budgets.set(id, entry = { window: current, usd: 0 })
+    }
+    return entry
+  }
+
+  spent (key: string, window: number): number {
+    return this.#budget(key, window).usd
+  }
+
+  debit (key: string, usd: number, window: number): number {
+    const entry = this.#budget(key, window)
+    entry.usd += usd
+    return entry.usd
+  }
+
+  publish (message: FleetMessage): void {
+    for (const handler of this.#handlers) handler(message)
+  }
+
+  subscribe (handler: (message: FleetMessage) => void): void {
+    this.#handlers.push(handler)
   }
 }

@@ -42,6 +42,28 @@ export interface SessionStore extends Partial<CallStore> {
   acquire (key: string, limit: number, ttl: number): Lease | undefined | Promise<Lease | undefined>
 }
 
+/** USD spent per key over fixed windows (`budgets`): atomic debits, so concurrent sessions cannot overspend by racing. */
+export interface BudgetStore {
+  /** USD debited to `key` in the current window of `window` milliseconds. */
+  spent (key: string, window: number): number | Promise<number>
+  /** Adds `usd` to `key`'s current window atomically and resolves with the window's new total. */
+  debit (key: string, usd: number, window: number): number | Promise<number>
+}
+
+/** A message to every replica (`app.realtime.terminate()`, a budget spent on one replica). */
+export type FleetMessage =
+  | { type: 'terminate', key?: string, sessionId?: string }
+  | { type: 'budget', key: string }
+
+/** Messages between the replicas sharing a store (Redis pub/sub); in memory, this process only. */
+export interface FleetBus {
+  publish (message: FleetMessage): void | Promise<void>
+  /** Called once, at registration: `handler` gets every message, this replica's own included. */
+  subscribe (handler: (message: FleetMessage) => void): void | Promise<void>
+  /** Stops the subscription (closed with the app). */
+  close? (): void | Promise<void>
+}
+
 /**
  * The store shape before leases (`acquire(key, limit)` resolving a boolean, `release(key)`): still accepted,
  * without expiry. Deprecated: implement `SessionStore`.

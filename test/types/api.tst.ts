@@ -4,6 +4,7 @@ import { expect, test } from 'tstyche'
 import realtimeProxy, {
   MemoryStore,
   ProviderRegistry,
+  RedisStore,
   type CallRecord,
   type Lease,
   type RealtimeDecorator,
@@ -80,6 +81,20 @@ test('a store is leased; MemoryStore is one', () => {
   expect<CallRecord>().type.toBeAssignableFrom({ provider: 'openai', owner: 'key:x' })
   expect<CallRecord>().type.toBeAssignableFrom({ provider: 'openai', owner: 'key:x', protocol: 'live' as const })
   expect<CallRecord>().type.not.toBeAssignableFrom({ provider: 'openai', owner: 'key:x', protocol: 'sip' })
+})
+
+test('RedisStore takes the app\'s ioredis client; terminate and budgets are typed', async () => {
+  const { Redis } = await import('ioredis')
+  expect(RedisStore).type.toBeConstructableWith({ client: new Redis() })
+  expect(RedisStore).type.toBeConstructableWith({ client: new Redis(), prefix: 'p:', leaseTTL: 1000, commandTimeout: 500 })
+  expect(RedisStore).type.not.toBeConstructableWith({ client: {} })
+  expect<SessionStore>().type.toBeAssignableFrom(new RedisStore({ client: new Redis() }))
+  const app = Fastify()
+  expect(app.realtime.terminate({ key: 'user-1' })).type.toBe<Promise<number>>()
+  expect(app.realtime.terminate).type.toBeCallableWith({ sessionId: 's' })
+  expect(app.realtime.terminate).type.not.toBeCallableWith({ user: 'u' })
+  expect<RealtimeProxyOptions['budgets']>().type.toBeAssignableFrom({ limitUSD: (key: string) => key.length, window: 1000 })
+  expect<RealtimeProxyOptions['budgets']>().type.not.toBeAssignableFrom({ limitUSD: 5, window: 1000 })
 })
 
 test('a provider says which protocols it serves', () => {
