@@ -2,7 +2,7 @@
 import WebSocket from 'ws'
 import { pump } from './frames.js'
 
-interface Task { scenario: string, url: string, rss?: string, upstreamCpu: string, proxy?: boolean, sessions: number, seconds: number }
+interface Task { scenario: string, url: string, rss?: string, upstreamCpu: string, proxy?: boolean, sessions: number, seconds: number, direct?: string }
 const task = JSON.parse(process.argv[2] as string) as Task
 const headers = { authorization: 'Bearer bench' }
 const AUDIO = 'A'.repeat(6400)
@@ -168,6 +168,65 @@ async function handshake (): Promise<object> {
   return { setupsPerSec: done / task.seconds }
 }
 
+/**
+ * Capacity at voice pace: sessions are added 100 at a time, each sending a 20 ms audio frame (24 kHz PCM16,
+ * 1,280 base64 characters) every 20 ms that the provider echoes, so frames flow both ways at speaking pace.
+ * Each step measures the round trip's p99 through the proxy and, at the same time, over 20 direct probe
+ * sessions, and the proxy's CPU. It stops when the added p99 passes 10 ms or the proxy uses 95% of a core
+ * (or at task.sessions): the last step within both is the capacity.
+ */
+async function capacity (): Promise<object> {
+  const pad = 'A'.repeat(1280)
+  const frame = (): string => `{"type":"input_audio_buffer.append","t":${Number(process.hrtime.bigint()) / 1e6},"audio":"${pad}"}`
+  const proxied: number[] = []
+  const direct: number[] = []
+  let recording = false
+  const record = (into: number[]) => (data: Buffer): void => {
+    if (!recording) return
+    into.push(Number(process.hrtime.bigint()) / 1e6 - Number(data.subarray(data.indexOf('"t":') + 4, data.indexOf(',"audio"')).toString()))
+  }
+  const openDirect = (): Promise<WebSocket> => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${task.direct as string}?model=echo`, { perMessageDeflate: false })
+    ws.on('error', reject)
+    ws.once('open', () => resolve(ws))
+  })
+  const probes = await Promise.all(Array.from({ length: 20 }, openDirect))
+  for (const ws of probes) ws.on('message', record(direct))
+  const sockets: WebSocket[] = []
+  // Four groups, 5 ms apart, so the load is spread over each 20 ms like independent callers.
+  let group = 0
+  const tick = setInterval(() => {
+    const all = [...probes, ...sockets]
+    for (let i = group; i < all.length; i += 4) (all[i] as WebSocket).send(frame())
+    group = (group + 1) % 4
+  }, 5)
+  const p99 = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length * 0.99)] ?? 0
+  let best = { sessions: 0, cores: 0, addedP99: 0 }
+  const steps: object[] = []
+  while (sockets.length < task.sessions) {
+    const added = await openMany(100, 'echo')
+    for (const ws of added) ws.on('message', record(proxied))
+    sockets.push(...added)
+    await sleep(500)
+    proxied.length = 0
+    direct.length = 0
+    const before = (await usage()).cpu
+    recording = true
+    await sleep(task.seconds * 1000)
+    recording = false
+    const cores = ((await usage()).cpu - before) / (task.seconds * 1e6)
+    const addedP99 = p99(proxied) - p99(direct)
+    steps.push({ sessions: sockets.length, cores, addedP99 })
+    if (addedP99 > 10 || cores >= 0.95) break
+    best = { sessions: sockets.length, cores, addedP99 }
+  }
+  clearInterval(tick)
+  for (const ws of [...probes, ...sockets]) ws.terminate()
+  process.stderr.write(`capacity steps: ${JSON.stringify(steps)}\n`)
+  // Below saturation the proxy's share of a core grows with its sessions: sessions per core extrapolates it.
+  return { sessions: best.sessions, cores: best.cores, addedP99: best.addedP99, sessionsPerCore: best.cores > 0 ? best.sessions / best.cores : 0 }
+}
+
 /** GPT-Live set-ups: upgrade, session.start, routed (by the first frame, through the plugin), session.started. */
 async function liveStart (): Promise<object> {
   const times: number[] = []
@@ -185,7 +244,7 @@ async function liveStart (): Promise<object> {
   return { setupsPerSec: times.length / task.seconds, startMs: times[Math.floor(times.length / 2)] }
 }
 
-const scenarios: Record<string, () => Promise<object>> = { stream, append, latency, idleMemory, stalled, handshake, liveStream: async () => await stream(openLive), liveStart }
+const scenarios: Record<string, () => Promise<object>> = { stream, append, latency, idleMemory, stalled, handshake, liveStream: async () => await stream(openLive), liveStart, capacity }
 const result = await (scenarios[task.scenario] as () => Promise<object>)()
 process.stdout.write(JSON.stringify(result))
 process.exit(0)

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 // closure a property store and would charge the plugin memory and time that dist/ does not have.
 import realtimeProxy from '../dist/index.js'
 
-const [kind, upstreamPort] = process.argv.slice(2)
+const [kind, upstreamPort, redisPort] = process.argv.slice(2)
 const upstream = `http://127.0.0.1:${upstreamPort}`
 const app = Fastify({ logger: false })
 
@@ -27,7 +27,15 @@ if (kind === 'http-proxy') {
   await app.register(proxy, { upstream, prefix: '/v1/realtime', rewritePrefix: '/v1/realtime', websocket: true })
   await app.register(proxy, { upstream, prefix: '/v1/live/sessions', rewritePrefix: '/v1/live/sessions', websocket: true })
 } else {
+  // 'memory' and 'redis' (capacity): limits on, so every session takes its slots in the store.
+  const { RedisStore } = await import('../dist/index.js')
+  const { Redis } = await import('ioredis')
+  const redis = kind === 'redis' ? new Redis({ port: Number(redisPort), host: '127.0.0.1' }) : undefined
+  const limited = kind === 'memory' || kind === 'redis'
+    ? { maxSessions: 1_000_000, maxSessionsPerKey: 1_000_000, ...(redis === undefined ? {} : { store: new RedisStore({ client: redis }) }) }
+    : {}
   await app.register(realtimeProxy, {
+    ...limited,
     // Two providers and a default: a GPT-Live request names none, so it is routed by its first frame.
     providers: { openai: { apiKey: 'sk-bench', baseURL: `${upstream}/v1` }, spare: { type: 'openai', apiKey: 'sk-bench', baseURL: `${upstream}/v1` } },
     defaultProvider: 'openai',

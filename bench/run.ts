@@ -3,8 +3,10 @@
 // limit), this plugin with metering, with metering off, with metering and an event-policy hook, and
 // @fastify/http-proxy with websocket: true. Provider, proxies and load client are separate processes.
 // Every figure is the median of 3 repetitions (1 with --quick).
-import { execFileSync, fork, type ChildProcess } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { cpus, totalmem } from 'node:os'
 
 const here = new URL('.', import.meta.url)
@@ -92,6 +94,38 @@ for (const s of chosen) {
     process.stderr.write(`${s.name} / ${target}: ${JSON.stringify(row)}\n`)
   }
 }
+// Capacity at voice pace, per proxy core: the plugin with its store in memory and in Redis, and http-proxy.
+const CAPACITY_TARGETS = ['memory', 'redis', 'http-proxy'] as const
+const capacity: Partial<Record<(typeof CAPACITY_TARGETS)[number], Record<string, number>>> = {}
+if (only === undefined || 'capacity'.includes(only)) {
+  let redisPort: number | undefined
+  if (existsSync('/usr/bin/redis-server')) { // Debian's redis-server, on a port the OS has free
+    const probe = createServer().listen(0, '127.0.0.1')
+    await once(probe, 'listening')
+    redisPort = (probe.address() as { port: number }).port
+    probe.close()
+  }
+  const redis = redisPort === undefined ? undefined : spawn('/usr/bin/redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  if (redis !== undefined) await new Promise((resolve) => setTimeout(resolve, 300))
+  for (const target of CAPACITY_TARGETS) {
+    if (target === 'redis' && redis === undefined) continue
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+    const proxy = await start('proxy.ts', [target, String(upstream.port), String(redisPort)])
+    capacity[target] = client({
+      scenario: 'capacity',
+      url: `ws://127.0.0.1:${proxy.port}/v1/realtime`,
+      rss: `http://127.0.0.1:${proxy.port}/__rss`,
+      upstreamCpu: `http://127.0.0.1:${upstream.port}/__cpu`,
+      direct: `ws://127.0.0.1:${upstream.port}/v1/realtime`,
+      proxy: true,
+      sessions: quick ? 300 : 3000,
+      seconds: 2
+    })
+    process.stderr.write(`capacity / ${target}: ${JSON.stringify(capacity[target])}\n`)
+    await exited(proxy.child)
+  }
+  redis?.kill()
+}
 upstream.child.kill()
 
 const fmt = (n: number | undefined): string => n === undefined ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)
@@ -133,5 +167,12 @@ const meter = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', new 
 const relayUs = results['downstream stream, 1 session']?.plugin?.cpuUsPerFrame
 lines.push('', `meter alone: ${meter.deltaNs.toFixed(0)} ns per audio delta, ${(meter.responseDoneNs / 1000).toFixed(1)} µs per response.done it parses` +
   (relayUs === undefined ? '' : `; a delta costs the plugin ${relayUs.toFixed(1)} µs of CPU to relay, so metering adds ${(meter.deltaNs / 10 / relayUs).toFixed(2)}% to it`))
+if (Object.keys(capacity).length > 0) {
+  const row = (label: string, pick: (r: Record<string, number>) => string): string => `| ${label} | ${CAPACITY_TARGETS.map((t) => capacity[t] === undefined ? 'n/a' : pick(capacity[t])).join(' | ')} |`
+  lines.push('', 'capacity at voice pace (20 ms frames both ways; until the added p99 passes 10 ms or the proxy uses 95% of a core):', '',
+    '| | plugin, MemoryStore | plugin, RedisStore | @fastify/http-proxy |', '|---|---|---|---|',
+    row('sessions reached', (r) => String(r.sessions)), row('proxy cores used', (r) => fmt(r.cores)),
+    row('added p99, ms', (r) => fmt(r.addedP99)), row('sessions per proxy core', (r) => fmt(r.sessionsPerCore)))
+}
 process.stdout.write(lines.join('\n') + '\n')
 if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ reps: REPS, node: process.version, cpus: cpus().length, results, meter }, null, 2))
