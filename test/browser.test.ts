@@ -139,7 +139,7 @@ t.test('the demo page holds a GPT-Live session on the simulator: session.start r
   await until(() => app.realtime.sessions.size === 1, 'the GPT-Live session')
   const session = [...app.realtime.sessions.values()][0]
   session?.ended.then((s) => ended.push(s), () => {})
-  t.match(session, { provider: 'simulator', model: 'gpt-live-1' }, 'routed by session.start\'s simulator/gpt-live-1')
+  t.same([session?.provider, session?.model, session?.requestedModel], ['simulator', 'gpt-live-1', 'simulator/gpt-live-1'], 'routed by session.start\'s simulator/gpt-live-1')
   await page.click('[data-testid=sample]')
   await page.waitForFunction(() => document.querySelector('[data-role=assistant]')?.textContent?.includes('I heard') === true, undefined, { timeout: 20_000 })
   t.match(await page.textContent('[data-role=user]'), /you: \[(3\.[5-9]|4\.\d) seconds of audio\]/, 'the speech, then silence, ended the turn')

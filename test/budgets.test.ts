@@ -91,7 +91,7 @@ t.test('a time-billed session over its budget is cut by the heartbeat debit, bef
   await upstream.next()
   const started = Date.now()
   t.same(await closed(ws), { code: 1008, reason: 'budget_exceeded' })
-  t.ok(Date.now() - started < 1000, 'cut within a few heartbeats')
+  t.ok(Date.now() - started < 2000, `cut within a few heartbeats: ${Date.now() - started} ms for a $0.25 budget at $1 a second`)
 })
 
 t.test('terminate() on one replica: by key, by session id; a bad target is a TypeError', async (t) => {
@@ -238,7 +238,8 @@ t.test('GPT-Live sessions: debited each heartbeat; settled to session.closed\'s 
     await until(() => summaries.length > before, 'the summary')
     return store.spent(storeKey(user), HOUR)
   }
-  t.equal(await run('lena', 0.1), 0.1, 'settled to the $0.10 of 0.1 s billed')
+  const settled = await run('lena', 0.1)
+  t.ok(Math.abs(settled - 0.1) < 1e-9, `settled to the $0.10 of 0.1 s billed: $${settled}`)
   const kept = await run('lars', undefined)
   t.ok(kept > 0.15, `the estimate ($${kept}) is kept: the usage is not final`)
   t.equal(summaries.at(-1)?.usageFinal, undefined)

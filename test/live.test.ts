@@ -344,3 +344,26 @@ t.test('shutdown: a client still to send session.start, and one whose provider i
     t.same(await ended, { code: 1001, reason: 'server_shutting_down' })
   }
 })
+
+t.test('a request that already names the provider: session.start\'s provider/model prefix is routed, not sent upstream', async (t) => {
+  // Regression: with one provider (dialled before the upgrade), "sim/gpt-live-1" reached the provider as is and
+  // was priced by no entry; ?provider=openai&model=openai/gpt-realtime likewise on the realtime route.
+  const upstream = await fakeUpstream(t)
+  const records: UsageRecord[] = []
+  const proxy = await startProxy(t, {
+    providers: { sim: { type: 'openai', apiKey: KEY, baseURL: `${upstream.url}/v1` } },
+    live: true,
+    pricing: { 'gpt-live-1': { perMinute: 0.6 } },
+    onUsage: (r) => { records.push(r) }
+  })
+  const ws = await open(t, `${proxy.url}/v1/live/sessions`)
+  const conn = await upstream.next()
+  ws.send(start('sim/gpt-live-1'))
+  await until(() => conn.frames.length === 1, 'session.start')
+  t.equal(JSON.parse(conn.frames[0]?.data.toString() as string).session.model, 'gpt-live-1')
+  conn.socket.send(JSON.stringify({ type: 'session.closed', usage: { seconds: 10 } }))
+  await until(() => records.length === 1, 'the record')
+  t.match(records[0], { model: 'gpt-live-1', seconds: 10, costUSD: 0.1 })
+  await open(t, `${proxy.url}/v1/realtime?provider=sim&model=sim/gpt-realtime`)
+  t.equal((await upstream.next()).url, '/v1/realtime?model=gpt-realtime')
+})

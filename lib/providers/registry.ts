@@ -258,6 +258,8 @@ export class ProviderRegistry {
       if (!this.has(name)) throw new UnknownProviderError(name, this.names().join(', '))
       const mapped = model === undefined ? undefined : this.#models.get(model)
       if (mapped?.provider === name) upstreamModel = mapped.model
+      // `provider/model` naming the same provider: the provider is named twice, the model once.
+      else if (prefix === name) upstreamModel = (model as string).slice(slash + 1)
     } else if (prefix !== undefined && this.has(prefix)) {
       name = prefix
       upstreamModel = (model as string).slice(slash + 1)
