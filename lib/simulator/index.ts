@@ -11,6 +11,7 @@ import { errorBody } from './events.js'
 import { SimulatedSession } from './session.js'
 import { SimulatedLiveSession } from './live.js'
 import { SimulatedTranslationSession } from './translation.js'
+import { SimulatedGeminiSession, type ResumableState } from './gemini.js'
 
 export interface SimulatorOptions {
   /** Default 0 (any free port). */
@@ -28,6 +29,10 @@ export interface SimulatorOptions {
   usageInterval?: number
   /** The clock minted keys expire by (milliseconds since the epoch). Default `Date.now`; tests pass their own. */
   now?: () => number
+  /** Gemini Live: milliseconds a connection lives before `goAway` (about 10 minutes at Google). Default 600 000. */
+  connectionLifetime?: number
+  /** Gemini Live: milliseconds from `goAway` to the close. Default 60 000. */
+  goAwayGrace?: number
 }
 
 function refuse (socket: Socket, status: number, message: string, code: string): void {
@@ -47,6 +52,11 @@ function ephemeralKey (req: IncomingMessage): string | undefined {
 export class RealtimeSimulator {
   /** Base URL to give a provider: `http://host:port/v1` (the websocket is at `/v1/realtime`). */
   readonly url: string
+  /**
+   * Gemini Live's websocket URL on this simulator (`ws://host:port/ws/google.ai.generativelanguage.v1beta.
+   * GenerativeService.BidiGenerateContent`), as the Gemini API serves it.
+   */
+  readonly geminiURL: string
   readonly port: number
   readonly #server: Server
   readonly #wss: WebSocketServer
@@ -57,11 +67,13 @@ export class RealtimeSimulator {
     const { port } = server.address() as AddressInfo
     this.port = port
     this.url = `http://${host}:${port}/v1`
+    this.geminiURL = `ws://${host}:${port}/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent`
   }
 
   static async start (options: SimulatorOptions = {}): Promise<RealtimeSimulator> {
     const pace = options.pace ?? 1
     const secrets = new ClientSecrets(options.now ?? Date.now)
+    const resumable = new Map<string, ResumableState>()
     const authorized = (req: IncomingMessage): boolean => options.apiKey === undefined || req.headers.authorization === `Bearer ${options.apiKey}`
     const server = createServer((req, res) => {
       const path = new URL(req.url as string, 'http://simulator').pathname
@@ -81,6 +93,16 @@ export class RealtimeSimulator {
           ws.on('error', () => {})
           // eslint-disable-next-line no-new -- the session lives as long as its socket
           new SimulatedLiveSession(ws, { usageInterval: options.usageInterval ?? 60_000, pace })
+        })
+      }
+      // Gemini Live: the key in x-goog-api-key, never in the URL (a key in the query is refused, to catch leaks).
+      if (url.pathname.endsWith('GenerativeService.BidiGenerateContent')) {
+        if (url.searchParams.has('key')) return refuse(socket, 400, 'Send the API key in the x-goog-api-key header, not in the URL.', 'key_in_url')
+        if (options.apiKey !== undefined && req.headers['x-goog-api-key'] !== options.apiKey) return refuse(socket, 401, 'API key not valid.', 'invalid_api_key')
+        return wss.handleUpgrade(req, socket, head, (ws) => {
+          ws.on('error', () => {})
+          // eslint-disable-next-line no-new -- the session lives as long as its socket
+          new SimulatedGeminiSession(ws, { pace, connectionLifetime: options.connectionLifetime ?? 600_000, goAwayGrace: options.goAwayGrace ?? 60_000, resumable })
         })
       }
       if (url.pathname.endsWith('/realtime/translations')) {
