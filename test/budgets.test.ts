@@ -291,3 +291,55 @@ t.test('a store already failing with 503 keeps its own message; past windows are
   memory.debit('fresh', 1, 1)
   t.equal(memory.spent('k1', 1), 0, 'a past window reads 0')
 })
+
+t.test('a cut call sideband hangs up the call at the provider (budget); a GPT-Live session too (terminate); a failed hangup is logged', async (t) => {
+  let creates = 0
+  const upstream = await fakeUpstream(t, {
+    http: (req, res) => {
+      if (req.url.endsWith('/hangup')) {
+        if (req.url.includes('live_fail')) return res.writeHead(500).end()
+        return res.writeHead(200).end()
+      }
+      if (req.url.endsWith('/live/sessions')) {
+        const id = creates++ === 0 ? 'live_ok1' : 'live_fail'
+        return res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ session: { id }, transport: { type: 'webrtc', sdp: 'v=0' } }))
+      }
+      res.writeHead(201, { 'content-type': 'application/sdp', location: '/realtime/calls/rtc_budget1' }).end('v=0\r\n')
+    }
+  })
+  const store = new MemoryStore()
+  const proxy = await startProxy(t, {
+    providers: { openai: { baseURL: upstream.url, apiKey: 'sk-call' } },
+    pricing: PRICES,
+    store,
+    live: true,
+    signaling: true,
+    budgets: { limitUSD: () => 0.01, window: HOUR }
+  })
+  const http = proxy.url.replace('ws:', 'http:')
+  const call = await fetch(`${http}/v1/realtime/calls?model=m`, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: 'Bearer cara' }, body: 'v=0\r\n' })
+  t.equal(call.status, 201)
+  const sideband = await upstream.next()
+  sideband.socket.send(DONE) // $0.02: over the $0.01 budget
+  t.same(await sideband.closed, { code: 1008, reason: 'budget_exceeded' })
+  await until(() => upstream.posts.some((p) => p.url === '/realtime/calls/rtc_budget1/hangup'), 'the hangup')
+  const hangup = upstream.posts.find((p) => p.url === '/realtime/calls/rtc_budget1/hangup')
+  t.equal(hangup?.headers.authorization, 'Bearer sk-call')
+  await until(() => proxy.logs.lines.some((l) => l.msg === 'the call was hung up at the provider'), 'the log line')
+  t.equal(await store.getCall('rtc_budget1'), undefined, 'the call left the registry')
+
+  for (const [id, logged] of [['live_ok1', 'the call was hung up at the provider'], ['live_fail', 'could not hang up the call at the provider; it goes on unmetered']] as const) {
+    const created = await fetch(`${http}/v1/live/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer rich' }, body: '{"session":{"model":"gpt-live-1"},"transport":{"type":"webrtc","sdp":"v=0"}}' })
+    t.equal(created.status, 201)
+    const liveSideband = await upstream.next()
+    t.equal(liveSideband.url, `/live/sessions/${id}/attach`)
+    const sessionOf = (): { id: string } | undefined => [...proxy.app.realtime.sessions.values()].find((s) => s.callId === id)
+    await until(() => sessionOf() !== undefined, 'the sideband session')
+    const session = sessionOf()
+    t.equal(await proxy.app.realtime.terminate({ sessionId: session?.id as string }), 1)
+    t.same(await liveSideband.closed, { code: 1008, reason: 'session_terminated' })
+    await until(() => upstream.posts.some((p) => p.url === `/live/sessions/${id}/hangup`), 'the GPT-Live hangup')
+    await until(() => proxy.logs.lines.filter((l) => l.msg === logged).length >= 1, logged)
+  }
+  t.equal(proxy.logs.lines.filter((l) => l.msg === 'the call was hung up at the provider').length, 2)
+})

@@ -58,17 +58,24 @@ export function liveSignalingRoutes (state: PluginState, settings: LiveSignaling
     if (signaling.onSession !== undefined) session = await signaling.onSession(session, request)
     const { target, apiKey } = await endpointOf(provider, '')
     const send = async (): Promise<HttpAnswer> => await post(request, provider, target, apiKey, JSON.stringify({ ...body, session }), 'application/json')
-    const { answer } = await createSession(state, settings, request, reply, resolution, live, { name: 'GPT-Live WebRTC session', idIn: 'session.id' }, send, sessionIdFrom)
+    const { answer } = await createSession(state, settings, request, reply, resolution, live, { name: 'GPT-Live WebRTC session', idIn: 'session.id' }, send, sessionIdFrom,
+      async (sessionId) => await hangUp(request, provider, sessionId))
     return relay(reply, answer, apiKey)
+  }
+
+  /** Ends a GPT-Live session at the provider; a session that ended leaves the registry. */
+  async function hangUp (request: FastifyRequest, provider: Provider, sessionId: string): Promise<{ answer: HttpAnswer, apiKey: string | undefined }> {
+    const { target, apiKey } = await endpointOf(provider, `/${sessionId}/hangup`)
+    const answer = await post(request, provider, target, apiKey, undefined)
+    if (answer.statusCode < 300) await signaling.calls.deleteCall(sessionId)
+    return { answer, apiKey }
   }
 
   async function hangup (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { sessionId } = request.params as { sessionId: string }
     const resolution = CALL_ID.test(sessionId) ? await lookupCall(settings, registry, request, sessionId, request.realtime.credential, 'live') : undefined
     if (resolution === undefined) throw new UnknownCallError(sessionId)
-    const { target, apiKey } = await endpointOf(resolution.provider, `/${sessionId}/hangup`)
-    const answer = await post(request, resolution.provider, target, apiKey, undefined)
-    if (answer.statusCode < 300) await signaling.calls.deleteCall(sessionId)
+    const { answer, apiKey } = await hangUp(request, resolution.provider, sessionId)
     return relay(reply, answer, apiKey)
   }
 

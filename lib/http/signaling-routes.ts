@@ -17,6 +17,7 @@ import { readQuery } from './query.js'
 import type { Provider } from '../providers/registry.js'
 import type { PluginState } from '../state.js'
 import type { SidebandOptions } from '../signaling/sideband.js'
+import type { HttpAnswer } from '../upstream/http-client.js'
 import { createSession } from '../signaling/create.js'
 import { realtime } from '../protocols/realtime.js'
 import { acquireSlots, type SlotOptions } from '../limits/slots.js'
@@ -124,18 +125,25 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     const forwarded = { type: 'realtime', ...session, ...(resolution.model === undefined ? {} : { model: resolution.model }) }
     form.set('session', JSON.stringify(signaling.onSession === undefined ? forwarded : await signaling.onSession(forwarded, request)))
     const { answer, id } = await createSession(state, settings, request, reply, resolution, realtime, { name: 'realtime call', idIn: 'Location' },
-      async () => await post(request, provider, target, apiKey, form), (created) => callIdFrom(created.headers.location))
+      async () => await post(request, provider, target, apiKey, form), (created) => callIdFrom(created.headers.location),
+      async (callId) => await hangUp(request, provider, callId))
     if (id !== undefined) reply.header('location', `${base}/calls/${id}`)
     return relay(reply, answer, apiKey)
+  }
+
+  /** Ends a call at the provider; a call that ended leaves the registry. */
+  async function hangUp (request: FastifyRequest, provider: Provider, callId: string): Promise<{ answer: HttpAnswer, apiKey: string | undefined }> {
+    const { target, apiKey } = await endpointOf(provider, 'calls')
+    const answer = await post(request, provider, { ...target, url: `${target.url}/${callId}/hangup` }, apiKey, '', 'application/json')
+    if (answer.statusCode < 300) await signaling.calls.deleteCall(callId) // its sideband may be off, or end later
+    return { answer, apiKey }
   }
 
   async function hangup (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { callId } = request.params as { callId: string }
     const resolution = CALL_ID.test(callId) ? await lookupCall(settings, registry, request, callId, request.realtime.credential) : undefined
     if (resolution === undefined) throw new UnknownCallError(callId)
-    const { target, apiKey } = await endpointOf(resolution.provider, 'calls')
-    const answer = await post(request, resolution.provider, { ...target, url: `${target.url}/${callId}/hangup` }, apiKey, '', 'application/json')
-    if (answer.statusCode < 300) await signaling.calls.deleteCall(callId) // its sideband may be off, or end later
+    const { answer, apiKey } = await hangUp(request, resolution.provider, callId)
     return relay(reply, answer, apiKey)
   }
 

@@ -58,6 +58,8 @@ export interface SessionInit {
   slots?: Slots
   /** False with `metering: false`, and for a client's attach to a call the plugin meters on its own sideband. */
   metered: boolean
+  /** A call's sideband: ends the call at the provider when the session is cut (a spent budget, `terminate()`). */
+  hangup?: () => Promise<unknown>
 }
 
 /** What a session was and how it ended; logged once at info level when it ends. */
@@ -109,6 +111,7 @@ export class RealtimeSession implements PolicySession {
   #log: FastifyBaseLogger | undefined
   readonly #upstreamOpenedAt: number
   readonly #slots: Slots | undefined
+  readonly #hangup: (() => Promise<unknown>) | undefined
   readonly #relay: Legs
   readonly #client: WebSocket | undefined
   readonly #upstream: WebSocket
@@ -141,6 +144,7 @@ export class RealtimeSession implements PolicySession {
     this.#client = client
     this.#upstream = upstream
     this.#slots = init.slots
+    this.#hangup = init.hangup
     this.requestId = init.requestId
     this.credential = init.credential
     this.metered = init.metered
@@ -246,6 +250,11 @@ export class RealtimeSession implements PolicySession {
     this.log.warn({ code }, message)
     this.sendError(code, message)
     this.#relay.close(CLOSE.policyViolation, code)
+    // Closing a call's sideband does not end the call: its audio flows to the provider directly.
+    this.#hangup?.().then(
+      () => this.log.info({ code }, 'the call was hung up at the provider'),
+      (err: unknown) => this.log.error({ err }, 'could not hang up the call at the provider; it goes on unmetered')
+    )
     return true
   }
 

@@ -31,11 +31,11 @@ export interface Naming {
 
 /**
  * Sends the create (`send`), reads the id from the provider's answer (`idOf`), registers it and attaches the
- * sideband. Slots are given back on every other path.
+ * sideband, which `hangup(id)` ends the call for when it is cut. Slots are given back on every other path.
  */
 export async function createSession (
   state: PluginState, options: CreateOptions, request: FastifyRequest, reply: FastifyReply, resolution: Resolution, protocol: Protocol,
-  what: Naming, send: () => Promise<HttpAnswer>, idOf: (answer: HttpAnswer) => string | undefined
+  what: Naming, send: () => Promise<HttpAnswer>, idOf: (answer: HttpAnswer) => string | undefined, hangup: (id: string) => Promise<{ answer: HttpAnswer }>
 ): Promise<Created> {
   const signaling = options.signaling as NonNullable<CreateOptions['signaling']>
   const { credential } = request.realtime
@@ -60,7 +60,12 @@ export async function createSession (
     return { answer }
   }
   request.log.info({ callId: id, provider: resolution.provider.name, model: resolution.model }, `${what.name} created`)
-  if (signaling.sideband) attachSideband(state, options, request, { ...resolution, callId: id }, credential, slots, protocol)
+  const created = id
+  const end = async (): Promise<void> => {
+    const { answer } = await hangup(created)
+    if (answer.statusCode >= 300) throw new Error(`the provider answered the hangup with HTTP ${answer.statusCode}`)
+  }
+  if (signaling.sideband) attachSideband(state, options, request, { ...resolution, callId: id }, credential, slots, protocol, end)
   else slots.release()
   return { answer, id }
 }

@@ -21,9 +21,9 @@ export interface SidebandOptions extends SessionOptions {
  */
 export function attachSideband (
   state: PluginState, options: SidebandOptions, request: FastifyRequest, resolution: Resolution, credential: string | undefined, slots: Slots,
-  protocol: Protocol = realtime
+  protocol: Protocol = realtime, hangup?: () => Promise<unknown>
 ): void {
-  attach(state, options, request, resolution, credential, slots, protocol).catch((err: unknown) => {
+  attach(state, options, request, resolution, credential, slots, protocol, hangup).catch((err: unknown) => {
     request.log.warn({ err, callId: resolution.callId }, 'could not attach to the call\'s sideband; its usage is not metered')
     slots.release()
   })
@@ -31,12 +31,12 @@ export function attachSideband (
 
 async function attach (
   state: PluginState, options: SidebandOptions, request: FastifyRequest, resolution: Resolution, credential: string | undefined, slots: Slots,
-  protocol: Protocol
+  protocol: Protocol, hangup: (() => Promise<unknown>) | undefined
 ): Promise<void> {
   if (state.closing) throw new ShuttingDownError()
   const { dialer, hub } = state
   const upstream = await dialer.dial(resolution.provider.name, await dialer.target(request, resolution), new AbortController())
-  const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: Date.now(), credential, slots, metered: options.metering }
+  const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: Date.now(), credential, slots, metered: options.metering, hangup }
   // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as the call
   new RealtimeSession(undefined, upstream, init, options)
   upstream.resume()
