@@ -58,8 +58,6 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
   const signaling = settings.signaling as SignalingSettings
   const base = settings.path.replace(/\/+$/, '')
 
-  const isTranslation = (request: FastifyRequest): boolean => request.routeOptions.url === `${base}/translations/client_secrets`
-
   async function endpointOf (provider: Provider, endpoint: Endpoint): Promise<{ target: HttpTarget, apiKey: string | undefined }> {
     const apiKey = await provider.apiKey()
     const target = provider.endpoint(endpoint, apiKey)
@@ -67,9 +65,9 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     return { target, apiKey }
   }
 
-  async function clientSecrets (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  /** `translation`: the translations route, whose session names its model at `session.model` and has no type. */
+  async function clientSecrets (request: FastifyRequest, reply: FastifyReply, translation: boolean): Promise<FastifyReply> {
     if (!isObject(request.body)) throw new BadBodyError('send a JSON object such as {"session":{"type":"realtime","model":"gpt-realtime"}}')
-    const translation = isTranslation(request)
     const body = structuredClone(request.body)
     if (body.session !== undefined && !isObject(body.session)) throw new BadBodyError('"session" must be an object')
     const session = body.session as Json | undefined
@@ -94,19 +92,29 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
   }
 
   /**
+   * A call's offer, routed (by `session.model`, else `?model=`) and ready to forward: the provider's endpoint and
+   * the multipart `sdp` + `session` (model rewritten, through onSession; a realtime session's type defaults to
+   * `realtime`).
+   */
+  async function offer (request: FastifyRequest, protocol: 'realtime' | 'translation') {
+    const { sdp, session } = await readOffer(request)
+    const query = readQuery(request.query)
+    const resolution = registry.resolve({ provider: query.provider, model: modelOf(session, 'session.model') ?? query.model, protocol }, false)
+    const { provider } = resolution
+    const { target, apiKey } = await endpointOf(provider, protocol === 'realtime' ? 'calls' : 'translations/calls')
+    const form = new FormData()
+    form.set('sdp', sdp)
+    const forwarded = { ...(protocol === 'realtime' ? { type: 'realtime' } : {}), ...session, ...(resolution.model === undefined ? {} : { model: resolution.model }) }
+    form.set('session', JSON.stringify(signaling.onSession === undefined ? forwarded : await signaling.onSession(forwarded, request)))
+    return { resolution, provider, target, apiKey, form }
+  }
+
+  /**
    * A translation call: forwarded the same way, but not registered nor metered. Its audio never passes here and
    * the provider reports no usage on a sideband, so there is nothing to read; its slots are not held.
    */
   async function createTranslationCall (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const { sdp, session } = await readOffer(request)
-    const query = readQuery(request.query)
-    const resolution = registry.resolve({ provider: query.provider, model: modelOf(session, 'session.model') ?? query.model, protocol: 'translation' }, false)
-    const { provider } = resolution
-    const { target, apiKey } = await endpointOf(provider, 'translations/calls')
-    const form = new FormData()
-    form.set('sdp', sdp)
-    const forwarded = { ...session, ...(resolution.model === undefined ? {} : { model: resolution.model }) }
-    form.set('session', JSON.stringify(signaling.onSession === undefined ? forwarded : await signaling.onSession(forwarded, request)))
+    const { resolution, provider, target, apiKey, form } = await offer(request, 'translation')
     const slots = await acquireSlots(settings, request, reply, request.realtime.credential)
     slots.release() // counted against the limits when created, like any session; not held (its end is not seen here)
     const answer = await post(request, provider, target, apiKey, form)
@@ -115,15 +123,7 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
   }
 
   async function createCall (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const { sdp, session } = await readOffer(request)
-    const query = readQuery(request.query)
-    const resolution = registry.resolve({ provider: query.provider, model: modelOf(session, 'session.model') ?? query.model }, false)
-    const { provider } = resolution
-    const { target, apiKey } = await endpointOf(provider, 'calls')
-    const form = new FormData()
-    form.set('sdp', sdp)
-    const forwarded = { type: 'realtime', ...session, ...(resolution.model === undefined ? {} : { model: resolution.model }) }
-    form.set('session', JSON.stringify(signaling.onSession === undefined ? forwarded : await signaling.onSession(forwarded, request)))
+    const { resolution, provider, target, apiKey, form } = await offer(request, 'realtime')
     const { answer, id } = await createSession(state, settings, request, reply, resolution, realtime, { name: 'realtime call', idIn: 'Location' },
       async () => await post(request, provider, target, apiKey, form), (created) => callIdFrom(created.headers.location),
       async (callId) => await hangUp(request, provider, callId))
@@ -155,10 +155,10 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     child.addContentTypeParser('application/sdp', { parseAs: 'string' }, (_request, body, done) => done(null, body))
     child.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
     const hooks = { ...callerHooks(settings), bodyLimit: signaling.bodyLimit }
-    child.post(`${base}/client_secrets`, hooks, clientSecrets)
+    child.post(`${base}/client_secrets`, hooks, async (request, reply) => await clientSecrets(request, reply, false))
     child.post(`${base}/calls`, hooks, createCall)
     child.post(`${base}/calls/:callId/hangup`, hooks, hangup)
-    child.post(`${base}/translations/client_secrets`, hooks, clientSecrets)
+    child.post(`${base}/translations/client_secrets`, hooks, async (request, reply) => await clientSecrets(request, reply, true))
     child.post(`${base}/translations/calls`, hooks, createTranslationCall)
   }
 }

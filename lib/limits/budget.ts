@@ -2,9 +2,9 @@
 // arrives (time-billed sessions as the time passes), checked before any dial; a key that crosses its limit has
 // every live session, on every replica, cut.
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import { BudgetExceededError, InvalidOptionError, StoreUnavailableError } from '../errors.js'
+import { BudgetExceededError, InvalidOptionError } from '../errors.js'
 import { refuseUnknownKeys } from '../validate.js'
-import { storeKey, type BudgetStore } from '../store/types.js'
+import { storeKey, storeUnavailable, type BudgetStore } from '../store/types.js'
 
 export interface BudgetOptions {
   /** USD `key` may spend per window; undefined for no limit on it. Read at every session start. */
@@ -85,7 +85,7 @@ export async function openAccount (settings: BudgetSettings | undefined, request
   try {
     spent = await settings.store.spent(key, settings.window)
   } catch (err) {
-    throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError((err as Error).message)
+    throw storeUnavailable(err)
   }
   if (spent >= limit) throw new BudgetExceededError()
   return new Account(settings, key, limit, request.log)

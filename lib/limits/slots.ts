@@ -1,7 +1,7 @@
 // maxSessions and maxSessionsPerKey: slots taken in the store before anything is dialed or created upstream.
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { StoreUnavailableError, TooManySessionsError } from '../errors.js'
-import { GLOBAL_KEY, storeKey, type CountingStore, type Lease, type SessionStore } from '../store/types.js'
+import { GLOBAL_KEY, storeKey, storeUnavailable, type CountingStore, type Lease, type SessionStore } from '../store/types.js'
 import { openAccount, type Account, type BudgetSettings } from './budget.js'
 
 export interface CallerKeyOptions {
@@ -111,7 +111,7 @@ export async function acquireSlots (options: SlotOptions, request: FastifyReques
     } catch (err) {
       held.release()
       retry()
-      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError((err as Error).message)
+      throw storeUnavailable(err)
     }
     if (lease === undefined) {
       held.release()

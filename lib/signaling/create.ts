@@ -2,7 +2,7 @@
 // for, so it takes its slots first and holds them until its sideband (the session) ends; the created id goes
 // into the call registry with its owner, and the plugin attaches to its sideband to meter it.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { acquireSlots, callerKey, type SlotOptions } from '../limits/slots.js'
+import { acquireSlots, type SlotOptions } from '../limits/slots.js'
 import type { Protocol } from '../protocols/types.js'
 import type { Resolution } from '../providers/registry.js'
 import type { PluginState } from '../state.js'
@@ -47,7 +47,7 @@ export async function createSession (
     id = answer.statusCode < 300 ? idOf(answer) : undefined
     if (id !== undefined) {
       const { provider, model, requestedModel } = resolution
-      const call = { provider: provider.name, model, requestedModel, owner: callerKey(options, request, credential), ...(protocol.name === 'live' ? { protocol: 'live' as const } : {}) }
+      const call = { provider: provider.name, model, requestedModel, owner: slots.key, ...(protocol.name === 'live' ? { protocol: 'live' as const } : {}) }
       await signaling.calls.setCall(id, call, signaling.callTTL)
     }
   } catch (err) {

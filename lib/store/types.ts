@@ -2,6 +2,7 @@
 // shared (Redis) when the app runs several processes. Slots are leases: a process that dies stops renewing
 // its leases and its slots come back when they expire.
 import { createHash } from 'node:crypto'
+import { StoreUnavailableError } from '../errors.js'
 
 /** A slot taken in the store. */
 export interface Lease {
@@ -79,3 +80,8 @@ export function storeKey (key: string): string {
 }
 
 export const GLOBAL_KEY = 'global'
+
+/** A store failure as the 503 it is for a new session: a StoreUnavailableError kept as is, anything else wrapped. */
+export function storeUnavailable (err: unknown): Error {
+  return err instanceof StoreUnavailableError ? err : new StoreUnavailableError((err as Error).message)
+}
