@@ -10,6 +10,7 @@ const LAYERS = [
   ['usage', '^lib/usage/'],
   ['limits', '^lib/limits/'],
   ['upstream', '^lib/upstream/'],
+  ['codecs', '^lib/codecs/'],
   ['session', '^lib/session/'],
   ['state', '^lib/state\\.ts$'],
   ['signaling', '^lib/signaling/'],

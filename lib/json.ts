@@ -14,3 +14,15 @@ export function parseObject (data: Buffer): Json | undefined {
     return undefined
   }
 }
+
+/** Merges `update` into `into` (a session.update into a session): objects merge key by key, the rest replaces. */
+export function merge (into: Json, update: Json): Json {
+  for (const [key, value] of Object.entries(update)) {
+    // JSON.parse makes "__proto__" an own key; merging into it would reach Object.prototype.
+    if (key === '__proto__') continue
+    const current = Object.hasOwn(into, key) ? into[key] : undefined
+    if (isObject(value) && isObject(current)) merge(current, value)
+    else into[key] = value
+  }
+  return into
+}

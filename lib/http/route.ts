@@ -18,6 +18,8 @@ import type { ProviderTarget } from '../upstream/provider-dial.js'
 import { realtime } from '../protocols/realtime.js'
 import type { Protocol } from '../protocols/types.js'
 import { parseProtocols, selectProtocol } from './subprotocols.js'
+import { geminiLeg } from '../codecs/gemini/index.js'
+import { loadResampler } from '../codecs/gemini/resample.js'
 
 /** The options the websocket route reads. */
 export interface RealtimeRouteOptions extends CallerOptions, SlotOptions, CallLookupOptions, SessionOptions {
@@ -28,6 +30,7 @@ export interface RealtimeRouteOptions extends CallerOptions, SlotOptions, CallLo
 interface Dialed {
   response: ServerResponse
   resolution: Resolution
+  prepared: ProviderTarget
   upstream: WebSocket
   openedAt: number
   watch: ClientWatch
@@ -155,23 +158,27 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
     const resolution = call ?? registry.resolve(protocol === realtime ? query : { ...query, callId: undefined, protocol: protocol.name as RouteProtocol })
     // The key is read before a slot is taken: a key function that throws then holds no slot.
     const prepared = await dialer.target(request, resolution)
+    if (resolution.provider.codec !== undefined) await loadResampler()
     const slots = await acquireSlots(settings, request, reply, credential, call?.callId)
     const opened = await dialBeforeUpgrade(state, request, reply, resolution.provider.name, prepared, slots)
     if (opened === undefined) return reply
     const { upstream, watch } = opened
-    dialed.set(request, { response: reply.raw, resolution, upstream, openedAt: Date.now(), watch, slots, credential, metered: settings.metering && (call === undefined || settings.signaling?.sideband !== true) })
+    dialed.set(request, { response: reply.raw, resolution, prepared, upstream, openedAt: Date.now(), watch, slots, credential, metered: settings.metering && (call === undefined || settings.signaling?.sideband !== true) })
     return undefined
   }
 
   function handler (client: WebSocket, request: FastifyRequest): void {
-    const { response, resolution, upstream, openedAt, watch, slots, credential, metered } = dialed.get(request) as Dialed
+    const { response, resolution, prepared, upstream, openedAt, watch, slots, credential, metered } = dialed.get(request) as Dialed
     dialed.delete(request)
     watch.stop()
     detach(client, request, response)
-    const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered }
+    const translated = resolution.provider.codec === undefined ? undefined : geminiLeg(upstream, resolution, dialer.redialer(resolution, prepared), request.log)
+    const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered, resumable: translated }
+    // The relay drives a translated leg as it drives a socket (codecs/gemini/leg.ts).
+    const leg = translated === undefined ? upstream : translated as unknown as WebSocket
     // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
-    new RealtimeSession(client, upstream, init, settings)
-    upstream.resume()
+    new RealtimeSession(client, leg, init, settings)
+    leg.resume()
   }
 
   const { onRequest, preHandler, logSerializers } = callerHooks(settings)

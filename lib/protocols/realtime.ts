@@ -49,3 +49,30 @@ export const realtime: Protocol = {
   errorEvent,
   meterInputAudio: (intent) => intent === 'transcription'
 }
+
+/** Server VAD settings a session starts with (OpenAI's defaults); a partial turn_detection is filled from these. */
+export const TURN_DETECTION = Object.freeze({ type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500, create_response: true, interrupt_response: true, idle_timeout_ms: null })
+
+/** A realtime (conversation) session with OpenAI's defaults, as session.created shows it. */
+export function defaultRealtimeSession (id: string, model: string | undefined): Json {
+  // Fresh objects throughout: an update merged into one format must not change the other.
+  const format = (): Json => ({ type: 'audio/pcm', rate: 24000 })
+  return {
+    type: 'realtime',
+    object: 'realtime.session',
+    id,
+    model,
+    output_modalities: ['audio'],
+    instructions: '',
+    tools: [],
+    tool_choice: 'auto',
+    max_output_tokens: 'inf',
+    tracing: null,
+    prompt: null,
+    audio: {
+      input: { format: format(), transcription: null, noise_reduction: null, turn_detection: { ...TURN_DETECTION } },
+      output: { format: format(), voice: 'alloy', speed: 1 }
+    },
+    include: null
+  }
+}

@@ -1,6 +1,7 @@
 // Built-in provider types by name.
 import { azure } from './azure.js'
 import { bailian } from './bailian.js'
+import { gemini, vertex } from './gemini.js'
 import { openai } from './openai.js'
 import { openaiCompatible } from './openai-compatible.js'
 import { simulator } from './simulator.js'
@@ -15,6 +16,8 @@ export const providerTypes = {
   bailian,
   zai,
   'openai-compatible': openaiCompatible,
+  gemini,
+  vertex,
   simulator
 } satisfies Record<string, ProviderModule>
 
@@ -38,6 +41,9 @@ export const PROVIDER_HEADERS = every((m) => m.privateHeaders)
 
 /** Prefixes of the key shapes of every provider, for redaction. */
 export const KEY_PREFIXES = every((m) => m.keyPrefixes)
+
+/** Key shapes without a prefix form (regular expression sources), for redaction. */
+export const KEY_SHAPES = every((m) => m.keyShapes)
 
 /** The types that take `option`, for "only applies to type ..." messages. */
 export function typesTaking (option: string): string[] {

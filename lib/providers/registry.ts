@@ -3,11 +3,11 @@
 import { InvalidOptionError, ModelRequiredError, UnknownProviderError, UnroutableModelError, UnsupportedIntentError, UnsupportedProtocolError } from '../errors.js'
 import { refuseUnknownKeys } from '../validate.js'
 import { isProviderType, providerTypes, typesTaking, type ProviderType } from './index.js'
-import type { Billing, Endpoint, HttpTarget, ModuleOption, ProviderModule, ProviderSettings, RouteProtocol, TargetRequest, UpstreamTarget } from './types.js'
+import type { Billing, CodecSettings, Endpoint, HttpTarget, ModuleOption, ProviderModule, ProviderSettings, RouteProtocol, TargetRequest, UpstreamTarget } from './types.js'
 import { parseBaseURL } from './url.js'
 
 export type { ProviderType } from './index.js'
-export type { Billing, Endpoint, HttpTarget, RouteProtocol, TargetRequest, UpstreamTarget } from './types.js'
+export type { Billing, CodecSettings, Endpoint, HttpTarget, RouteProtocol, TargetRequest, UpstreamTarget } from './types.js'
 
 /** A key, or a function returning one (rotating tokens such as Entra ID), read at every session start. */
 export type ApiKey = string | (() => string | Promise<string>)
@@ -27,6 +27,15 @@ export interface ProviderConfig {
   apiVersion?: string
   /** Azure only: send the key as `api-key` (default) or as `Authorization: Bearer` (Entra ID tokens). */
   auth?: 'api-key' | 'bearer'
+  /** Vertex only: the Google Cloud project id. */
+  project?: string
+  /** Vertex only: the location (`us-central1`, `europe-west4`, `global`); the default `baseURL` is built from it. */
+  location?: string
+  /**
+   * Gemini and Vertex only: milliseconds Gemini's `setup` waits for the client's first `session.update` (it is
+   * built from it) before it is sent with defaults. Default 5000.
+   */
+  startTimeout?: number
   /** Extra headers sent upstream (for example `OpenAI-Organization`). */
   headers?: Record<string, string>
   /** `duration` reports session seconds at close (for per-minute pricing). Default `duration` for xAI, else `tokens`. */
@@ -42,6 +51,12 @@ export interface Provider {
   readonly auth?: 'api-key' | 'bearer'
   readonly headers: Readonly<Record<string, string>>
   readonly billing: Billing
+  /** The provider's own schema, spoken through a codec (Gemini Live); absent for OpenAI's. */
+  readonly codec?: CodecSettings
+  /** Gemini: milliseconds `setup` waits for the client's first session.update. */
+  readonly startTimeout: number
+  /** The model as the provider's own schema names it (Gemini's `setup.model`). */
+  setupModel (model: string): string
   /** Takes no key on purpose (`apiKey: null`, or a keyless type such as the simulator). */
   readonly keyless: boolean
   /** Resolves the key (calling it when it is a function). */
@@ -93,7 +108,12 @@ export interface RegistryOptions {
   defaultProvider?: string
 }
 
-const PROVIDER_OPTION_NAMES = ['type', 'apiKey', 'baseURL', 'apiVersion', 'auth', 'headers', 'billing'] as const satisfies ReadonlyArray<keyof ProviderConfig>
+const PROVIDER_OPTION_NAMES = ['type', 'apiKey', 'baseURL', 'apiVersion', 'auth', 'project', 'location', 'startTimeout', 'headers', 'billing'] as const satisfies ReadonlyArray<keyof ProviderConfig>
+
+const MODULE_OPTIONS = ['apiVersion', 'auth', 'project', 'location', 'startTimeout'] as const satisfies readonly ModuleOption[]
+
+/** Milliseconds Gemini's setup waits for the client's first session.update. */
+export const DEFAULT_GEMINI_START_TIMEOUT = 5000
 
 const PROTOCOL_NAMES: Record<RouteProtocol, string> = { realtime: 'realtime', live: 'GPT-Live', translation: 'realtime translation' }
 
@@ -114,19 +134,23 @@ function createProvider (name: string, config: ProviderConfig): Provider {
     throw new InvalidOptionError(`providers.${name}.type "${String(type)}" is unknown; use one of ${Object.keys(providerTypes).join(', ')}`)
   }
   const module: ProviderModule = providerTypes[type]
-  const baseURL = config.baseURL ?? module.defaultBaseURL
+  const { apiKey, apiVersion, auth, project, location, startTimeout, headers = {} } = config
+  for (const option of MODULE_OPTIONS) {
+    if (config[option] !== undefined && module.options?.includes(option) !== true) {
+      throw new InvalidOptionError(`providers.${name}.${option} only applies to type "${typesTaking(option).join('", "')}"`)
+    }
+  }
+  const own: Omit<ProviderSettings, 'baseURL'> = { apiVersion, auth, project, location, startTimeout }
+  // Checked before a default base URL is built from them (Vertex's location).
+  module.validate?.(name, { ...own, baseURL: '' })
+  const { defaultBaseURL } = module
+  const baseURL = config.baseURL ?? (typeof defaultBaseURL === 'function' ? defaultBaseURL(own) : defaultBaseURL)
   if (baseURL === undefined) {
     throw new InvalidOptionError(`providers.${name}.baseURL is required for type "${type}"; ${module.baseURLHint as string}`)
   }
   parseBaseURL(name, baseURL)
-  const { apiKey, apiVersion, auth, headers = {} } = config
   if (apiKey !== undefined && apiKey !== null && typeof apiKey !== 'string' && typeof apiKey !== 'function') {
     throw new InvalidOptionError(`providers.${name}.apiKey must be a string, a function returning one, or null for a provider that takes no key`)
-  }
-  for (const option of ['apiVersion', 'auth'] as const satisfies readonly ModuleOption[]) {
-    if (config[option] !== undefined && module.options?.includes(option) !== true) {
-      throw new InvalidOptionError(`providers.${name}.${option} only applies to type "${typesTaking(option).join('", "')}"`)
-    }
   }
   if (headers === null || typeof headers !== 'object' ||
       Object.entries(headers).some(([k, v]) => !HEADER_NAME.test(k) || typeof v !== 'string')) {
@@ -136,8 +160,7 @@ function createProvider (name: string, config: ProviderConfig): Provider {
   if (billing !== 'tokens' && billing !== 'duration') {
     throw new InvalidOptionError(`providers.${name}.billing must be "tokens" or "duration"`)
   }
-  const settings: ProviderSettings = { baseURL, apiVersion, auth }
-  module.validate?.(name, settings)
+  const settings: ProviderSettings = { ...own, baseURL }
   return {
     name,
     type,
@@ -145,6 +168,9 @@ function createProvider (name: string, config: ProviderConfig): Provider {
     apiVersion,
     auth,
     billing,
+    codec: module.codec,
+    startTimeout: startTimeout ?? DEFAULT_GEMINI_START_TIMEOUT,
+    setupModel: (model) => module.setupModel?.(settings, model) ?? model,
     keyless: apiKey === null || module.keyless === true,
     headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
     apiKey: async () => typeof apiKey === 'function' ? await apiKey() : apiKey ?? undefined,

@@ -16,6 +16,14 @@ export interface TargetRequest {
 /** The session protocols a route serves; every provider speaks `realtime`, some also the others. */
 export type RouteProtocol = 'realtime' | 'live' | 'translation'
 
+/** A provider's own schema, spoken through a codec. */
+export interface CodecSettings {
+  /** Gemini Live's BidiGenerateContent. */
+  schema: 'gemini'
+  /** Function responses carry the call's `id` (the Gemini API requires it, Vertex refuses it). */
+  functionResponseIds: boolean
+}
+
 /** Where and how to dial the provider. */
 export interface UpstreamTarget {
   url: string
@@ -41,21 +49,29 @@ export interface ProviderSettings {
   apiKey?: string
   apiVersion?: string
   auth?: 'api-key' | 'bearer'
+  /** Vertex AI: the Google Cloud project and location (region, or `global`). */
+  project?: string
+  location?: string
+  /** Gemini Live: milliseconds the setup waits for the client's first session.update. */
+  startTimeout?: number
 }
 
 /** How a provider bills a session: by the tokens its events report, or by the minute of session. */
 export type Billing = 'tokens' | 'duration'
 
 /** Options a provider entry may carry beyond type, apiKey, baseURL, headers and billing. */
-export type ModuleOption = 'apiVersion' | 'auth'
+export type ModuleOption = 'apiVersion' | 'auth' | 'project' | 'location' | 'startTimeout'
 
 /**
  * Everything about one provider type: its URLs, auth, intents, billing, the subprotocols and key shapes that
  * carry its credentials, its signaling endpoints and its own options. Nothing outside its module names it.
  */
 export interface ProviderModule {
-  /** Used when the provider entry has no `baseURL`; absent means `baseURL` is required. */
-  defaultBaseURL?: string
+  /**
+   * Used when the provider entry has no `baseURL` (a function: built from the entry's own options, such as
+   * Vertex's location); absent means `baseURL` is required.
+   */
+  defaultBaseURL?: string | ((settings: Omit<ProviderSettings, 'baseURL'>) => string)
   /** Added to the "baseURL is required" message: what to set it to. Set whenever `defaultBaseURL` is not. */
   baseURLHint?: string
   /** Billing when the entry names none. Default `tokens`. */
@@ -68,7 +84,19 @@ export interface ProviderModule {
   privateHeaders?: readonly string[]
   /** Prefixes of this provider's key shapes (`sk` for `sk-...`), redacted from text that reaches a client or a log. */
   keyPrefixes?: readonly string[]
-  /** The options of its own it takes (`apiVersion`, `auth`). */
+  /**
+   * Regular expressions (source) for key shapes without a `prefix-` form (Google's `AIza...` keys), redacted
+   * like the prefixes.
+   */
+  keyShapes?: readonly string[]
+  /**
+   * The provider speaks its own schema, not OpenAI's: its sessions go through this codec (`gemini`: Gemini
+   * Live), which the client does not see. Absent: OpenAI's Realtime schema, relayed as is.
+   */
+  codec?: CodecSettings
+  /** The model name the provider's own schema carries (Gemini's `setup.model`), from the routed model. */
+  setupModel? (settings: ProviderSettings, model: string): string
+  /** The options of its own it takes (`apiVersion`, `auth`, `project`, `location`, `startTimeout`). */
   options?: readonly ModuleOption[]
   /** Validates those options; throws FST_REALTIME_INVALID_OPTION naming `providers.<name>.<option>`. */
   validate? (name: string, settings: ProviderSettings): void

@@ -60,6 +60,8 @@ export interface SessionInit {
   metered: boolean
   /** A call's sideband: ends the call at the provider when the session is cut (a spent budget, `terminate()`). */
   hangup?: () => Promise<unknown>
+  /** A provider leg that outlives its connections (Gemini's resumption): its reconnects go in the summary. */
+  resumable?: { readonly reconnects: number }
 }
 
 /** What a session was and how it ended; logged once at info level when it ends. */
@@ -82,6 +84,8 @@ export interface SessionSummary extends CloseRecord {
    * provider's closing report, so the last total billed is not final. Absent for other providers.
    */
   usageFinal?: boolean
+  /** New provider connections the session was resumed on (Gemini Live's goAway, a changed setup, a dropped connection). */
+  reconnects?: number
 }
 
 const UNMETERED: Readonly<UsageTotals> = Object.freeze(emptyTotals())
@@ -112,6 +116,7 @@ export class RealtimeSession implements PolicySession {
   readonly #upstreamOpenedAt: number
   readonly #slots: Slots | undefined
   readonly #hangup: (() => Promise<unknown>) | undefined
+  readonly #resumable: { readonly reconnects: number } | undefined
   readonly #relay: Legs
   readonly #client: WebSocket | undefined
   readonly #upstream: WebSocket
@@ -145,6 +150,7 @@ export class RealtimeSession implements PolicySession {
     this.#upstream = upstream
     this.#slots = init.slots
     this.#hangup = init.hangup
+    this.#resumable = init.resumable
     this.requestId = init.requestId
     this.credential = init.credential
     this.metered = init.metered
@@ -391,6 +397,7 @@ export class RealtimeSession implements PolicySession {
     }
     const final = this.#meter?.final
     if (final !== undefined) summary.usageFinal = final
+    if (this.#resumable !== undefined) summary.reconnects = this.#resumable.reconnects
     this.#summary = summary
     this.#parentLog.info({ ...this.#bindings(), summary }, 'realtime session ended')
     this.#hub.ended(summary, this)

@@ -20,10 +20,16 @@ export interface GeminiSessionOptions {
   resumable: Map<string, ResumableState>
 }
 
-/** What a handle resumes: the conversation so far. */
+/** What a handle resumes: the session as it was when the handle was issued (a checkpoint, not a live view). */
 export interface ResumableState {
   turns: number
   model: string
+  /** Bytes of the user's audio turn so far, and whether it has started and how much silence has followed. */
+  heard: number
+  speaking: boolean
+  silent: number
+  /** A function call the model is waiting on: its answer may come on a resumed connection. */
+  pendingCall?: { id: string, name: string }
 }
 
 const INPUT_RATE = 16_000
@@ -40,10 +46,6 @@ export class SimulatedGeminiSession {
   /** Index of the last client message consumed (setup is 0). */
   #consumed = -1
   #received = -1
-  #heard = 0
-  #speaking = false
-  #silent = 0
-  #pendingCall: { id: string, name: string } | undefined
   readonly #timers: NodeJS.Timeout[] = []
 
   constructor (ws: WebSocket, options: GeminiSessionOptions) {
@@ -90,9 +92,9 @@ export class SimulatedGeminiSession {
       const state = this.#options.resumable.get(handle)
       if (state === undefined) return this.#close(1008, 'session not found')
       if (state.model !== setup.model) return this.#close(1007, 'Request contains an invalid argument: the model cannot change on resumption.')
-      this.#state = state
+      this.#state = structuredClone(state)
     } else {
-      this.#state = { turns: 0, model: setup.model }
+      this.#state = { turns: 0, model: setup.model, heard: 0, speaking: false, silent: 0 }
     }
     this.#setup = setup
     this.#consumed = this.#received
@@ -120,11 +122,12 @@ export class SimulatedGeminiSession {
     if (audio.mimeType !== `audio/pcm;rate=${INPUT_RATE}`) return this.#close(1007, `Request contains an invalid argument: audio must be audio/pcm;rate=${INPUT_RATE}.`)
     const pcm = Buffer.from(audio.data, 'base64')
     this.#consumed = this.#received
-    this.#heard += pcm.length
+    const state = this.#state as ResumableState
+    state.heard += pcm.length
     if (rms(pcm) >= SPEECH_RMS) {
-      this.#speaking = true
-      this.#silent = 0
-    } else if (this.#speaking && (this.#silent += pcm.length) >= INPUT_BYTES_PER_SECOND * SILENCE_MS / 1000) {
+      state.speaking = true
+      state.silent = 0
+    } else if (state.speaking && (state.silent += pcm.length) >= INPUT_BYTES_PER_SECOND * SILENCE_MS / 1000) {
       this.#turn(undefined)
     }
   }
@@ -139,19 +142,21 @@ export class SimulatedGeminiSession {
 
   #toolResponse (response: unknown): void {
     const responses = isObject(response) && Array.isArray(response.functionResponses) ? response.functionResponses as unknown[] : []
-    const answer = responses.find((r) => isObject(r) && r.id === this.#pendingCall?.id)
+    const state = this.#state as ResumableState
+    const answer = responses.find((r) => isObject(r) && r.id === state.pendingCall?.id)
     if (!isObject(answer) || !isObject(answer.response)) return this.#close(1007, 'Request contains an invalid argument: functionResponses[].id and an object response are required.')
     this.#consumed = this.#received
-    this.#pendingCall = undefined
+    state.pendingCall = undefined
     this.#answer(`The tool said ${JSON.stringify(answer.response)}.`, 0)
   }
 
   /** A user turn ended: transcription of what was heard, then a function call or the answer. */
   #turn (text: string | undefined): void {
-    const seconds = this.#heard / INPUT_BYTES_PER_SECOND
-    this.#heard = 0
-    this.#speaking = false
-    this.#silent = 0
+    const state = this.#state as ResumableState
+    const seconds = state.heard / INPUT_BYTES_PER_SECOND
+    state.heard = 0
+    state.speaking = false
+    state.silent = 0
     if (text === undefined && this.#config('inputAudioTranscription') !== undefined) {
       this.#send({ serverContent: { inputTranscription: { text: `[${seconds.toFixed(1)} seconds of audio]` } } })
     }
@@ -160,11 +165,25 @@ export class SimulatedGeminiSession {
       .map((d: unknown) => isObject(d) && typeof d.name === 'string' ? d.name : undefined)
     const called = text === undefined ? undefined : declared.find((name) => name !== undefined && text.includes(name))
     if (called !== undefined) {
-      this.#pendingCall = { id: id('call'), name: called }
-      this.#send({ toolCall: { functionCalls: [{ id: this.#pendingCall.id, name: called, args: { text } }] } })
+      const call = { id: id('call'), name: called }
+      state.pendingCall = call
+      this.#send({ toolCall: { functionCalls: [{ id: call.id, name: called, args: { text } }] } })
+      const update = this.#resumptionUpdate()
+      if (update !== undefined) this.#send(update)
       return
     }
     this.#answer(text === undefined ? `I heard ${seconds.toFixed(1)} seconds of audio.` : `You said: ${text}`, seconds)
+  }
+
+  /** A new handle for the session as it is now, when the setup asked for resumption. */
+  #resumptionUpdate (): Json | undefined {
+    const resumption = this.#config('sessionResumption')
+    if (resumption === undefined) return undefined
+    const handle = id('handle')
+    this.#options.resumable.set(handle, structuredClone(this.#state as ResumableState))
+    const update: Json = { newHandle: handle, resumable: true }
+    if (resumption.transparent === true) update.lastConsumedClientMessageIndex = String(this.#consumed)
+    return { sessionResumptionUpdate: update }
   }
 
   /** The model's turn: audio (or text) with output transcription, generationComplete, turnComplete, usage, a handle. */
@@ -198,14 +217,8 @@ export class SimulatedGeminiSession {
         responseTokensDetails: [{ modality: audio ? 'AUDIO' : 'TEXT', tokenCount: response }]
       }
     })
-    const resumption = this.#config('sessionResumption')
-    if (resumption !== undefined) {
-      const handle = id('handle')
-      this.#options.resumable.set(handle, state)
-      const update: Json = { newHandle: handle, resumable: true }
-      if (resumption.transparent === true) update.lastConsumedClientMessageIndex = String(this.#consumed)
-      steps.push({ sessionResumptionUpdate: update })
-    }
+    const update = this.#resumptionUpdate()
+    if (update !== undefined) steps.push(update)
     const step = (): void => {
       const next = steps.shift()
       if (next === undefined) return

@@ -70,6 +70,21 @@ export class ProviderDialer {
     }
   }
 
+  /**
+   * Dials the same provider again for a session that outlives its connection (Gemini's resumption): the key read
+   * anew (an OAuth token may have been renewed), the request's forwarded headers as they were.
+   */
+  redialer (resolution: Resolution, first: ProviderTarget): () => Promise<WebSocket> {
+    const forwarded = first.target.headers
+    return async () => {
+      const { provider } = resolution
+      const apiKey = await provider.apiKey()
+      const target = provider.target(resolution, apiKey)
+      target.headers = { ...forwarded, ...target.headers }
+      return await this.dial(provider.name, { target, apiKey }, new AbortController())
+    }
+  }
+
   /** Aborts every dial in flight (shutdown). */
   abortAll (reason: Error): void {
     for (const controller of this.#inflight) controller.abort(reason)

@@ -1,14 +1,14 @@
 // Removes credentials from text that may reach a client or a log: the exact secrets we know, and anything
 // shaped like a key (each provider module names its key prefixes) or a bearer token (providers echo masked
 // keys such as "sk-proj-****abcd" in 401 bodies).
-import { KEY_PREFIXES } from '../providers/index.js'
+import { KEY_PREFIXES, KEY_SHAPES } from '../providers/index.js'
 
-const KEY_SHAPES = new RegExp(`\\b(?:${KEY_PREFIXES.join('|')})[-_][\\w*-]{6,}|\\bBearer\\s+[^\\s"',<]+`, 'gi')
+const KEYS = new RegExp(`\\b(?:${KEY_PREFIXES.join('|')})[-_][\\w*-]{6,}|\\b(?:${KEY_SHAPES.join('|')})|\\bBearer\\s+[^\\s"',<]+`, 'gi')
 
 export const REDACTED = '[REDACTED]'
 
 export function redact (text: string, secrets: ReadonlyArray<string | undefined> = []): string {
-  return redactSecrets(text, secrets).replace(KEY_SHAPES, REDACTED)
+  return redactSecrets(text, secrets).replace(KEYS, REDACTED)
 }
 
 /** Only the exact secrets: for a minted client secret, whose `ek_` value is the point of the answer. */

@@ -1,0 +1,105 @@
+// The session as an OpenAI client configures it (GA `session.update`), and Gemini's `setup` built from it. Gemini
+// takes its configuration once per connection, so every change is a new `setup` on a resumed connection; what
+// has no Gemini equivalent is named back to the client (an error event each), never dropped silently.
+import { isObject, merge, type Json } from '../../json.js'
+import { geminiVoice } from './voices.js'
+
+/** A client's session.update applied: the merged session, or why it cannot be. */
+export type Applied = { session: Json, notes: string[] } | { refused: string, param: string }
+
+const PCM_24K = (format: unknown): boolean => isObject(format) && format.type === 'audio/pcm' && (format.rate === undefined || format.rate === 24000)
+
+/**
+ * Merges `update` (the `session` of a session.update) into a copy of `current`. Refused as a whole when it asks
+ * for what Gemini cannot do at all (another model, non-PCM audio); `notes` name the settings that have no
+ * Gemini equivalent and are left out of the setup.
+ */
+export function applyUpdate (current: Json, update: Json, models: ReadonlyArray<string | undefined>): Applied {
+  if (update.type !== undefined && update.type !== 'realtime') {
+    return { refused: `Gemini Live sessions are "realtime" sessions; session.type "${String(update.type)}" is not available`, param: 'session.type' }
+  }
+  if (update.model !== undefined && !models.includes(update.model as string)) {
+    return { refused: 'The model cannot change during a Gemini Live session', param: 'session.model' }
+  }
+  const session = merge(structuredClone(current), update)
+  const audio = isObject(session.audio) ? session.audio : {}
+  const input = isObject(audio.input) ? audio.input : {}
+  const output = isObject(audio.output) ? audio.output : {}
+  if (!PCM_24K(input.format)) return { refused: 'Gemini Live takes 24 kHz PCM16 input here (audio.input.format { type: "audio/pcm", rate: 24000 })', param: 'session.audio.input.format' }
+  if (!PCM_24K(output.format)) return { refused: 'Gemini Live answers in 24 kHz PCM16 (audio.output.format { type: "audio/pcm", rate: 24000 })', param: 'session.audio.output.format' }
+  const notes: string[] = []
+  if (input.noise_reduction !== null && input.noise_reduction !== undefined) notes.push('audio.input.noise_reduction has no Gemini Live equivalent and is ignored')
+  if (output.speed !== undefined && output.speed !== 1) notes.push('audio.output.speed has no Gemini Live equivalent; the voice speaks at its own speed')
+  if (session.tool_choice !== undefined && session.tool_choice !== 'auto') notes.push('tool_choice other than "auto" has no Gemini Live equivalent; Gemini decides when to call tools')
+  if (isObject(session.prompt)) notes.push('stored prompts (session.prompt) are OpenAI\'s; set instructions instead')
+  const tools = Array.isArray(session.tools) ? session.tools : []
+  if (tools.some((tool) => !isObject(tool) || tool.type !== 'function')) notes.push('only function tools reach Gemini Live; the others are left out')
+  return { session, notes }
+}
+
+function vad (detection: unknown): Json {
+  if (!isObject(detection)) return { automaticActivityDetection: { disabled: true } }
+  const automatic: Json = { disabled: false }
+  if (detection.type === 'semantic_vad') {
+    // The closest Gemini has: its own detector, with how readily it ends a turn.
+    if (detection.eagerness === 'high') automatic.endOfSpeechSensitivity = 'END_SENSITIVITY_HIGH'
+    if (detection.eagerness === 'low') automatic.endOfSpeechSensitivity = 'END_SENSITIVITY_LOW'
+  } else {
+    if (typeof detection.prefix_padding_ms === 'number') automatic.prefixPaddingMs = detection.prefix_padding_ms
+    if (typeof detection.silence_duration_ms === 'number') automatic.silenceDurationMs = detection.silence_duration_ms
+  }
+  const config: Json = { automaticActivityDetection: automatic }
+  if (detection.interrupt_response === false) config.activityHandling = 'NO_INTERRUPTION'
+  return config
+}
+
+/** Whether client audio turns are detected by Gemini (else the client commits them: activityStart/End). */
+export function serverDetectsTurns (session: Json): boolean {
+  const audio = session.audio as Json
+  return isObject((audio.input as Json).turn_detection)
+}
+
+/** Whether the session answers in audio (else text). */
+export function answersInAudio (session: Json): boolean {
+  return !Array.isArray(session.output_modalities) || session.output_modalities.includes('audio')
+}
+
+/**
+ * Gemini's `setup` for `session`, resuming `handle` when there is one. Resumption is always asked for (with
+ * `transparent`, so Gemini says which client messages a handle covers); transcriptions of the model's audio
+ * always, since OpenAI clients show them; a sliding context window, so the session is not capped at 15 minutes.
+ */
+export function buildSetup (session: Json, model: string, handle: string | undefined): Json {
+  const audio = session.audio as Json
+  const input = audio.input as Json
+  const output = audio.output as Json
+  const generationConfig: Json = { responseModalities: answersInAudio(session) ? ['AUDIO'] : ['TEXT'] }
+  if (answersInAudio(session) && typeof output.voice === 'string') {
+    generationConfig.speechConfig = { voiceConfig: { prebuiltVoiceConfig: { voiceName: geminiVoice(output.voice) } } }
+  }
+  if (typeof session.max_output_tokens === 'number') generationConfig.maxOutputTokens = session.max_output_tokens
+  const setup: Json = { model, generationConfig }
+  if (typeof session.instructions === 'string' && session.instructions !== '') setup.systemInstruction = { parts: [{ text: session.instructions }] }
+  const functions = (Array.isArray(session.tools) ? session.tools : [])
+    .filter((tool): tool is Json => isObject(tool) && tool.type === 'function' && typeof tool.name === 'string')
+    .map(({ name, description, parameters }) => {
+      const declaration: Json = { name }
+      if (typeof description === 'string') declaration.description = description
+      if (isObject(parameters)) declaration.parameters = parameters
+      return declaration
+    })
+  if (functions.length > 0) setup.tools = [{ functionDeclarations: functions }]
+  setup.realtimeInputConfig = vad(input.turn_detection)
+  if (isObject(input.transcription)) setup.inputAudioTranscription = {}
+  if (answersInAudio(session)) setup.outputAudioTranscription = {}
+  setup.sessionResumption = handle === undefined ? { transparent: true } : { handle, transparent: true }
+  // Without it Gemini ends an audio session at 15 minutes whatever the connections: older turns are summarised
+  // out of the context window instead.
+  setup.contextWindowCompression = { slidingWindow: {} }
+  return setup
+}
+
+/** Whether two setups differ in more than the resumption handle (a change Gemini needs a new connection for). */
+export function sameSetup (a: Json, b: Json): boolean {
+  return JSON.stringify({ ...a, sessionResumption: undefined }) === JSON.stringify({ ...b, sessionResumption: undefined })
+}

@@ -1,0 +1,22 @@
+// The Gemini codec's entry: a session's translated provider leg from its first, dialled connection.
+import type { FastifyBaseLogger } from 'fastify'
+import type WebSocket from 'ws'
+import type { Resolution } from '../../providers/registry.js'
+import { GeminiLeg } from './leg.js'
+
+export { GeminiLeg } from './leg.js'
+export { OPENAI_TO_GEMINI_VOICES } from './voices.js'
+
+/** The leg of a session routed to a provider with the Gemini codec. */
+export function geminiLeg (upstream: WebSocket, resolution: Resolution, redial: () => Promise<WebSocket>, log: FastifyBaseLogger): GeminiLeg {
+  const { provider, model, requestedModel } = resolution
+  return new GeminiLeg(upstream, {
+    setupModel: provider.setupModel(model as string),
+    models: [requestedModel, model],
+    functionResponseIds: provider.codec?.functionResponseIds !== false,
+    requestedModel,
+    startTimeout: provider.startTimeout,
+    redial,
+    log
+  })
+}

@@ -1,0 +1,368 @@
+// A Gemini Live session's provider leg, as the relay sees it: one websocket that speaks OpenAI's schema and
+// outlives Gemini's connections. Behind it, the translator turns frames both ways, and Gemini connections come
+// and go: the setup waits for the client's first session.update (or `startTimeout`); on `goAway`, on a change
+// of setup, or when a connection drops while the session is resumable, a new connection is dialled with the
+// latest resumption handle, and the client messages Gemini had not consumed (`lastConsumedClientMessageIndex`)
+// are sent again, in order. The relay, heartbeat and session drive it like a ws WebSocket: send, pause,
+// resume, close, terminate, ping, bufferedAmount, readyState, and 'message' / 'close' / 'pong' events.
+import { EventEmitter } from 'node:events'
+import type { FastifyBaseLogger } from 'fastify'
+import WebSocket from 'ws'
+import { isObject, type Json } from '../../json.js'
+import { errorEvent } from '../../protocols/realtime.js'
+import { redact } from '../../upstream/redact.js'
+import { newId } from './response.js'
+import { CONNECTION_MESSAGES, GeminiTranslator, type TranslatorOptions } from './translator.js'
+
+export interface GeminiLegOptions extends TranslatorOptions {
+  /** The model the client asked for, echoed in its session. */
+  requestedModel: string | undefined
+  /** Milliseconds the setup waits for the client's first session.update. */
+  startTimeout: number
+  /** Dials a new Gemini connection (fresh credentials: an OAuth token may have been renewed); resolves paused. */
+  redial: () => Promise<WebSocket>
+  log: FastifyBaseLogger
+}
+
+/** A client message kept until a resumption handle covers it: its index on the connection that carried it. */
+interface Entry {
+  text: string
+  index: number | undefined
+}
+
+type Phase = 'waiting' | 'opening' | 'open' | 'redialing' | 'closed'
+
+/** Client messages kept for a resend: about 100 s of 16 kHz audio, base64. Older ones go first past it. */
+const MAX_REPLAY_BYTES = 4 * 1024 * 1024
+/** Dials of a resumption before the session gives up, and the wait before each retry. */
+const REDIAL_DELAYS = [0, 250, 1000]
+/** Connections that may drop in a row (no turn finished between) before the session is given up. */
+const MAX_DROPS = 3
+/** A close code Gemini sends for a request it will refuse again (a bad argument, an unknown session). */
+const FINAL_CODES = new Set([1007, 1008])
+
+const ignore = (): void => {}
+
+export class GeminiLeg extends EventEmitter {
+  readyState: number = WebSocket.OPEN
+  /** Connections opened to resume the session (goAway, a new setup, a dropped connection). */
+  reconnects = 0
+  /** The relay corks its target's socket per tick; messages here go out through the current connection. */
+  readonly _socket = { cork: ignore, uncork: ignore }
+  readonly #options: GeminiLegOptions
+  readonly #translator: GeminiTranslator
+  #ws: WebSocket
+  #phase: Phase = 'waiting'
+  /** Client messages not known to be consumed, in order. */
+  #log: Entry[] = []
+  #logBytes = 0
+  /** Bytes queued while no connection can take them. */
+  #pending = 0
+  /** Messages sent on the current connection; the setup is 0, as Gemini counts. */
+  #sent = 0
+  #handle: string | undefined
+  /** No turn has ended since the latest handle: resuming it loses nothing. */
+  #fresh = true
+  #turns = 0
+  /** Connections dropped since the last finished turn. */
+  #drops = 0
+  /** Why a new connection is wanted, until it is dialled. */
+  #migrate: string | undefined
+  #paused = true
+  #started = false
+  #batch: Entry[] | undefined
+  #waiters: Array<() => void> = []
+  #closeCode = 1000
+  #closeReason = ''
+  #trimmed = false
+  readonly #startTimer: NodeJS.Timeout
+  readonly #listeners = new WeakMap<WebSocket, { message: (data: Buffer) => void, close: (code: number, reason: Buffer) => void, pong: () => void }>()
+
+  constructor (ws: WebSocket, options: GeminiLegOptions) {
+    super()
+    this.#options = options
+    this.#translator = new GeminiTranslator({
+      toGemini: (message) => this.#queue(message),
+      toClient: (event) => this.#toClient(event),
+      reconfigure: () => this.#reconfigure()
+    }, options, options.requestedModel)
+    this.#ws = ws
+    this.#attach(ws)
+    this.#startTimer = setTimeout(() => {
+      options.log.info({ startTimeout: options.startTimeout }, 'no session.update before startTimeout; Gemini setup sent with defaults')
+      this.#translator.useDefaults()
+      this.#reconfigure()
+    }, options.startTimeout)
+  }
+
+  #attach (ws: WebSocket): void {
+    const listeners = {
+      message: (data: Buffer) => { if (ws === this.#ws) this.#receive(data) },
+      close: (code: number, reason: Buffer) => this.#closed(ws, code, reason.toString()),
+      pong: () => { if (ws === this.#ws) this.emit('pong') }
+    }
+    this.#listeners.set(ws, listeners)
+    ws.on('message', listeners.message)
+    ws.on('close', listeners.close)
+    ws.on('pong', listeners.pong)
+    ws.on('error', ignore)
+    if (!this.#paused) ws.resume()
+  }
+
+  /** A connection we are done with: nothing it says matters any more. */
+  #retire (ws: WebSocket): void {
+    const listeners = this.#listeners.get(ws)
+    if (listeners !== undefined) {
+      ws.removeListener('message', listeners.message)
+      ws.removeListener('close', listeners.close)
+      ws.removeListener('pong', listeners.pong)
+    }
+    ws.resume()
+    if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'resumed on a new connection')
+    else ws.terminate()
+  }
+
+  // ---- the ws face the relay drives ----
+
+  get bufferedAmount (): number {
+    return (this.#phase === 'open' ? this.#ws.bufferedAmount : 0) + this.#pending
+  }
+
+  get isPaused (): boolean {
+    return this.#paused
+  }
+
+  /** A client frame (OpenAI's schema): translated, sent or kept for the next connection. */
+  send (data: Buffer, _options?: unknown, cb?: (err?: Error) => void): void {
+    if (this.#phase === 'closed') return
+    const batch: Entry[] = this.#batch = []
+    this.#translator.fromClient(data)
+    this.#batch = undefined
+    this.#transmit(batch, cb)
+  }
+
+  pause (): void {
+    this.#paused = true
+    this.#ws.pause()
+  }
+
+  resume (): void {
+    this.#paused = false
+    if (this.#phase !== 'closed' && this.#phase !== 'redialing') this.#ws.resume()
+    if (this.#started) return
+    // The relay listens now: the client hears of its session first, as OpenAI's first event.
+    this.#started = true
+    this.#translator.created()
+  }
+
+  ping (): void {
+    if ((this.#phase === 'open' || this.#phase === 'waiting' || this.#phase === 'opening') && this.#ws.readyState === WebSocket.OPEN) this.#ws.ping()
+    // Between connections there is nobody to ping; the redial has its own timeout.
+    else process.nextTick(() => this.emit('pong'))
+  }
+
+  close (code: number, reason: string | Buffer): void {
+    if (this.readyState !== WebSocket.OPEN) return
+    this.readyState = WebSocket.CLOSING
+    const redialing = this.#phase === 'redialing'
+    this.#phase = 'closed'
+    this.#closeCode = code
+    this.#closeReason = reason.toString()
+    clearTimeout(this.#startTimer)
+    if (redialing) return this.#finish(code, reason.toString())
+    this.#ws.resume()
+    this.#ws.close(code, reason)
+  }
+
+  terminate (): void {
+    const redialing = this.#phase === 'redialing'
+    this.#phase = 'closed'
+    clearTimeout(this.#startTimer)
+    if (redialing) return this.#finish(this.#closeCode, this.#closeReason)
+    this.#ws.terminate()
+  }
+
+  // ---- the translator's sink ----
+
+  #queue (message: Json): void {
+    const entry: Entry = { text: JSON.stringify(message), index: undefined }
+    this.#log.push(entry)
+    this.#logBytes += entry.text.length
+    if (this.#logBytes > MAX_REPLAY_BYTES) this.#trim()
+    if (this.#batch !== undefined) this.#batch.push(entry)
+    else this.#transmit([entry], undefined)
+  }
+
+  /** Without handles coming, the oldest messages sent are taken as consumed rather than kept without bound. */
+  #trim (): void {
+    while (this.#logBytes > MAX_REPLAY_BYTES && this.#log[0]?.index !== undefined) {
+      this.#logBytes -= (this.#log.shift() as Entry).text.length
+    }
+    if (this.#trimmed) return
+    this.#trimmed = true
+    this.#options.log.warn({ maxReplayBytes: MAX_REPLAY_BYTES }, 'Gemini sent no resumption handle for a long time; older client messages will not be resent on a reconnect')
+  }
+
+  #transmit (entries: Entry[], cb: ((err?: Error) => void) | undefined): void {
+    if (this.#phase !== 'open') {
+      for (const entry of entries) this.#pending += entry.text.length
+      if (cb !== undefined) this.#waiters.push(cb)
+      return
+    }
+    const ws = this.#ws
+    entries.forEach((entry, i) => {
+      entry.index = ++this.#sent
+      ws.send(entry.text, i === entries.length - 1 ? cb : undefined)
+    })
+    if (entries.length === 0 && cb !== undefined) process.nextTick(cb)
+  }
+
+  #toClient (event: Json): void {
+    if (this.readyState === WebSocket.CLOSED) return
+    const { type, ...rest } = event
+    // `type` first, as OpenAI writes it: the meter rules audio deltas out by their first bytes.
+    this.emit('message', Buffer.from(JSON.stringify({ type, event_id: newId('event'), ...rest })), false)
+  }
+
+  #reconfigure (): void {
+    if (this.#phase === 'waiting') {
+      clearTimeout(this.#startTimer)
+      return this.#sendSetup()
+    }
+    this.#migrate ??= 'setup'
+    this.#maybeResume()
+  }
+
+  #sendSetup (): void {
+    this.#sent = 0
+    this.#phase = 'opening'
+    this.#ws.send(JSON.stringify(this.#translator.setup(this.#handle)))
+  }
+
+  // ---- Gemini -> ----
+
+  #receive (data: Buffer): void {
+    let message: unknown
+    try {
+      message = JSON.parse(data.toString())
+    } catch {}
+    if (!isObject(message)) {
+      this.#options.log.warn({ bytes: data.length }, 'Gemini sent a frame that is not a JSON object; ignored')
+      return
+    }
+    if (isObject(message.setupComplete)) this.#setupComplete()
+    if (isObject(message.sessionResumptionUpdate)) this.#resumption(message.sessionResumptionUpdate)
+    if (isObject(message.goAway)) {
+      this.#options.log.info({ timeLeft: message.goAway.timeLeft }, 'Gemini will close its connection (goAway); resuming on a new one')
+      this.#migrate ??= 'goAway'
+    }
+    const rest = Object.keys(message).some((key) => !CONNECTION_MESSAGES.has(key))
+    if (rest) {
+      this.#translator.fromGemini(Object.fromEntries(Object.entries(message).filter(([key]) => !CONNECTION_MESSAGES.has(key))))
+      const content = message.serverContent
+      if ((isObject(content) && content.turnComplete === true) || message.toolCall !== undefined) {
+        this.#turns++
+        this.#drops = 0
+        this.#fresh = false
+      }
+    }
+    this.#maybeResume()
+  }
+
+  #setupComplete (): void {
+    if (this.#phase !== 'opening') return
+    this.#phase = 'open'
+    this.#pending = 0
+    // What Gemini had not consumed, again and in order, before anything newer.
+    const ws = this.#ws
+    for (const entry of this.#log) {
+      entry.index = ++this.#sent
+      ws.send(entry.text)
+    }
+    for (const cb of this.#waiters.splice(0)) process.nextTick(cb)
+    this.#translator.connected()
+    if (this.reconnects > 0) this.#options.log.debug({ resent: this.#log.length }, 'client messages resent on the new Gemini connection')
+  }
+
+  #resumption (update: Json): void {
+    if (update.resumable !== true || typeof update.newHandle !== 'string' || update.newHandle === '') return
+    this.#handle = update.newHandle
+    this.#fresh = true
+    const consumed = update.lastConsumedClientMessageIndex
+    // Without an index (no transparent resumption), what was sent before the handle is taken as covered.
+    const last = consumed === undefined ? this.#sent : Number(consumed)
+    let drop = 0
+    while (drop < this.#log.length && (this.#log[drop] as Entry).index !== undefined && ((this.#log[drop] as Entry).index as number) <= last) {
+      this.#logBytes -= (this.#log[drop] as Entry).text.length
+      drop++
+    }
+    if (drop > 0) this.#log = this.#log.slice(drop)
+  }
+
+  /** A new connection when one is wanted, at a moment it loses nothing: no model turn under way, a fresh handle. */
+  #maybeResume (): void {
+    if (this.#migrate === undefined || this.#phase !== 'open' || this.#translator.turnOpen) return
+    if (!this.#fresh) return
+    if (this.#handle === undefined && this.#turns > 0) return
+    const reason = this.#migrate
+    this.#migrate = undefined
+    this.#options.log.info({ reason }, 'resuming the Gemini session on a new connection')
+    this.#retire(this.#ws)
+    this.#phase = 'redialing'
+    this.#redial(0)
+  }
+
+  #redial (attempt: number): void {
+    this.#options.redial().then((ws) => {
+      if (this.#phase !== 'redialing') return ws.terminate() // the client left meanwhile
+      this.#ws = ws
+      this.#attach(ws)
+      this.reconnects++
+      this.#sendSetup()
+    }, (err: Error) => {
+      if (this.#phase !== 'redialing') return
+      const delay = REDIAL_DELAYS[attempt + 1]
+      this.#options.log.warn({ reason: redact(err.message), code: (err as { code?: string }).code, attempt: attempt + 1 }, 'could not open a new Gemini connection')
+      if (delay !== undefined) {
+        setTimeout(() => this.#redial(attempt + 1), delay)
+        return
+      }
+      this.#end(1011, 'Gemini Live could not be reached to resume the session', `The session could not be resumed: ${redact(err.message)}`)
+    })
+  }
+
+  #closed (ws: WebSocket, code: number, reason: string): void {
+    if (ws !== this.#ws) return
+    if (this.#phase === 'closed') return this.#finish(code, reason)
+    const resumable = this.#phase === 'open' && !FINAL_CODES.has(code) && (this.#handle !== undefined || this.#turns === 0)
+    if (resumable && ++this.#drops <= MAX_DROPS) {
+      this.#options.log.info({ code, reason }, 'Gemini connection closed; resuming the session on a new one')
+      this.#translator.connectionLost()
+      this.#migrate = undefined
+      this.#phase = 'redialing'
+      this.#redial(0)
+      return
+    }
+    this.#end(code, reason, `Gemini closed the session (${code}${reason === '' ? '' : `: ${redact(reason)}`})`)
+  }
+
+  /** The session ends from Gemini's side: the client hears why, then the close. */
+  #end (code: number, reason: string, message: string): void {
+    this.#options.log.warn({ code, reason: redact(reason) }, 'Gemini session ended')
+    this.#translator.connectionLost()
+    this.#toClient(errorEvent('provider_closed', message) as Json)
+    this.#phase = 'closed'
+    this.readyState = WebSocket.CLOSING
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.terminate()
+    this.#finish(code, redact(reason))
+  }
+
+  #finish (code: number, reason: string): void {
+    if (this.readyState === WebSocket.CLOSED) return
+    this.readyState = WebSocket.CLOSED
+    clearTimeout(this.#startTimer)
+    this.#translator.close()
+    for (const cb of this.#waiters.splice(0)) process.nextTick(cb)
+    this.emit('close', code, Buffer.from(reason))
+  }
+}

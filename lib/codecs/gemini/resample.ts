@@ -1,0 +1,84 @@
+// PCM16 rate conversion for Gemini Live's 16 kHz input: the Speex resampler (SpeexDSP, compiled to WebAssembly by
+// @echogarden/speex-resampler-wasm), a windowed-sinc filter that low-passes below the new Nyquist before it
+// decimates, so 24 kHz speech does not alias into 16 kHz. One instance per session, because the filter keeps
+// the last samples of each 20 ms frame to filter the next one (a stateless call per frame would click at every
+// frame edge). Chosen over libsamplerate-js (a 25 MB WebAssembly instance per converter, ~60 µs a frame) and
+// speex-resampler (no way to free an instance): one module for the process, ~6 µs a frame, freed per session.
+import type { SpeexModule } from '@echogarden/speex-resampler-wasm/simd'
+
+/** Speex quality 0-10: 7 keeps the passband flat to ~7 kHz and rejects everything above 8 kHz. */
+const QUALITY = 7
+/** Samples a frame may carry; a longer frame is converted in pieces. */
+const MAX_SAMPLES = 16_384
+
+let speex: SpeexModule | undefined
+let loading: Promise<SpeexModule> | undefined
+
+/** Loads the WebAssembly module once (a few ms); resamplers can be made once it has resolved. */
+export async function loadResampler (): Promise<void> {
+  if (speex !== undefined) return
+  loading ??= import('@echogarden/speex-resampler-wasm/simd').then(async ({ default: factory }) => await factory())
+  speex = await loading
+}
+
+/** A mono PCM16 stream converted from one rate to another, frame by frame. */
+export class Resampler {
+  readonly #speex: SpeexModule
+  #state: number
+  readonly #input: number
+  readonly #output: number
+  /** Two int32 in the module's heap: samples in, samples out (in/out parameters of the C API). */
+  readonly #lengths: number
+  /** An odd byte left over from the last frame (a client may split a sample across frames). */
+  #odd: Buffer | undefined
+
+  constructor (readonly inRate: number, readonly outRate: number) {
+    if (speex === undefined) throw new Error('loadResampler() must resolve before a Resampler is made')
+    this.#speex = speex
+    const err = speex._malloc(4)
+    this.#state = speex._speex_resampler_init(1, inRate, outRate, QUALITY, err)
+    speex._free(err)
+    // Without this the output starts with the filter's delay (a few ms of silence) on top of the audio.
+    speex._speex_resampler_skip_zeros(this.#state)
+    this.#input = speex._malloc(MAX_SAMPLES * 2)
+    this.#output = speex._malloc(Math.ceil(MAX_SAMPLES * outRate / inRate + 16) * 2)
+    this.#lengths = speex._malloc(8)
+  }
+
+  /** Converts the next piece of the stream (little-endian PCM16). */
+  process (pcm: Buffer): Buffer {
+    let data = this.#odd === undefined ? pcm : Buffer.concat([this.#odd, pcm])
+    this.#odd = undefined
+    if (data.length % 2 === 1) {
+      this.#odd = Buffer.from(data.subarray(data.length - 1))
+      data = data.subarray(0, data.length - 1)
+    }
+    if (data.length <= MAX_SAMPLES * 2) return this.#convert(data)
+    const pieces: Buffer[] = []
+    for (let at = 0; at < data.length; at += MAX_SAMPLES * 2) pieces.push(this.#convert(data.subarray(at, at + MAX_SAMPLES * 2)))
+    return Buffer.concat(pieces)
+  }
+
+  #convert (data: Buffer): Buffer {
+    const s = this.#speex
+    const lengths = this.#lengths >> 2
+    s.HEAPU8.set(data, this.#input)
+    s.HEAP32[lengths] = data.length / 2
+    s.HEAP32[lengths + 1] = Math.ceil(MAX_SAMPLES * this.outRate / this.inRate + 16)
+    s._speex_resampler_process_int(this.#state, 0, this.#input, this.#lengths, this.#output, this.#lengths + 4)
+    const written = s.HEAP32[lengths + 1] as number
+    // A copy: the heap is reused by the next frame (and may move when the module's memory grows).
+    return Buffer.from(s.HEAPU8.subarray(this.#output, this.#output + written * 2))
+  }
+
+  /** Frees its memory in the module; the instance must not be used after. */
+  destroy (): void {
+    if (this.#state === 0) return
+    const s = this.#speex
+    s._speex_resampler_destroy(this.#state)
+    s._free(this.#input)
+    s._free(this.#output)
+    s._free(this.#lengths)
+    this.#state = 0
+  }
+}
