@@ -167,6 +167,10 @@ const meter = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', new 
 const relayUs = results['downstream stream, 1 session']?.plugin?.cpuUsPerFrame
 lines.push('', `meter alone: ${meter.deltaNs.toFixed(0)} ns per audio delta, ${(meter.responseDoneNs / 1000).toFixed(1)} µs per response.done it parses` +
   (relayUs === undefined ? '' : `; a delta costs the plugin ${relayUs.toFixed(1)} µs of CPU to relay, so metering adds ${(meter.deltaNs / 10 / relayUs).toFixed(2)}% to it`))
+// The Gemini codec, against the same relay figure: what translating one 20 ms microphone frame costs.
+const codec = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', new URL('codec.ts', here).pathname], { encoding: 'utf8' })) as { resampleNs: number, appendNs: number }
+lines.push('', `Gemini codec alone: ${(codec.resampleNs / 1000).toFixed(1)} µs to resample a 20 ms frame (24 -> 16 kHz, Speex quality 7), ${(codec.appendNs / 1000).toFixed(1)} µs to translate the input_audio_buffer.append carrying it` +
+  (relayUs === undefined ? '' : `; relaying a frame costs the plugin ${relayUs.toFixed(1)} µs`))
 if (Object.keys(capacity).length > 0) {
   const row = (label: string, pick: (r: Record<string, number>) => string): string => `| ${label} | ${CAPACITY_TARGETS.map((t) => capacity[t] === undefined ? 'n/a' : pick(capacity[t])).join(' | ')} |`
   lines.push('', 'capacity at voice pace (20 ms frames both ways; until the added p99 passes 10 ms or the proxy uses 95% of a core):', '',
@@ -175,4 +179,4 @@ if (Object.keys(capacity).length > 0) {
     row('added p99, ms', (r) => fmt(r.addedP99)), row('sessions per proxy core', (r) => fmt(r.sessionsPerCore)))
 }
 process.stdout.write(lines.join('\n') + '\n')
-if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ reps: REPS, node: process.version, cpus: cpus().length, results, meter }, null, 2))
+if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ reps: REPS, node: process.version, cpus: cpus().length, results, meter, codec }, null, 2))

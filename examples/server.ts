@@ -1,7 +1,9 @@
-// The examples server: every provider with a key in the environment, the embedded simulator always, one
-// token protecting the routes (realtime and GPT-Live), usage logged per record, the browser voice demo at / and WebRTC at /webrtc.
+// The examples server: every provider with a key in the environment, the embedded simulator always (OpenAI's
+// schema, GPT-Live, and Gemini Live through the codec), one token protecting the routes (realtime and
+// GPT-Live), usage logged per record, the browser voice demo at / and WebRTC at /webrtc.
 //   npm start                      # simulator only: no key needed
 //   OPENAI_API_KEY=sk-... npm start
+//   GEMINI_API_KEY=AIza... npm start
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, statSync } from 'node:fs'
@@ -9,14 +11,18 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import Fastify, { type FastifyInstance } from 'fastify'
 import realtimeProxy, { type Pricing, type ProviderConfig, type UsageRecord } from '../lib/index.js'
+import { RealtimeSimulator } from '../lib/simulator/index.js'
 
 type Env = Record<string, string | undefined>
 
 /** One choice in the demo page: a provider and the model it is asked for; `live` for a GPT-Live session. */
 export interface DemoModel { provider: string, model: string, label: string, protocol?: 'live' }
 
-/** Providers with keys in the environment, each with the model the demo offers. */
-export function providersFrom (env: Env): { providers: Record<string, ProviderConfig>, models: DemoModel[] } {
+/**
+ * Providers with keys in the environment, each with the model the demo offers; `geminiSimulator`, the base URL of
+ * a simulator that speaks Gemini Live, adds it as a Gemini provider (no key).
+ */
+export function providersFrom (env: Env, geminiSimulator?: string): { providers: Record<string, ProviderConfig>, models: DemoModel[] } {
   const providers: Record<string, ProviderConfig> = {}
   const models: DemoModel[] = []
   const add = (name: string, config: ProviderConfig, model: string, label: string): void => {
@@ -41,7 +47,12 @@ export function providersFrom (env: Env): { providers: Record<string, ProviderCo
     const base = env.ZAI_REGION === 'cn' ? 'https://open.bigmodel.cn/api/paas/v4' : 'https://api.z.ai/api/paas/v4'
     add('zai', { apiKey: env.ZAI_API_KEY, baseURL: env.ZAI_BASE_URL ?? base }, env.ZAI_REALTIME_MODEL ?? 'glm-realtime', 'Z.ai GLM')
   }
+  // Gemini Live: Google's own schema, which the plugin translates; the page talks OpenAI to it like to the others.
+  if (env.GEMINI_API_KEY !== undefined) {
+    add('gemini', { apiKey: env.GEMINI_API_KEY, baseURL: env.GEMINI_BASE_URL }, env.GEMINI_LIVE_MODEL ?? 'gemini-3.8-live', 'Google Gemini Live')
+  }
   add('simulator', { type: 'simulator' }, 'simulator', 'Simulator (no key)')
+  if (geminiSimulator !== undefined) add('simulator-gemini', { type: 'gemini', baseURL: geminiSimulator, apiKey: null }, 'gemini-3.8-live', 'Simulator Gemini Live (no key)')
   // GPT-Live (/v1/live/sessions): routed by its first frame, session.start, whose model names the provider.
   if (env.OPENAI_API_KEY !== undefined) models.push({ provider: 'openai', model: env.OPENAI_LIVE_MODEL ?? 'gpt-live-1', label: 'OpenAI GPT-Live', protocol: 'live' })
   models.push({ provider: 'simulator', model: 'gpt-live-1', label: 'Simulator GPT-Live (no key)', protocol: 'live' })
@@ -53,7 +64,8 @@ export const EXAMPLE_PRICING: Pricing = {
   'gpt-realtime': { input: { text: 4, audio: 32, image: 5, cached: 0.4 }, output: { text: 16, audio: 64 }, transcription: { perSecond: 0.0001 } },
   simulator: { input: { text: 4, audio: 32, cached: 0.4 }, output: { text: 16, audio: 64 }, transcription: { perSecond: 0.0001 } },
   'xai/grok-voice': { perMinute: 0.05 },
-  'gpt-live-1': { perMinute: 0.05 }
+  'gpt-live-1': { perMinute: 0.05 },
+  'gemini-3.8-live': { input: { text: 0.5, audio: 3, cached: 0.05 }, output: { text: 2, audio: 12 } }
 }
 
 export interface ExampleServer {
@@ -77,9 +89,12 @@ const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 't
 
 export async function buildServer (env: Env = process.env, logger: boolean | object = true, https?: { key: Buffer, cert: Buffer }): Promise<ExampleServer> {
   const token = env.DEMO_TOKEN ?? randomBytes(12).toString('base64url')
-  const { providers, models } = providersFrom(env)
+  // A simulator of Gemini Live for the Gemini choice without a key (the embedded one speaks OpenAI's schema).
+  const geminiSimulator = await RealtimeSimulator.start()
+  const { providers, models } = providersFrom(env, geminiSimulator.url)
   // The page offers the first model: a real provider when a key is set, else the simulator.
   const app = Fastify({ logger, ...(https === undefined ? {} : { https }) }) as unknown as FastifyInstance
+  app.addHook('onClose', async () => { await geminiSimulator.close() })
   await app.register(realtimeProxy, {
     providers,
     pricing: EXAMPLE_PRICING,

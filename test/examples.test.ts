@@ -13,7 +13,9 @@ t.test('providers come from the environment, the simulator always', async (t) =>
     { provider: 'simulator', model: 'simulator', label: 'Simulator (no key)' },
     { provider: 'simulator', model: 'gpt-live-1', label: 'Simulator GPT-Live (no key)', protocol: 'live' }
   ])
+  t.same(providersFrom({}, 'http://127.0.0.1:1/v1').providers['simulator-gemini'], { type: 'gemini', baseURL: 'http://127.0.0.1:1/v1', apiKey: null })
   const { providers, models } = providersFrom({
+    GEMINI_API_KEY: 'AIza-1',
     OPENAI_API_KEY: 'sk-1',
     AZURE_OPENAI_API_KEY: 'az-1',
     AZURE_OPENAI_ENDPOINT: 'https://res.openai.azure.com',
@@ -23,7 +25,8 @@ t.test('providers come from the environment, the simulator always', async (t) =>
     ZAI_API_KEY: 'z-1',
     ZAI_REGION: 'cn'
   })
-  t.same(models.map((m) => `${m.provider}/${m.model}`), ['openai/gpt-realtime', 'azure/gpt-realtime', 'xai/grok-voice', 'bailian/qwen3-omni-flash-realtime', 'zai/glm-realtime', 'simulator/simulator', 'openai/gpt-live-1', 'simulator/gpt-live-1'])
+  t.same(models.map((m) => `${m.provider}/${m.model}`), ['openai/gpt-realtime', 'azure/gpt-realtime', 'xai/grok-voice', 'bailian/qwen3-omni-flash-realtime', 'zai/glm-realtime', 'gemini/gemini-3.8-live', 'simulator/simulator', 'openai/gpt-live-1', 'simulator/gpt-live-1'])
+  t.same(providers.gemini, { apiKey: 'AIza-1', baseURL: undefined })
   t.equal(providers.bailian?.baseURL, 'https://dashscope.aliyuncs.com')
   t.equal(providers.zai?.baseURL, 'https://open.bigmodel.cn/api/paas/v4')
   const intl = providersFrom({ DASHSCOPE_API_KEY: 'ds', ZAI_API_KEY: 'z' }).providers

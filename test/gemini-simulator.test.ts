@@ -141,3 +141,28 @@ t.test('at pace 1 the answer streams at speaking pace', async (t) => {
   await until(ws, (m) => m.serverContent?.turnComplete === true)
   t.ok(Date.now() - started >= 300, `0.3 s of audio took ${Date.now() - started} ms`)
 })
+
+t.test('a handle is a checkpoint: a function call waits across connections; audio after the handle counts only when sent again', async (t) => {
+  const sim = await RealtimeSimulator.start({ pace: 0 })
+  t.teardown(() => sim.close())
+  const first = await open(t, sim.geminiURL, [], {})
+  first.send(setup({ sessionResumption: { transparent: true }, inputAudioTranscription: {}, tools: [{ functionDeclarations: [{ name: 'lookup' }] }] }))
+  await next(first)
+  first.send(JSON.stringify({ clientContent: { turns: [{ role: 'user', parts: [{ text: 'please lookup' }] }], turnComplete: true } }))
+  const call = await next(first)
+  const update = await next(first)
+  t.match(update, { sessionResumptionUpdate: { newHandle: /^handle_/, resumable: true, lastConsumedClientMessageIndex: '1' } }, 'a handle right after the call')
+  first.send(audio(speech16k(1))) // after the handle: not in its checkpoint
+  first.close()
+  const second = await open(t, sim.geminiURL)
+  second.send(setup({ sessionResumption: { handle: update.sessionResumptionUpdate.newHandle, transparent: true }, inputAudioTranscription: {} }))
+  await next(second)
+  second.send(JSON.stringify({ toolResponse: { functionResponses: [{ id: call.toolCall.functionCalls[0].id, name: 'lookup', response: { ok: true } }] } }))
+  const answer = await until(second, (m) => m.serverContent?.turnComplete === true)
+  t.match(answer.find((m) => m.serverContent?.outputTranscription === undefined && m.serverContent?.modelTurn !== undefined), { serverContent: { modelTurn: {} } }, 'the call made on the first connection is answered on the second')
+  await next(second) // its handle
+  second.send(audio(speech16k(0.5)))
+  second.send(JSON.stringify({ realtimeInput: { audioStreamEnd: true } }))
+  const heard = await until(second, (m) => m.serverContent?.inputTranscription !== undefined)
+  t.same(heard.at(-1), { serverContent: { inputTranscription: { text: '[0.5 seconds of audio]' } } }, 'the second of audio sent to the first connection after its handle is not in the checkpoint')
+})

@@ -3,7 +3,9 @@
 // server events an OpenAI client expects, a later session.update applied on a resumed connection with the
 // messages Gemini had not consumed sent again, and errors for what has no Gemini equivalent.
 import t from 'tap'
+import { once } from 'node:events'
 import type { IncomingMessage } from 'node:http'
+import { connect as tcp } from 'node:net'
 import WebSocket from 'ws'
 import { closed, fakeUpstream, nextMessage, open, refused, startProxy, until, type FakeUpstream, type Proxy, type Tap, type UpstreamConnection } from './helpers.js'
 import { tone } from '../lib/simulator/audio.js'
@@ -319,7 +321,11 @@ t.test('client events without a Gemini equivalent get an error event each, never
     [{ type: 'conversation.item.create', item: { type: 'message', role: 'system', content: [{ type: 'input_text', text: 'x' }] } }, 'unsupported_event', /^system messages cannot be added/],
     [{ type: 'conversation.item.create', item: { type: 'function_call', name: 'f' } }, 'unsupported_event', /^function_call items cannot be added/],
     [{ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_audio', audio: 'AAAA' }] } }, 'unsupported_event', /Only text content/],
-    [{ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: 'call_nope', output: '{}' } }, 'invalid_value', /No function call with call_id "call_nope"/]
+    [{ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: 'call_nope', output: '{}' } }, 'invalid_value', /No function call with call_id "call_nope"/],
+    [{ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: 7, output: '{}' } }, 'invalid_value', /No function call with call_id 7/],
+    [{ type: 'conversation.item.create', item: { type: 'message', role: 'user' } }, 'unsupported_event', /Only text content/],
+    [{ type: 'session.update', session: { audio: null } }, 'invalid_value', /session\.audio, audio\.input and audio\.output must be objects/],
+    [{ type: 'session.update', session: { audio: { input: [] } } }, 'invalid_value', /must be objects/]
   ]
   for (const [event, code, message] of cases) {
     ws.send(typeof event === 'string' ? event : JSON.stringify(event))
@@ -332,6 +338,8 @@ t.test('client events without a Gemini equivalent get an error event each, never
   t.same(notes.map((e) => e.error.code), ['unsupported_setting', 'unsupported_setting', 'unsupported_setting', 'unsupported_setting', 'unsupported_setting'])
   t.match(notes.map((e) => e.error.message), [/noise_reduction/, /speed/, /tool_choice/, /stored prompts/, /only function tools/])
   t.match(await next(ws), { type: 'session.updated' }, 'the rest is applied')
+  ws.send(JSON.stringify({ type: 'session.update', session: { tools: null, tool_choice: 'auto', prompt: null, audio: { input: { noise_reduction: null }, output: { speed: 1 } } } }))
+  t.match(await next(ws), { type: 'session.updated', session: { tools: null } }, 'no tools: none declared, nothing to note')
   t.equal(conn.frames.length, 1, 'Gemini saw only the setup')
 })
 
@@ -422,7 +430,7 @@ t.test('function calls: a toolCall becomes function_call items and response.done
   t.match(events[13], { output_index: 1, call_id: 'fc_1', name: 'get_weather', arguments: '{"city":"Paris"}' })
   t.match(events[19], { output_index: 2, call_id: 'fc_2', name: 'get_time', arguments: '{}' })
   t.match(events.at(-1)?.response.output, [{ type: 'message' }, { type: 'function_call', call_id: 'fc_1', status: 'completed', arguments: '{"city":"Paris"}' }, { type: 'function_call', call_id: 'fc_2' }])
-  ws.send(JSON.stringify({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: 'fc_1', output: '{"temperature":21}' } }))
+  ws.send(JSON.stringify({ type: 'conversation.item.create', item: { id: 'item_out', type: 'function_call_output', call_id: 'fc_1', output: '{"temperature":21}' } }))
   ws.send(JSON.stringify({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: 'fc_2', output: 'noon' } }))
   ws.send(JSON.stringify({ type: 'response.create' }))
   await until(() => conn.frames.length === 3, 'two tool responses')
@@ -431,7 +439,7 @@ t.test('function calls: a toolCall becomes function_call items and response.done
     { toolResponse: { functionResponses: [{ name: 'get_weather', response: { temperature: 21 }, id: 'fc_1' }] } },
     { toolResponse: { functionResponses: [{ name: 'get_time', response: { output: 'noon' }, id: 'fc_2' }] } }
   ], 'an object as is, anything else wrapped; response.create adds nothing (Gemini goes on by itself)')
-  t.match(await next(ws, 'conversation.item.added'), { item: { type: 'function_call_output', call_id: 'fc_1' } })
+  t.match(await next(ws, 'conversation.item.added'), { item: { id: 'item_out', type: 'function_call_output', call_id: 'fc_1' } })
   ws.send(JSON.stringify({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: 'fc_1', output: '{}' } }))
   t.match(await next(ws, 'error'), { error: { code: 'invalid_value', message: /No function call with call_id "fc_1"/ } }, 'a call is answered once')
 })
@@ -458,6 +466,18 @@ t.test('interruption, cancelled calls, voice activity, unknown and malformed mes
   send(g, { serverContent: { newField: 1 } })
   t.match(await next(ws), { type: 'error', error: { code: 'unmapped_provider_event', message: 'Gemini sent "somethingNew", which has no OpenAI equivalent; it was not relayed' } })
   t.match(await next(ws), { type: 'error', error: { code: 'unmapped_provider_event', message: /"serverContent\.newField"/ } }, 'each unknown kind once')
+  send(g, { toolCall: 5 })
+  t.match(await next(ws), { type: 'error', error: { code: 'unmapped_provider_event', message: /"toolCall"/ } }, 'a malformed message is named, not dropped')
+  send(g, { voiceActivity: { type: 'ACTIVITY_MAYBE' } })
+  t.match(await next(ws), { type: 'error', error: { message: /"voiceActivity ACTIVITY_MAYBE"/ } })
+  send(g, { serverContent: { turnComplete: true } })
+  send(g, { toolCall: {}, usageMetadata: { promptTokenCount: 4, promptTokensDetails: [null, { tokenCount: 9 }, { modality: 'AUDIO', tokenCount: 1 }] } })
+  const empty = await collect(ws, 'response.done')
+  t.same(empty.map((e) => e.type), ['input_audio_buffer.committed', 'conversation.item.added', 'conversation.item.done', 'response.created', 'response.done'],
+    'a turn that ends with nothing sends nothing; a tool call with no calls ends its response, after the user\'s turn Gemini heard speech in')
+  t.same(empty[4]?.response.usage.input_token_details, { text_tokens: 3, audio_tokens: 1, image_tokens: 0, cached_tokens: 0 }, 'details without a modality are skipped')
+  send(g, { serverContent: { modelTurn: { parts: [{ inlineData: { mimeType: 'audio/pcm', data: 'CCCC' } }] } } })
+  t.match(await next(ws, 'response.output_audio.delta'), { delta: 'CCCC' }, 'no rate named: 24 kHz, as is')
   g.send('not json')
   g.send('[1]')
   send(g, { serverContent: { outputTranscription: { text: 'fine' } } })
@@ -538,9 +558,12 @@ t.test('vertex: the default base URL from the location (global has none in its h
     providers: {
       eu: { type: 'vertex', project: 'my-project-123', location: 'europe-west4', apiKey: 'ya29.x' },
       world: { type: 'vertex', project: 'my-project-123', location: 'global', apiKey: 'ya29.x' },
-      gemini: { apiKey: KEY }
+      gemini: { apiKey: KEY },
+      keyless: { type: 'gemini', apiKey: null, baseURL: 'http://gemini.internal:8080' }
     }
   })
+  const keyless = registry.resolve({ model: 'keyless/m' })
+  t.same(keyless.provider.target(keyless, undefined), { url: `ws://gemini.internal:8080${PATH}`, headers: {}, protocols: [] }, 'no key, no header')
   t.equal(registry.get('eu')?.baseURL, 'https://europe-west4-aiplatform.googleapis.com')
   t.equal(registry.get('world')?.baseURL, 'https://aiplatform.googleapis.com')
   t.equal(registry.get('gemini')?.type, 'gemini', 'an entry named gemini is of type gemini')
@@ -588,9 +611,9 @@ t.test('Google keys and tokens are redacted from what reaches a client or a log'
 })
 
 /** A configured session whose key comes from `apiKey`, sent a goAway: the resumption reads the key again. */
-async function resumedWithKey (t: Tap, apiKey: () => Promise<string>): Promise<{ ws: WebSocket, proxy: Proxy, upstream: FakeUpstream }> {
+async function resumedWithKey (t: Tap, apiKey: () => Promise<string>, options: object = {}): Promise<{ ws: WebSocket, proxy: Proxy, upstream: FakeUpstream }> {
   const upstream = await fakeUpstream(t, { onConnection: gemini })
-  const proxy = await startProxy(t, { providers: { gemini: { baseURL: upstream.url, apiKey } } })
+  const proxy = await startProxy(t, { providers: { gemini: { baseURL: upstream.url, apiKey } }, ...options })
   const ws = await open(t, `${proxy.url}/v1/realtime?model=gemini/gemini-3.8-live`)
   const conn = await upstream.next()
   ws.send(JSON.stringify({ type: 'session.update', session: {} }))
@@ -614,15 +637,32 @@ t.test('a resumption that cannot be dialled: retried, then the session ends with
   await until(() => proxy.app.realtime.stats().activeSessions === 0, 'the end')
 })
 
+t.test('a resumption whose key never comes: each attempt bounded by dialTimeout, frames held meanwhile released when the session ends', async (t) => {
+  let calls = 0
+  const { ws, proxy } = await resumedWithKey(t, async () => {
+    if (++calls > 1) await new Promise(() => {})
+    return KEY
+  }, { dialTimeout: 50, highWaterMark: 1024 })
+  await until(() => calls === 2, 'the redial')
+  append(ws, tone(0.1)) // over the mark: the client is not read until this frame has gone somewhere
+  const error = await next(ws, 'error')
+  t.match(error.error, { code: 'provider_closed', message: 'The session could not be resumed: The gemini realtime endpoint did not answer within 50 ms' })
+  t.same(await closed(ws), { code: 1011, reason: 'Gemini Live could not be reached to resume the session' })
+  t.equal(calls, 4)
+  t.match(await summaryOf(proxy), { code: 1011, reconnects: 0 })
+})
+
 t.test('the client leaves while a new connection is dialled: the dial is dropped when it opens, the session ends once', async (t) => {
   let release: () => void = () => {}
   let calls = 0
+  // A heartbeat while there is no connection to ping: the session is not taken for dead.
   const { ws, proxy, upstream } = await resumedWithKey(t, async () => {
     if (++calls > 1) await new Promise<void>((resolve) => { release = resolve })
     return KEY
-  })
+  }, { heartbeatInterval: 20, pongTimeout: 10 })
   await until(() => calls === 2, 'the redial')
   append(ws, FRAME) // kept for the connection that never comes
+  await new Promise((resolve) => setTimeout(resolve, 80)) // four heartbeats
   ws.close(1000, 'bye')
   await until(() => proxy.app.realtime.stats().activeSessions === 0, 'the end')
   release()
@@ -648,4 +688,103 @@ t.test('shutdown closes a Gemini session with 1001 like any other; the heartbeat
   await proxy.app.close()
   t.equal((await bye).code, 1001)
   t.equal((await conn.closed).code, 1001)
+})
+
+t.test('backpressure: a client that reads nothing stops the proxy reading Gemini', async (t) => {
+  const upstream = await fakeUpstream(t, { onConnection: gemini })
+  const proxy = await startProxy(t, { providers: { gemini: { apiKey: KEY, baseURL: upstream.url } }, highWaterMark: 64 * 1024 })
+  const socket = tcp(Number(new URL(proxy.url).port), '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  socket.write('GET /v1/realtime?model=gemini/gemini-3.8-live HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+  await once(socket, 'data')
+  socket.pause() // never reads again
+  const conn = await upstream.next()
+  const chunk = { serverContent: { modelTurn: { parts: [{ inlineData: { mimeType: 'audio/pcm;rate=24000', data: 'A'.repeat(256 * 1024) } }] } } }
+  for (let i = 0; i < 200; i++) send(conn.socket, chunk)
+  await until(() => conn.socket.bufferedAmount > 8 * 1024 * 1024, 'Gemini\'s own send buffer to fill: the proxy stopped reading it')
+  t.ok(conn.socket.bufferedAmount > 8 * 1024 * 1024)
+})
+
+t.test('Gemini misses its pong: the connection is dropped and the client gets 1011', async (t) => {
+  const upstream = await fakeUpstream(t, { onConnection: gemini, autoPong: false })
+  const proxy = await startProxy(t, { providers: { gemini: { apiKey: KEY, baseURL: upstream.url } }, heartbeatInterval: 40, pongTimeout: 20 })
+  const ws = await open(t, `${proxy.url}/v1/realtime?model=gemini/gemini-3.8-live`)
+  const conn = await upstream.next()
+  t.same(await closed(ws), { code: 1011, reason: 'upstream missed heartbeat' })
+  t.equal((await conn.closed).code, 1006, 'dropped, not closed')
+  t.match(await summaryOf(proxy), { by: 'server', code: 1011 })
+})
+
+t.test('frames sent while a new connection is dialled are held, with backpressure on the client, and reach it in order', async (t) => {
+  const upstream = await fakeUpstream(t, { onConnection: gemini })
+  let release: () => void = () => {}
+  let calls = 0
+  const proxy = await startProxy(t, {
+    providers: {
+      gemini: {
+        baseURL: upstream.url,
+        apiKey: async () => {
+          if (++calls === 2) await new Promise<void>((resolve) => { release = resolve })
+          return KEY
+        }
+      }
+    },
+    highWaterMark: 4096
+  })
+  const ws = await open(t, `${proxy.url}/v1/realtime?model=gemini/gemini-3.8-live`)
+  const conn = await upstream.next()
+  ws.send(JSON.stringify({ type: 'session.update', session: { instructions: 'x'.repeat(5000) } }))
+  await next(ws, 'session.updated')
+  ws.send(JSON.stringify({ type: 'session.update', session: { instructions: 'x'.repeat(5000) } }))
+  await next(ws, 'session.updated') // a frame over the mark that becomes no Gemini message
+  send(conn.socket, { goAway: { timeLeft: '1s' } })
+  await until(() => calls === 2, 'the redial')
+  const frames = Array.from({ length: 20 }, (_, i) => tone(0.1, 200 + i * 10)) // 4800 bytes each: every one over the mark
+  for (const pcm of frames) append(ws, pcm)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const heldBy = proxy.app.realtime.stats().frames.client
+  t.ok(heldBy < 2 + 2 + 20, `the proxy stopped reading the client while it held a frame over the mark (${heldBy} frames read)`)
+  release()
+  const second = await upstream.next()
+  await until(() => second.frames.length === 21, 'the setup and the 20 frames')
+  const pcm = received(second).slice(1).map((m) => Buffer.from(m.realtimeInput.audio.data, 'base64'))
+  const direct = new (await import('../lib/codecs/gemini/resample.js')).Resampler(24_000, 16_000)
+  t.teardown(() => direct.destroy())
+  t.ok(pcm.every((p, i) => p.equals(direct.process(frames[i] as Buffer))), 'each frame once, in order, resampled as one stream')
+})
+
+t.test('a log Gemini never acknowledges is bounded: past 4 MiB the oldest messages sent are dropped from it, with one warning', async (t) => {
+  const { ws, conn, upstream, proxy } = await configured(t)
+  const second = tone(1, 300) // one second a frame: 43 KB of base64 at 16 kHz
+  for (let i = 0; i < 110; i++) append(ws, second)
+  await until(() => conn.frames.length === 111, 'the audio')
+  t.equal(proxy.logs.lines.filter((l) => l.msg === 'Gemini sent no resumption handle for a long time; older client messages will not be resent on a reconnect').length, 1)
+  ws.send(JSON.stringify({ type: 'session.update', session: { instructions: 'changed' } }))
+  const next2 = await upstream.next()
+  await until(() => next2.frames.length > 1, 'the resend')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const resent = next2.frames.slice(1).reduce((n, f) => n + f.data.length, 0)
+  t.ok(resent <= 4 * 1024 * 1024 && resent > 4 * 1024 * 1024 - 50_000, `the newest 4 MiB resent (${resent} bytes), not all ${conn.frames.slice(1).reduce((n, f) => n + f.data.length, 0)}`)
+  t.same(next2.frames.at(-1)?.data, conn.frames.at(-1)?.data, 'up to the last')
+})
+
+t.test('Gemini\'s quirks: a second setupComplete is ignored; a goAway with turns and no handle cannot be resumed; a close before the setup ends the session', async (t) => {
+  const { ws, conn, upstream } = await configured(t)
+  send(conn.socket, { setupComplete: {} })
+  send(conn.socket, { serverContent: { turnComplete: true }, usageMetadata: { promptTokenCount: 1 } })
+  await next(ws, 'response.done')
+  send(conn.socket, { goAway: { timeLeft: '0.1s' } })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(upstream.connections.length, 1, 'nothing to resume from: no new connection')
+  conn.socket.close(1000, 'connection lifetime reached')
+  t.match(await next(ws, 'error'), { error: { code: 'provider_closed', message: 'Gemini closed the session (1000: connection lifetime reached)' } })
+  t.same(await closed(ws), { code: 1000, reason: 'connection lifetime reached' })
+
+  const { url, upstream: other } = await proxyTo(t)
+  const early = await open(t, url)
+  const first = await other.next()
+  first.socket.close(1011, 'RESOURCE_EXHAUSTED')
+  t.match(await next(early, 'error'), { error: { message: 'Gemini closed the session (1011: RESOURCE_EXHAUSTED)' } })
+  t.same(await closed(early), { code: 1011, reason: 'RESOURCE_EXHAUSTED' })
 })

@@ -22,7 +22,7 @@ const cases: Array<[string, unknown, string]> = [
   ['no providers', {}, '"providers" must name at least one provider, such as { openai: { apiKey: process.env.OPENAI_API_KEY } }'],
   ['empty providers', { providers: {} }, '"providers" must name at least one provider, such as { openai: { apiKey: process.env.OPENAI_API_KEY } }'],
   ['provider not an object', { providers: { openai: 'sk' } }, "providers.openai must be an object such as { apiKey: '...' }"],
-  ['unknown type', { providers: { x: { type: 'gemini' } } }, 'providers.x.type "gemini" is unknown; use one of openai, azure, xai, bailian, zai, openai-compatible, simulator'],
+  ['unknown type', { providers: { x: { type: 'anthropic' } } }, 'providers.x.type "anthropic" is unknown; use one of openai, azure, xai, bailian, zai, openai-compatible, gemini, vertex, simulator'],
   ['unparseable baseURL', { providers: { openai: { baseURL: 'api.openai.com/v1' } } }, 'providers.openai.baseURL "api.openai.com/v1" is not a URL; use an absolute URL such as https://api.example.com/v1'],
   ['unsupported scheme', { providers: { openai: { baseURL: 'ftp://api.openai.com/v1' } } }, 'providers.openai.baseURL uses unsupported scheme "ftp:"; use https:, http:, wss: or ws:'],
   ['credentials in baseURL', { providers: { openai: { baseURL: 'https://u:p@api.openai.com/v1' } } }, 'providers.openai.baseURL must not carry credentials; put the key in providers.openai.apiKey'],

@@ -1,7 +1,7 @@
 // The protocol seam. A session = a protocol (how its route family routes, where usage is read, how the proxy's
-// own errors look) + a provider leg + an optional codec translating frames both ways for a provider whose
-// schema differs from the client's. The relay, backpressure, limits, heartbeat and close handling know none
-// of them; metering reads what the client sees (after translation).
+// own errors look) + a provider leg, which for a provider with its own schema is a translated leg (codecs/:
+// Gemini Live) that the relay drives like a socket. The relay, backpressure, limits, heartbeat and close
+// handling know none of them; metering reads what the client sees (after translation).
 import type { Json } from '../json.js'
 
 /** Usage one server event reported, in the client's schema, before pricing. */
@@ -36,28 +36,4 @@ export interface Protocol {
    * no usage (translations; realtime transcription sessions).
    */
   meterInputAudio (intent: string | undefined): boolean
-}
-
-/** A frame as a codec hands it on: text (JSON) or binary. */
-export interface CodecFrame {
-  data: Buffer | string
-  isBinary: boolean
-}
-
-/**
- * Translates one session's frames between the client's schema and the provider's, keeping per-session state
- * (Gemini Live: the setup built from the first session.update, call id -> function name, resumption handles).
- * Each direction may turn one frame into none or several. Not implemented yet: the seam the Gemini codec plugs
- * into (README, Architecture).
- */
-export interface Codec {
-  /** A client frame (client schema) -> what to send the provider. */
-  toProvider (data: Buffer, isBinary: boolean): readonly CodecFrame[]
-  /** A provider frame -> what to send the client (client schema); metering sees these. */
-  toClient (data: Buffer, isBinary: boolean): readonly CodecFrame[]
-  /**
-   * The provider leg is ending (Gemini's goAway, or a close while resumable): frames to resend on a new leg
-   * dialled with the returned resumption state, or undefined to end the session as usual.
-   */
-  resume? (): { frames: readonly CodecFrame[] } | undefined
 }

@@ -3,6 +3,7 @@
 import type { FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
 import { dial } from './dial.js'
+import { UpstreamTimeoutError } from '../errors.js'
 import { upstreamHeaders } from './headers.js'
 import type { Resolution } from '../providers/registry.js'
 import type { UpstreamTarget } from '../providers/types.js'
@@ -72,16 +73,31 @@ export class ProviderDialer {
 
   /**
    * Dials the same provider again for a session that outlives its connection (Gemini's resumption): the key read
-   * anew (an OAuth token may have been renewed), the request's forwarded headers as they were.
+   * anew (an OAuth token may have been renewed), the request's forwarded headers as they were. The whole attempt,
+   * the key included, gets dialTimeout: the client's frames wait for this connection.
    */
   redialer (resolution: Resolution, first: ProviderTarget): () => Promise<WebSocket> {
     const forwarded = first.target.headers
+    const { provider } = resolution
+    const { dialTimeout } = this.#options
     return async () => {
-      const { provider } = resolution
-      const apiKey = await provider.apiKey()
-      const target = provider.target(resolution, apiKey)
-      target.headers = { ...forwarded, ...target.headers }
-      return await this.dial(provider.name, { target, apiKey }, new AbortController())
+      const controller = new AbortController()
+      let timer: NodeJS.Timeout | undefined
+      const gaveUp = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          const err = new UpstreamTimeoutError(provider.name, dialTimeout)
+          controller.abort(err) // a dial under way stops too
+          reject(err)
+        }, dialTimeout)
+      })
+      try {
+        const apiKey = await Promise.race([provider.apiKey(), gaveUp])
+        const target = provider.target(resolution, apiKey)
+        target.headers = { ...forwarded, ...target.headers }
+        return await this.dial(provider.name, { target, apiKey }, controller)
+      } finally {
+        clearTimeout(timer)
+      }
     }
   }
 

@@ -52,6 +52,17 @@ test('options: providers are required, names are checked, values are typed', () 
   expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({ providers: { x: { type: 'nope' } } })
 })
 
+test('options: Gemini Live on the Gemini API and on Vertex AI', () => {
+  expect<RealtimeProxyOptions>().type.toBeAssignableFrom({
+    providers: {
+      gemini: { type: 'gemini' as const, apiKey: 'AIza...', startTimeout: 2000 },
+      vertex: { type: 'vertex' as const, project: 'my-project', location: 'us-central1', apiKey: async () => 'ya29.token' }
+    }
+  })
+  expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({ providers: { vertex: { type: 'vertex' as const, location: 1 } } })
+  expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({ providers: { gemini: { startTimeout: '5s' } } })
+})
+
 test('hooks see typed sessions, events, records and summaries', () => {
   const options: RealtimeProxyOptions = {
     providers: { openai: {} },
@@ -70,6 +81,7 @@ test('hooks see typed sessions, events, records and summaries', () => {
       expect(summary).type.toBe<SessionSummary>()
       expect(summary.usage.costUSD).type.toBe<number>()
       expect(summary.usageFinal).type.toBe<boolean | undefined>()
+      expect(summary.reconnects).type.toBe<number | undefined>()
     }
   }
   expect(options).type.toBe<RealtimeProxyOptions>()

@@ -22,9 +22,11 @@ export function applyUpdate (current: Json, update: Json, models: ReadonlyArray<
     return { refused: 'The model cannot change during a Gemini Live session', param: 'session.model' }
   }
   const session = merge(structuredClone(current), update)
-  const audio = isObject(session.audio) ? session.audio : {}
-  const input = isObject(audio.input) ? audio.input : {}
-  const output = isObject(audio.output) ? audio.output : {}
+  const audio = session.audio
+  if (!isObject(audio) || !isObject(audio.input) || !isObject(audio.output)) {
+    return { refused: 'session.audio, audio.input and audio.output must be objects', param: 'session.audio' }
+  }
+  const { input, output } = audio
   if (!PCM_24K(input.format)) return { refused: 'Gemini Live takes 24 kHz PCM16 input here (audio.input.format { type: "audio/pcm", rate: 24000 })', param: 'session.audio.input.format' }
   if (!PCM_24K(output.format)) return { refused: 'Gemini Live answers in 24 kHz PCM16 (audio.output.format { type: "audio/pcm", rate: 24000 })', param: 'session.audio.output.format' }
   const notes: string[] = []

@@ -19,7 +19,10 @@ export interface GeminiLegOptions extends TranslatorOptions {
   requestedModel: string | undefined
   /** Milliseconds the setup waits for the client's first session.update. */
   startTimeout: number
-  /** Dials a new Gemini connection (fresh credentials: an OAuth token may have been renewed); resolves paused. */
+  /**
+   * Dials a new Gemini connection (fresh credentials: an OAuth token may have been renewed); resolves paused,
+   * or rejects within dialTimeout.
+   */
   redial: () => Promise<WebSocket>
   log: FastifyBaseLogger
 }
@@ -61,7 +64,7 @@ export class GeminiLeg extends EventEmitter {
   /** Messages sent on the current connection; the setup is 0, as Gemini counts. */
   #sent = 0
   #handle: string | undefined
-  /** No turn has ended since the latest handle: resuming it loses nothing. */
+  /** No turn has ended since the latest handle (or none has ended at all): resuming loses nothing. */
   #fresh = true
   #turns = 0
   /** Connections dropped since the last finished turn. */
@@ -72,8 +75,6 @@ export class GeminiLeg extends EventEmitter {
   #started = false
   #batch: Entry[] | undefined
   #waiters: Array<() => void> = []
-  #closeCode = 1000
-  #closeReason = ''
   #trimmed = false
   readonly #startTimer: NodeJS.Timeout
   readonly #listeners = new WeakMap<WebSocket, { message: (data: Buffer) => void, close: (code: number, reason: Buffer) => void, pong: () => void }>()
@@ -96,10 +97,11 @@ export class GeminiLeg extends EventEmitter {
   }
 
   #attach (ws: WebSocket): void {
+    // Removed when the connection is retired: only the current connection is ever heard.
     const listeners = {
-      message: (data: Buffer) => { if (ws === this.#ws) this.#receive(data) },
-      close: (code: number, reason: Buffer) => this.#closed(ws, code, reason.toString()),
-      pong: () => { if (ws === this.#ws) this.emit('pong') }
+      message: (data: Buffer) => this.#receive(data),
+      close: (code: number, reason: Buffer) => this.#closed(code, reason.toString()),
+      pong: () => this.emit('pong')
     }
     this.#listeners.set(ws, listeners)
     ws.on('message', listeners.message)
@@ -118,8 +120,7 @@ export class GeminiLeg extends EventEmitter {
       ws.removeListener('pong', listeners.pong)
     }
     ws.resume()
-    if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'resumed on a new connection')
-    else ws.terminate()
+    ws.close(1000, 'resumed on a new connection')
   }
 
   // ---- the ws face the relay drives ----
@@ -134,7 +135,6 @@ export class GeminiLeg extends EventEmitter {
 
   /** A client frame (OpenAI's schema): translated, sent or kept for the next connection. */
   send (data: Buffer, _options?: unknown, cb?: (err?: Error) => void): void {
-    if (this.#phase === 'closed') return
     const batch: Entry[] = this.#batch = []
     this.#translator.fromClient(data)
     this.#batch = undefined
@@ -162,24 +162,24 @@ export class GeminiLeg extends EventEmitter {
   }
 
   close (code: number, reason: string | Buffer): void {
-    if (this.readyState !== WebSocket.OPEN) return
-    this.readyState = WebSocket.CLOSING
-    const redialing = this.#phase === 'redialing'
-    this.#phase = 'closed'
-    this.#closeCode = code
-    this.#closeReason = reason.toString()
-    clearTimeout(this.#startTimer)
-    if (redialing) return this.#finish(code, reason.toString())
-    this.#ws.resume()
-    this.#ws.close(code, reason)
+    this.#stop(code, reason.toString(), false)
   }
 
+  /** Drops the connection (a missed pong, a close handshake that never finished). */
   terminate (): void {
+    this.#stop(1006, '', true)
+  }
+
+  #stop (code: number, reason: string, drop: boolean): void {
     const redialing = this.#phase === 'redialing'
     this.#phase = 'closed'
+    this.readyState = WebSocket.CLOSING
     clearTimeout(this.#startTimer)
-    if (redialing) return this.#finish(this.#closeCode, this.#closeReason)
-    this.#ws.terminate()
+    // Between connections there is none to close: the dial in flight is dropped when it opens.
+    if (redialing) return this.#finish(code, reason)
+    this.#ws.resume()
+    if (drop) this.#ws.terminate()
+    else this.#ws.close(code, reason)
   }
 
   // ---- the translator's sink ----
@@ -189,8 +189,8 @@ export class GeminiLeg extends EventEmitter {
     this.#log.push(entry)
     this.#logBytes += entry.text.length
     if (this.#logBytes > MAX_REPLAY_BYTES) this.#trim()
-    if (this.#batch !== undefined) this.#batch.push(entry)
-    else this.#transmit([entry], undefined)
+    // Gemini messages come only from client frames: they go out with the frame's batch, after it is translated.
+    ;(this.#batch as Entry[]).push(entry)
   }
 
   /** Without handles coming, the oldest messages sent are taken as consumed rather than kept without bound. */
@@ -218,7 +218,6 @@ export class GeminiLeg extends EventEmitter {
   }
 
   #toClient (event: Json): void {
-    if (this.readyState === WebSocket.CLOSED) return
     const { type, ...rest } = event
     // `type` first, as OpenAI writes it: the meter rules audio deltas out by their first bytes.
     this.emit('message', Buffer.from(JSON.stringify({ type, event_id: newId('event'), ...rest })), false)
@@ -302,8 +301,8 @@ export class GeminiLeg extends EventEmitter {
   /** A new connection when one is wanted, at a moment it loses nothing: no model turn under way, a fresh handle. */
   #maybeResume (): void {
     if (this.#migrate === undefined || this.#phase !== 'open' || this.#translator.turnOpen) return
+    // A handle covering every finished turn (or no turn yet, when a new session loses nothing).
     if (!this.#fresh) return
-    if (this.#handle === undefined && this.#turns > 0) return
     const reason = this.#migrate
     this.#migrate = undefined
     this.#options.log.info({ reason }, 'resuming the Gemini session on a new connection')
@@ -331,8 +330,7 @@ export class GeminiLeg extends EventEmitter {
     })
   }
 
-  #closed (ws: WebSocket, code: number, reason: string): void {
-    if (ws !== this.#ws) return
+  #closed (code: number, reason: string): void {
     if (this.#phase === 'closed') return this.#finish(code, reason)
     const resumable = this.#phase === 'open' && !FINAL_CODES.has(code) && (this.#handle !== undefined || this.#turns === 0)
     if (resumable && ++this.#drops <= MAX_DROPS) {
@@ -353,12 +351,10 @@ export class GeminiLeg extends EventEmitter {
     this.#toClient(errorEvent('provider_closed', message) as Json)
     this.#phase = 'closed'
     this.readyState = WebSocket.CLOSING
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.terminate()
     this.#finish(code, redact(reason))
   }
 
   #finish (code: number, reason: string): void {
-    if (this.readyState === WebSocket.CLOSED) return
     this.readyState = WebSocket.CLOSED
     clearTimeout(this.#startTimer)
     this.#translator.close()

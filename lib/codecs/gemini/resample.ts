@@ -24,7 +24,7 @@ export async function loadResampler (): Promise<void> {
 /** A mono PCM16 stream converted from one rate to another, frame by frame. */
 export class Resampler {
   readonly #speex: SpeexModule
-  #state: number
+  readonly #state: number
   readonly #input: number
   readonly #output: number
   /** Two int32 in the module's heap: samples in, samples out (in/out parameters of the C API). */
@@ -33,16 +33,16 @@ export class Resampler {
   #odd: Buffer | undefined
 
   constructor (readonly inRate: number, readonly outRate: number) {
-    if (speex === undefined) throw new Error('loadResampler() must resolve before a Resampler is made')
-    this.#speex = speex
-    const err = speex._malloc(4)
-    this.#state = speex._speex_resampler_init(1, inRate, outRate, QUALITY, err)
-    speex._free(err)
+    // loadResampler() has resolved: the route awaits it before a Gemini session is made.
+    const s = this.#speex = speex as SpeexModule
+    const err = s._malloc(4)
+    this.#state = s._speex_resampler_init(1, inRate, outRate, QUALITY, err)
+    s._free(err)
     // Without this the output starts with the filter's delay (a few ms of silence) on top of the audio.
-    speex._speex_resampler_skip_zeros(this.#state)
-    this.#input = speex._malloc(MAX_SAMPLES * 2)
-    this.#output = speex._malloc(Math.ceil(MAX_SAMPLES * outRate / inRate + 16) * 2)
-    this.#lengths = speex._malloc(8)
+    s._speex_resampler_skip_zeros(this.#state)
+    this.#input = s._malloc(MAX_SAMPLES * 2)
+    this.#output = s._malloc(Math.ceil(MAX_SAMPLES * outRate / inRate + 16) * 2)
+    this.#lengths = s._malloc(8)
   }
 
   /** Converts the next piece of the stream (little-endian PCM16). */
@@ -71,14 +71,12 @@ export class Resampler {
     return Buffer.from(s.HEAPU8.subarray(this.#output, this.#output + written * 2))
   }
 
-  /** Frees its memory in the module; the instance must not be used after. */
+  /** Frees its memory in the module (once); the instance must not be used after. */
   destroy (): void {
-    if (this.#state === 0) return
     const s = this.#speex
     s._speex_resampler_destroy(this.#state)
     s._free(this.#input)
     s._free(this.#output)
     s._free(this.#lengths)
-    this.#state = 0
   }
 }

@@ -252,16 +252,18 @@ export class GeminiTranslator {
     // First: a message may carry its turn's usage beside the turnComplete or toolCall that ends the turn.
     if (isObject(message.usageMetadata)) this.#usage = message.usageMetadata
     for (const [key, value] of Object.entries(message)) {
+      if (!isObject(value)) {
+        this.#unmappedMessage(key)
+        continue
+      }
       switch (key) {
-        case 'serverContent': this.#content(isObject(value) ? value : {}); break
-        case 'toolCall': this.#toolCall(isObject(value) ? value : {}); break
+        case 'serverContent': this.#content(value); break
+        case 'toolCall': this.#toolCall(value); break
         case 'usageMetadata': break
-        case 'toolCallCancellation': {
-          const ids = isObject(value) && Array.isArray(value.ids) ? value.ids.join(', ') : ''
-          this.#error('function_call_cancelled', `Gemini cancelled function call(s) ${ids}; OpenAI's protocol has no such event, so their results will be ignored`)
+        case 'toolCallCancellation':
+          this.#error('function_call_cancelled', `Gemini cancelled function call(s) ${[value.ids].flat().join(', ')}; OpenAI's protocol has no such event, so their results will be ignored`)
           break
-        }
-        case 'voiceActivity': this.#voiceActivity(isObject(value) ? value : {}); break
+        case 'voiceActivity': this.#voiceActivity(value); break
         default: this.#unmappedMessage(key)
       }
     }
@@ -333,8 +335,10 @@ export class GeminiTranslator {
   }
 
   #voiceActivity (activity: Json): void {
-    if (activity.type === 'ACTIVITY_START') this.#sink.toClient({ type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: (this.#input ??= { id: newId('item'), transcript: '', announced: false }).id })
-    else if (activity.type === 'ACTIVITY_END') this.#sink.toClient({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: 0, item_id: this.#input?.id ?? newId('item') })
+    const type = activity.type === 'ACTIVITY_START' ? 'input_audio_buffer.speech_started' : activity.type === 'ACTIVITY_END' ? 'input_audio_buffer.speech_stopped' : undefined
+    if (type === undefined) return this.#unmappedMessage(`voiceActivity ${String(activity.type)}`)
+    const input = (this.#input ??= { id: newId('item'), transcript: '', announced: false })
+    this.#sink.toClient(type === 'input_audio_buffer.speech_started' ? { type, audio_start_ms: 0, item_id: input.id } : { type, audio_end_ms: 0, item_id: input.id })
   }
 
   /** The model's turn is over: the user's transcript, then response.done with the turn's usage. */
