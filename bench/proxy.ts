@@ -1,5 +1,5 @@
-// A proxy under test, in its own process: this plugin (metering on; or with an event-policy hook too) or
-// @fastify/http-proxy with websocket: true. Both run the same auth hook. GET /__rss reports memory and CPU time.
+// A proxy under test, in its own process: this plugin (metering on; or with an event-policy hook too; or with a
+// failing deployment in front of every model, `failover`) or @fastify/http-proxy with websocket: true. Both run the same auth hook. GET /__rss reports memory and CPU time.
 import Fastify from 'fastify'
 import type { AddressInfo } from 'node:net'
 // The built package, as users run it: tsx (which runs this file) compiles with keepNames, which gives every
@@ -34,6 +34,14 @@ if (kind === 'http-proxy') {
   const limited = kind === 'memory' || kind === 'redis'
     ? { maxSessions: 1_000_000, maxSessionsPerKey: 1_000_000, ...(redis === undefined ? {} : { store: new RedisStore({ client: redis }) }) }
     : {}
+  // 'failover': every model's first target refuses (503) and is never cooled down, so each session fails over.
+  const failover = kind === 'failover'
+    ? {
+        providers: { down: { type: 'openai-compatible' as const, apiKey: 'sk-bench', baseURL: `${upstream}/failing/v1` }, openai: { apiKey: 'sk-bench', baseURL: `${upstream}/v1` } },
+        models: Object.fromEntries(['idle', 'stream', 'sink', 'echo'].map((model) => [model, { targets: [{ provider: 'down' }, { provider: 'openai' }] }])),
+        failover: { cooldown: 0 }
+      }
+    : {}
   await app.register(realtimeProxy, {
     ...limited,
     // Two providers and a default: a GPT-Live request names none, so it is routed by its first frame.
@@ -45,7 +53,8 @@ if (kind === 'http-proxy') {
     metering: kind !== 'nometer',
     ...(kind === 'policy'
       ? { onClientEvent: (event) => (event.session as Record<string, unknown> | undefined)?.instructions === undefined ? undefined : null }
-      : {})
+      : {}),
+    ...failover
   })
 }
 // a normal exit on SIGTERM, so `node --cpu-prof` writes its profile

@@ -126,6 +126,20 @@ if (only === undefined || 'capacity'.includes(only)) {
   }
   redis?.kill()
 }
+// Failover: handshakes when every session's first deployment refuses (503, never cooled down: the worst case)
+// against the same plugin with one healthy deployment, interleaved, median of the repetitions.
+const failoverRuns: Record<'plugin' | 'failover', number[]> = { plugin: [], failover: [] }
+if (only === undefined || 'failover'.includes(only)) {
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const kind of (rep % 2 === 0 ? ['plugin', 'failover'] : ['failover', 'plugin']) as Array<'plugin' | 'failover'>) {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+      const proxy = await start('proxy.ts', [kind, String(upstream.port)])
+      failoverRuns[kind].push(client({ scenario: 'handshake', url: `ws://127.0.0.1:${proxy.port}/v1/realtime`, proxy: true, sessions: 10, seconds: 3 }).setupsPerSec as number)
+      await exited(proxy.child)
+    }
+  }
+  process.stderr.write(`failover handshakes: ${JSON.stringify(failoverRuns)}\n`)
+}
 upstream.child.kill()
 
 const fmt = (n: number | undefined): string => n === undefined ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)
@@ -171,6 +185,11 @@ lines.push('', `meter alone: ${meter.deltaNs.toFixed(0)} ns per audio delta, ${(
 const codec = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', new URL('codec.ts', here).pathname], { encoding: 'utf8' })) as { resampleNs: number, appendNs: number }
 lines.push('', `Gemini codec alone: ${(codec.resampleNs / 1000).toFixed(1)} µs to resample a 20 ms frame (24 -> 16 kHz, Speex quality 7), ${(codec.appendNs / 1000).toFixed(1)} µs to translate the input_audio_buffer.append carrying it` +
   (relayUs === undefined ? '' : `; relaying a frame costs the plugin ${relayUs.toFixed(1)} µs`))
+if (failoverRuns.plugin.length > 0) {
+  const healthy = median(failoverRuns.plugin)
+  const failing = median(failoverRuns.failover)
+  lines.push('', `failover: ${fmt(failing)} handshakes/s when each session's first deployment answers 503 (then the second serves), against ${fmt(healthy)} with one healthy deployment: ${ratio(failing, healthy)}`)
+}
 if (Object.keys(capacity).length > 0) {
   const row = (label: string, pick: (r: Record<string, number>) => string): string => `| ${label} | ${CAPACITY_TARGETS.map((t) => capacity[t] === undefined ? 'n/a' : pick(capacity[t])).join(' | ')} |`
   lines.push('', 'capacity at voice pace (20 ms frames both ways; until the added p99 passes 10 ms or the proxy uses 95% of a core):', '',
@@ -179,4 +198,4 @@ if (Object.keys(capacity).length > 0) {
     row('added p99, ms', (r) => fmt(r.addedP99)), row('sessions per proxy core', (r) => fmt(r.sessionsPerCore)))
 }
 process.stdout.write(lines.join('\n') + '\n')
-if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ reps: REPS, node: process.version, cpus: cpus().length, results, meter, codec }, null, 2))
+if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ reps: REPS, node: process.version, cpus: cpus().length, results, meter, codec, failover: failoverRuns, capacity }, null, 2))

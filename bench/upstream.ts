@@ -3,6 +3,7 @@
 //   ?mode=sink    count what arrives, ack every 500 frames
 //   ?mode=echo    send every frame straight back (latency)
 //   ?mode=idle    nothing
+// Under /failing/ every handshake is refused with 503 at once (a deployment that is down, for failover).
 // On /v1/live/sessions (GPT-Live) the first frame, session.start, names the behaviour as its model: it is
 // answered with session.started, then `stream` sends 100 ms session.output_audio.delta frames; anything else, nothing.
 import { createServer } from 'node:http'
@@ -21,7 +22,12 @@ const server = createServer((req, res) => {
   if (req.url === '/__cpu') res.end(JSON.stringify({ cpu: cpu.user + cpu.system }))
   else res.writeHead(404).end()
 })
-const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 })
+const wss = new WebSocketServer({
+  server,
+  perMessageDeflate: false,
+  maxPayload: 16 * 1024 * 1024,
+  verifyClient: (info, done) => done(info.req.url?.startsWith('/failing/') !== true, 503)
+})
 function live (ws: WebSocket): void {
   ws.once('message', (data: Buffer) => {
     const model = (JSON.parse(data.toString()) as { session: { model: string } }).session.model

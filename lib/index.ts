@@ -23,6 +23,7 @@ import { liveSignalingRoutes } from './http/live-signaling.js'
 import { signalingRoutes } from './http/signaling-routes.js'
 import { UpstreamHttp } from './upstream/http-client.js'
 import { ProviderDialer } from './upstream/provider-dial.js'
+import { TargetHealth } from './upstream/failover.js'
 import type { RealtimeSession } from './session/session.js'
 import type { PluginState } from './state.js'
 import { CLOSE } from './session/close-codes.js'
@@ -36,8 +37,10 @@ export type { LiveOptions, RealtimeProxyOptions } from './options.js'
 export type { SignalingOptions } from './http/signaling-routes.js'
 export { ProviderRegistry } from './providers/registry.js'
 export type {
-  ApiKey, Endpoint, HttpTarget, ModelRoute, Provider, ProviderConfig, ProviderType, RegistryOptions, Resolution, RouteQuery, TargetRequest, UpstreamTarget
+  ApiKey, CodecSettings, Endpoint, HttpTarget, ModelRoute, ModelTarget, Plan, Provider, ProviderConfig, ProviderType, RegistryOptions, Resolution, RouteQuery,
+  RouteStrategy, TargetRequest, UpstreamTarget
 } from './providers/registry.js'
+export { DEFAULT_COOLDOWN, DEFAULT_MAX_ATTEMPTS, type Attempt, type AttemptOutcome, type FailoverOptions, type RetryOn } from './upstream/failover.js'
 export type { CloseRecord, LegStats, Side } from './session/relay.js'
 export type { RealtimeSession, SessionSummary } from './session/session.js'
 export type { RealtimeStats, SessionHooks } from './session/hub.js'
@@ -143,8 +146,8 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
   const metricsOptions = settings.metrics
   const heartbeat = settings.heartbeatInterval > 0 ? new Heartbeat(settings.heartbeatInterval, settings.pongTimeout) : undefined
   const hub = new SessionHub(settings.hooks, metricsOptions === undefined ? undefined : (h) => createMetrics(metricsOptions, h), heartbeat)
-  const dialer = new ProviderDialer(settings, (provider, seconds, outcome) => hub.dialed(provider, seconds, outcome))
-  const state: PluginState = { registry: new ProviderRegistry(options), hub, dialer, closing: false, pending: new Set() }
+  const dialer = new ProviderDialer(settings, (provider, seconds, outcome) => hub.dialed(provider, seconds, outcome), (provider, outcome) => hub.attempted(provider, outcome))
+  const state: PluginState = { registry: new ProviderRegistry(options), hub, dialer, health: new TargetHealth(), closing: false, pending: new Set() }
   const metrics = hub.metrics
   for (const [name, config] of Object.entries(rawOptions.providers)) {
     if (config.apiKey === undefined && state.registry.get(name)?.keyless === false) {
@@ -187,7 +190,7 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
   fastify.decorate('realtime', {
     providers: state.registry,
     sessions: hub.live,
-    stats: () => hub.stats(),
+    stats: () => ({ ...hub.stats(), cooling: state.health.snapshot() }),
     metrics: metrics?.registry,
     async terminate (target) {
       if (target !== null && typeof target === 'object' && 'sessionId' in target && typeof target.sessionId === 'string') {
@@ -220,7 +223,7 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
   if (settings.signaling !== undefined) {
     const http = new UpstreamHttp(settings.dialTimeout)
     fastify.addHook('onClose', () => http.close())
-    const forward = forwarder(state, settings.forwardHeaders, http)
+    const forward = forwarder(state, settings.forwardHeaders, http, settings.failover)
     await fastify.register(signalingRoutes(state, settings, forward))
     if (settings.live !== undefined) {
       await fastify.register(liveSignalingRoutes(state, settings, forward))

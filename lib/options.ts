@@ -11,6 +11,7 @@ import { originCheck, type AllowedOrigins } from './http/origin.js'
 import type { RealtimeRouteOptions } from './http/route.js'
 import type { SignalingOptions, SignalingRouteOptions, SignalingSettings } from './http/signaling-routes.js'
 import type { ProviderDialOptions } from './upstream/provider-dial.js'
+import { failoverSettings, type FailoverOptions } from './upstream/failover.js'
 import { typeFilter, type EventPolicyOptions } from './session/policy.js'
 import type { FrameRate } from './limits/rate-limit.js'
 import { metricsOptions, type MetricsOptions } from './usage/metrics.js'
@@ -39,6 +40,11 @@ export interface RealtimeProxyOptions extends SessionHooks, EventPolicyOptions {
   models?: Record<string, ModelRoute>
   /** Provider for models that match nothing else. */
   defaultProvider?: string
+  /**
+   * How a model with several `targets` fails over when one refuses before the client is upgraded:
+   * `{ maxAttempts: 3, cooldown: 30_000, retryOn: ['429', '5xx', 'network', 'timeout'] }` by default.
+   */
+  failover?: FailoverOptions
   /** Client headers allowed upstream (lower-cased). Credentials, cookies, origin and hop-by-hop headers are refused. Default `[]`. */
   forwardHeaders?: string[]
   /** Milliseconds to wait for the provider's handshake before answering 504. Default 10 000. */
@@ -125,7 +131,7 @@ export interface LiveOptions {
 
 /** Every top-level option, and the ones Fastify's register() itself takes (it passes them on to the plugin). */
 export const OPTION_NAMES = [
-  'path', 'providers', 'models', 'defaultProvider', 'forwardHeaders', 'dialTimeout', 'maxPayload', 'highWaterMark',
+  'path', 'providers', 'models', 'defaultProvider', 'failover', 'forwardHeaders', 'dialTimeout', 'maxPayload', 'highWaterMark',
   'heartbeatInterval', 'pongTimeout', 'closeTimeout', 'pricing', 'metering', 'metrics', 'onRequest', 'preHandler',
   'credentialQuery', 'allowedOrigins', 'maxSessions', 'maxSessionsPerKey', 'maxAttachesPerCall', 'sessionKey', 'store',
   'retryAfter', 'budgets', 'drainTimeout', 'pinTranscriptionModel', 'maxSessionDuration', 'idleTimeout', 'rateLimit', 'signaling',
@@ -231,6 +237,7 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
   const settings: Settings = {
     path,
     forwardHeaders: forwardList(options.forwardHeaders ?? []),
+    failover: failoverSettings(options.failover),
     dialTimeout: integer(options, 'dialTimeout', DEFAULT_DIAL_TIMEOUT, 1),
     maxPayload: integer(options, 'maxPayload', DEFAULT_MAX_PAYLOAD, 1),
     highWaterMark: integer(options, 'highWaterMark', DEFAULT_HIGH_WATER_MARK, 1),

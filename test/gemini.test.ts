@@ -574,6 +574,7 @@ t.test('vertex: the default base URL from the location (global has none in its h
   t.equal(g.provider.setupModel('models/already'), 'models/already')
   t.equal(eu.provider.setupModel('projects/p/locations/l/publishers/google/models/m'), 'projects/p/locations/l/publishers/google/models/m')
   t.equal(registry.get('gemini')?.startTimeout, 5000)
+  t.equal(new ProviderRegistry({ providers: { openai: { apiKey: 'sk-1' } } }).get('openai')?.setupModel('gpt-realtime'), 'gpt-realtime', 'OpenAI\'s schema names the model as routed')
   t.throws(() => registry.resolve({ model: 'gemini/x', protocol: 'live' }), { code: 'FST_REALTIME_UNSUPPORTED_PROTOCOL' })
   t.throws(() => registry.resolve({ model: 'gemini/x', protocol: 'translation' }), { code: 'FST_REALTIME_UNSUPPORTED_PROTOCOL' })
   t.throws(() => registry.resolve({ model: 'gemini/x', intent: 'transcription' }), { code: 'FST_REALTIME_UNSUPPORTED_INTENT' })

@@ -11,7 +11,7 @@ import type { WebsocketHandler } from '@fastify/websocket'
 import type WebSocket from 'ws'
 import { callerHooks } from './caller-hooks.js'
 import type { ClientWatch } from './client-watch.js'
-import { acceptUpgrade, detach, dialBeforeUpgrade, dropRefusedUpgrade, type RealtimeRouteOptions } from './route.js'
+import { acceptUpgrade, attempts, detach, dialBeforeUpgrade, dropRefusedUpgrade, type RealtimeRouteOptions } from './route.js'
 import { isObject } from '../json.js'
 import { acquireSlots, type Slots } from '../limits/slots.js'
 import { live } from '../protocols/live.js'
@@ -21,6 +21,7 @@ import { parseEvent, type PolicySession, type RealtimeEvent } from '../session/p
 import { RealtimeSession } from '../session/session.js'
 import type { PluginState } from '../state.js'
 import type { UpstreamRejection } from '../upstream/dial.js'
+import type { Attempt } from '../upstream/failover.js'
 
 /** The options the GPT-Live route reads. */
 export interface LiveRouteOptions extends RealtimeRouteOptions {
@@ -31,6 +32,7 @@ interface Dialed {
   resolution: Resolution
   slots: Slots
   upstream: WebSocket
+  attempts: Attempt[]
   watch: ClientWatch
   openedAt: number
 }
@@ -71,12 +73,11 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
     const entry: Pending = { response: reply.raw, credential, query }
     if (query.model !== undefined || query.provider !== undefined || registry.names().length === 1) {
       // The provider is known: refusals (unsupported provider, limits, the provider's own) are HTTP answers.
-      const resolution = registry.resolve({ ...query, protocol: 'live' }, false)
-      const prepared = await dialer.target(request, resolution)
+      const order = attempts(state, settings.failover, { ...query, protocol: 'live' }, false)
       const slots = await acquireSlots(settings, request, reply, credential)
-      const opened = await dialBeforeUpgrade(state, request, reply, resolution.provider.name, prepared, slots)
+      const opened = await dialBeforeUpgrade(state, request, reply, order, slots, settings.failover)
       if (opened === undefined) return reply
-      entry.dialed = { resolution, slots, ...opened, openedAt: Date.now() }
+      entry.dialed = { ...opened, slots, openedAt: Date.now() }
     }
     pending.set(request, entry)
     return undefined
@@ -91,6 +92,7 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
     let started = false
     let upstream: WebSocket | undefined = entry.dialed?.upstream
     let slots: Slots | undefined = entry.dialed?.slots
+    let tried: Attempt[] | undefined = entry.dialed?.attempts
     const controller = new AbortController()
     const timer = setTimeout(() => refuse(new Refusal('session_start_timeout', `Send session.start within ${startTimeout} ms`, CLOSE.policyViolation)), startTimeout)
     const onMessage = (data: Buffer, isBinary: boolean): void => {
@@ -134,15 +136,21 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
         throw new Refusal('session_start_required', 'The first event must be session.start with session.model', CLOSE.policyViolation)
       }
       const known = entry.dialed?.resolution.provider.name
-      const resolution = registry.resolve({ provider: known ?? entry.query.provider, model: session.model, protocol: 'live' })
+      // Dialled before the upgrade: that provider, the model as session.start names it; else the model's targets.
+      const order = known !== undefined
+        ? [registry.resolve({ provider: known, model: session.model, protocol: 'live' })]
+        : attempts(state, settings.failover, { provider: entry.query.provider, model: session.model, protocol: 'live' })
+      let resolution = order[0] as Resolution
       session.model = resolution.model
       const decided = await decide(event as RealtimeEvent, resolution)
       if (decided === null) throw new Refusal('session_refused', 'The session was refused by the server', CLOSE.policyViolation)
       if (client.readyState !== client.OPEN) return onClose() // it left while the app's hook decided
       if (upstream === undefined) {
-        const prepared = await dialer.target(request, resolution)
         slots = await acquireSlots(settings, request, undefined, entry.credential)
-        upstream = await dialer.dial(resolution.provider.name, prepared, controller) // a client that leaves aborts it
+        const opened = await dialer.dialAny(request, order, controller, settings.failover, state.health) // a client that leaves aborts it
+        ;({ upstream, resolution, attempts: tried } = opened)
+        // The serving target's own model name (another deployment may call it otherwise).
+        if (isObject(decided.session)) decided.session.model = resolution.model
       }
       client.removeListener('message', onMessage)
       client.removeListener('close', onClose)
@@ -156,7 +164,8 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
         upstreamOpenedAt: entry.dialed?.openedAt ?? Date.now(),
         credential: entry.credential,
         slots,
-        metered: settings.metering
+        metered: settings.metering,
+        attempts: tried
       }
       // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
       new RealtimeSession(client, upstream, init, settings)

@@ -8,16 +8,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { BadBodyError, UnknownCallError } from '../errors.js'
 import { isObject, parseObject, type Json } from '../json.js'
 import { live } from '../protocols/live.js'
-import type { Provider } from '../providers/registry.js'
+import type { Provider, Resolution } from '../providers/registry.js'
 import type { HttpTarget } from '../providers/types.js'
 import { lookupCall } from '../signaling/calls.js'
 import { CALL_ID, modelOf } from '../signaling/offer.js'
-import { createSession } from '../signaling/create.js'
+import { createSession, type CreateAnswer } from '../signaling/create.js'
 import type { PluginState } from '../state.js'
 import type { HttpAnswer } from '../upstream/http-client.js'
 import { callerHooks } from './caller-hooks.js'
 import type { Forwarder } from './forward.js'
 import { readQuery } from './query.js'
+import { attempts } from './route.js'
 import type { SignalingRouteOptions, SignalingSettings } from './signaling-routes.js'
 
 /** The options the GPT-Live signaling routes read. */
@@ -34,7 +35,7 @@ function sessionIdFrom (answer: HttpAnswer): string | undefined {
   return typeof id === 'string' && CALL_ID.test(id) ? id : undefined
 }
 
-export function liveSignalingRoutes (state: PluginState, settings: LiveSignalingOptions, { post, relay }: Forwarder) {
+export function liveSignalingRoutes (state: PluginState, settings: LiveSignalingOptions, { post, postAny, relay }: Forwarder) {
   const { registry } = state
   const signaling = settings.signaling as SignalingSettings
   const base = (settings.live as { path: string }).path.replace(/\/+$/, '')
@@ -52,14 +53,17 @@ export function liveSignalingRoutes (state: PluginState, settings: LiveSignaling
     if (transport.type !== 'webrtc' || typeof transport.sdp !== 'string' || !transport.sdp.startsWith('v=')) {
       throw new BadBodyError('"transport" must be { "type": "webrtc", "sdp": "<the SDP offer, starting with v=>" }')
     }
-    const resolution = registry.resolve({ provider: readQuery(request.query).provider, model: modelOf(body.session, 'session.model'), protocol: 'live' })
-    const { provider } = resolution
-    let session: Json = { ...body.session, model: resolution.model }
+    const order = attempts(state, settings.failover, { provider: readQuery(request.query).provider, model: modelOf(body.session, 'session.model'), protocol: 'live' })
+    // The app's onSession sees the first target's model; another target gets its own model name in its place.
+    let session: Json = { ...body.session, model: (order[0] as Resolution).model }
     if (signaling.onSession !== undefined) session = await signaling.onSession(session, request)
-    const { target, apiKey } = await endpointOf(provider, '')
-    const send = async (): Promise<HttpAnswer> => await post(request, provider, target, apiKey, JSON.stringify({ ...body, session }), 'application/json')
-    const { answer } = await createSession(state, settings, request, reply, resolution, live, { name: 'GPT-Live WebRTC session', idIn: 'session.id' }, send, sessionIdFrom,
-      async (sessionId) => await hangUp(request, provider, sessionId))
+    const decided = session
+    const send = async (): Promise<CreateAnswer> => await postAny(request, order, async (target) => {
+      const { target: endpoint, apiKey } = await endpointOf(target.provider, '')
+      return { target: endpoint, apiKey, body: JSON.stringify({ ...body, session: { ...decided, model: target.model } }), contentType: 'application/json' }
+    })
+    const { answer, apiKey } = await createSession(state, settings, request, reply, live, { name: 'GPT-Live WebRTC session', idIn: 'session.id' }, send, sessionIdFrom,
+      async (served, sessionId) => await hangUp(request, served.provider, sessionId))
     return relay(reply, answer, apiKey)
   }
 

@@ -14,7 +14,8 @@ import { readQuery } from './query.js'
 import type { Resolution, RouteProtocol, RouteQuery } from '../providers/registry.js'
 import { RealtimeSession, type SessionOptions } from '../session/session.js'
 import type { PluginState } from '../state.js'
-import type { ProviderTarget } from '../upstream/provider-dial.js'
+import type { FailedDial, Opened, ProviderTarget } from '../upstream/provider-dial.js'
+import { attemptOrder, type Attempt, type FailoverSettings } from '../upstream/failover.js'
 import { realtime } from '../protocols/realtime.js'
 import type { Protocol } from '../protocols/types.js'
 import { parseProtocols, selectProtocol } from './subprotocols.js'
@@ -24,6 +25,7 @@ import { loadResampler } from '../codecs/gemini/resample.js'
 /** The options the websocket route reads. */
 export interface RealtimeRouteOptions extends CallerOptions, SlotOptions, CallLookupOptions, SessionOptions {
   metering: boolean
+  failover: FailoverSettings
   signaling?: CallLookupOptions['signaling'] & { sideband: boolean }
 }
 
@@ -32,6 +34,7 @@ interface Dialed {
   resolution: Resolution
   prepared: ProviderTarget
   upstream: WebSocket
+  attempts: Attempt[]
   openedAt: number
   watch: ClientWatch
   slots: Slots
@@ -86,15 +89,21 @@ export function acceptUpgrade (state: PluginState, request: FastifyRequest): { c
   return { credential, query: readQuery(request.query) }
 }
 
+/** The targets to try for `query`, in the order the route's strategy and the targets' health give. */
+export function attempts (state: PluginState, failover: FailoverSettings, query: RouteQuery, requireModel = true): Resolution[] {
+  return attemptOrder(state.registry.plan(query, requireModel), state.health, failover.maxAttempts, (r) => state.hub.busy(r.provider.name, r.model))
+}
+
 /**
- * Dials the provider before the client is upgraded, so every failure is still an HTTP answer. Resolves with the
- * open, paused upstream and the watch on the client (stop it once upgraded), or with undefined when the reply is
- * already taken care of: the provider's refusal sent, or a client that left meanwhile. (Not the reply itself: a
- * reply is a thenable, which an async function would wait for.) The slots are released on any failure.
+ * Dials the provider before the client is upgraded, so every failure is still an HTTP answer: `order`'s targets
+ * in turn while they fail in a retryable way (failover). Resolves with the open, paused upstream, the target that
+ * served and the watch on the client (stop it once upgraded), or with undefined when the reply is already taken
+ * care of: the provider's refusal sent, or a client that left meanwhile. (Not the reply itself: a reply is a
+ * thenable, which an async function would wait for.) The slots are released on any failure.
  */
 export async function dialBeforeUpgrade (
-  state: PluginState, request: FastifyRequest, reply: FastifyReply, provider: string, prepared: ProviderTarget, slots: Slots
-): Promise<{ upstream: WebSocket, watch: ClientWatch } | undefined> {
+  state: PluginState, request: FastifyRequest, reply: FastifyReply, order: readonly Resolution[], slots: Slots, failover: FailoverSettings
+): Promise<(Opened & { watch: ClientWatch }) | undefined> {
   const controller = new AbortController()
   let upstream: WebSocket | undefined
   // Until the relay owns both sockets, a client that leaves takes the upstream with it.
@@ -104,8 +113,10 @@ export async function dialBeforeUpgrade (
     slots.release()
   }
   const watch = watchClient(request.raw.socket, onClientGone)
+  let opened: Opened
   try {
-    upstream = await state.dialer.dial(provider, prepared, controller)
+    opened = await state.dialer.dialAny(request, order, controller, failover, state.health)
+    upstream = opened.upstream
   } catch (err) {
     watch.stop()
     slots.release()
@@ -116,12 +127,14 @@ export async function dialBeforeUpgrade (
       request.raw.socket.destroy()
       return undefined
     }
+    const { attempts = [] } = err as FailedDial
+    if (attempts.length > 1) request.log.warn({ attempts }, 'no target could serve the session')
     if ((err as UpstreamRejection).body === undefined) throw err
     relayRejection(reply, err as UpstreamRejection)
     return undefined
   }
   watch.release()
-  return { upstream, watch }
+  return { ...opened, watch }
 }
 
 /** Lets the request and reply of an upgraded request go; the session's own error handling replaces ws's. */
@@ -155,25 +168,23 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
     } else if (query.callId !== undefined && protocol === realtime) {
       call = await lookupCall(settings, registry, request, query.callId, credential)
     }
-    const resolution = call ?? registry.resolve(protocol === realtime ? query : { ...query, callId: undefined, protocol: protocol.name as RouteProtocol })
-    // The key is read before a slot is taken: a key function that throws then holds no slot.
-    const prepared = await dialer.target(request, resolution)
-    if (resolution.provider.codec !== undefined) await loadResampler()
+    const order = call !== undefined ? [call] : attempts(state, settings.failover, protocol === realtime ? query : { ...query, callId: undefined, protocol: protocol.name as RouteProtocol })
+    if (order.some((r) => r.provider.codec !== undefined)) await loadResampler()
     const slots = await acquireSlots(settings, request, reply, credential, call?.callId)
-    const opened = await dialBeforeUpgrade(state, request, reply, resolution.provider.name, prepared, slots)
+    const opened = await dialBeforeUpgrade(state, request, reply, order, slots, settings.failover)
     if (opened === undefined) return reply
-    const { upstream, watch } = opened
-    dialed.set(request, { response: reply.raw, resolution, prepared, upstream, openedAt: Date.now(), watch, slots, credential, metered: settings.metering && (call === undefined || settings.signaling?.sideband !== true) })
+    const metered = settings.metering && (call === undefined || settings.signaling?.sideband !== true)
+    dialed.set(request, { ...opened, response: reply.raw, openedAt: Date.now(), slots, credential, metered })
     return undefined
   }
 
   function handler (client: WebSocket, request: FastifyRequest): void {
-    const { response, resolution, prepared, upstream, openedAt, watch, slots, credential, metered } = dialed.get(request) as Dialed
+    const { response, resolution, prepared, upstream, attempts, openedAt, watch, slots, credential, metered } = dialed.get(request) as Dialed
     dialed.delete(request)
     watch.stop()
     detach(client, request, response)
     const translated = resolution.provider.codec === undefined ? undefined : geminiLeg(upstream, resolution, dialer.redialer(resolution, prepared), request.log)
-    const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered, resumable: translated }
+    const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered, resumable: translated, attempts }
     // The relay drives a translated leg as it drives a socket (codecs/gemini/leg.ts).
     const leg = translated === undefined ? upstream : translated as unknown as WebSocket
     // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets

@@ -10,17 +10,19 @@ import { lookupCall } from '../signaling/calls.js'
 import { CALL_ID, callIdFrom, modelHolder, modelOf, readOffer } from '../signaling/offer.js'
 import { callerHooks, type CallerOptions } from './caller-hooks.js'
 import { BadBodyError, NotSupportedError, UnknownCallError } from '../errors.js'
-import type { Forwarder } from './forward.js'
+import type { Built, Forwarder } from './forward.js'
 import { isObject, type Json } from '../json.js'
 import type { Endpoint, HttpTarget } from '../providers/types.js'
 import { readQuery } from './query.js'
-import type { Provider } from '../providers/registry.js'
+import type { Provider, Resolution } from '../providers/registry.js'
 import type { PluginState } from '../state.js'
 import type { SidebandOptions } from '../signaling/sideband.js'
 import type { HttpAnswer } from '../upstream/http-client.js'
 import { createSession } from '../signaling/create.js'
 import { realtime } from '../protocols/realtime.js'
 import { acquireSlots, type SlotOptions } from '../limits/slots.js'
+import type { FailoverSettings } from '../upstream/failover.js'
+import { attempts } from './route.js'
 import type { CallStore } from '../store/types.js'
 
 /** The WebRTC signaling routes beside the websocket: `POST {path}/client_secrets`, `POST {path}/calls`. */
@@ -49,11 +51,12 @@ export type SignalingSettings = Required<Omit<SignalingOptions, 'onSession'>> & 
 /** The options the signaling routes read. */
 export interface SignalingRouteOptions extends CallerOptions, SlotOptions, SidebandOptions {
   path: string
+  failover: FailoverSettings
   forwardHeaders: readonly string[]
   signaling?: SignalingSettings
 }
 
-export function signalingRoutes (state: PluginState, settings: SignalingRouteOptions, { post, relay }: Forwarder) {
+export function signalingRoutes (state: PluginState, settings: SignalingRouteOptions, { post, postAny, relay }: Forwarder) {
   const { registry } = state
   const signaling = settings.signaling as SignalingSettings
   const base = settings.path.replace(/\/+$/, '')
@@ -75,38 +78,46 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     const holder = translation ? session : modelHolder(session)
     const model = modelOf(holder, transcription ? 'session.audio.input.transcription.model' : 'session.model')
     const query = { provider: readQuery(request.query).provider, model, intent: transcription ? 'transcription' : undefined }
-    const resolution = registry.resolve(translation ? { ...query, protocol: 'translation' } : query, false)
-    const { provider } = resolution
-    if (model !== undefined) (holder as Json).model = resolution.model
+    const order = attempts(state, settings.failover, translation ? { ...query, protocol: 'translation' } : query, false)
     const asked = body.expires_after
     if (asked !== undefined && (!isObject(asked) || (asked.seconds !== undefined && (typeof asked.seconds !== 'number' || !(asked.seconds > 0))))) {
       throw new BadBodyError('"expires_after" must be { "anchor": "created_at", "seconds": <number> }')
     }
     const cap = signaling.maxExpiresAfter
     body.expires_after = { anchor: 'created_at', ...asked, seconds: Math.min((asked?.seconds as number | undefined) ?? cap, cap) }
-    const { target, apiKey } = await endpointOf(provider, translation ? 'translations/client_secrets' : 'client_secrets')
+    // The app's onSession sees the first target's model; another target gets its own model name in its place.
+    if (model !== undefined) (holder as Json).model = (order[0] as Resolution).model
     if (signaling.onSession !== undefined) body.session = await signaling.onSession((body.session ?? {}) as Json, request)
-    const answer = await post(request, provider, target, apiKey, JSON.stringify(provider.clientSecretBody(body)), 'application/json')
-    if (answer.statusCode < 300) request.log.info({ provider: provider.name, model: resolution.model }, translation ? 'realtime translation client secret minted' : 'realtime client secret minted')
+    const placed = translation ? body.session as Json | undefined : modelHolder(body.session as Json | undefined)
+    const { answer, resolution, apiKey } = await postAny(request, order, async (target) => {
+      if (model !== undefined && isObject(placed)) placed.model = target.model
+      const { target: endpoint, apiKey } = await endpointOf(target.provider, translation ? 'translations/client_secrets' : 'client_secrets')
+      return { target: endpoint, apiKey, body: JSON.stringify(target.provider.clientSecretBody(body)), contentType: 'application/json' }
+    })
+    if (answer.statusCode < 300) request.log.info({ provider: resolution.provider.name, model: resolution.model }, translation ? 'realtime translation client secret minted' : 'realtime client secret minted')
     return relay(reply, answer, apiKey)
   }
 
   /**
-   * A call's offer, routed (by `session.model`, else `?model=`) and ready to forward: the provider's endpoint and
-   * the multipart `sdp` + `session` (model rewritten, through onSession; a realtime session's type defaults to
-   * `realtime`).
+   * A call's offer, routed (by `session.model`, else `?model=`) to its targets, and how to build it for each: the
+   * provider's endpoint and the multipart `sdp` + `session` (the target's model, through onSession once; a
+   * realtime session's type defaults to `realtime`).
    */
   async function offer (request: FastifyRequest, protocol: 'realtime' | 'translation') {
     const { sdp, session } = await readOffer(request)
     const query = readQuery(request.query)
-    const resolution = registry.resolve({ provider: query.provider, model: modelOf(session, 'session.model') ?? query.model, protocol }, false)
-    const { provider } = resolution
-    const { target, apiKey } = await endpointOf(provider, protocol === 'realtime' ? 'calls' : 'translations/calls')
-    const form = new FormData()
-    form.set('sdp', sdp)
-    const forwarded = { ...(protocol === 'realtime' ? { type: 'realtime' } : {}), ...session, ...(resolution.model === undefined ? {} : { model: resolution.model }) }
-    form.set('session', JSON.stringify(signaling.onSession === undefined ? forwarded : await signaling.onSession(forwarded, request)))
-    return { resolution, provider, target, apiKey, form }
+    const order = attempts(state, settings.failover, { provider: query.provider, model: modelOf(session, 'session.model') ?? query.model, protocol }, false)
+    const first = order[0] as Resolution
+    const forwarded = { ...(protocol === 'realtime' ? { type: 'realtime' } : {}), ...session, ...(first.model === undefined ? {} : { model: first.model }) }
+    const decided = signaling.onSession === undefined ? forwarded : await signaling.onSession(forwarded, request)
+    const build = async (target: Resolution): Promise<Built> => {
+      const { target: endpoint, apiKey } = await endpointOf(target.provider, protocol === 'realtime' ? 'calls' : 'translations/calls')
+      const form = new FormData()
+      form.set('sdp', sdp)
+      form.set('session', JSON.stringify(target.model === undefined ? decided : { ...decided, model: target.model }))
+      return { target: endpoint, apiKey, body: form }
+    }
+    return { order, build }
   }
 
   /**
@@ -114,19 +125,19 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
    * the provider reports no usage on a sideband, so there is nothing to read; its slots are not held.
    */
   async function createTranslationCall (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const { resolution, provider, target, apiKey, form } = await offer(request, 'translation')
+    const { order, build } = await offer(request, 'translation')
     const slots = await acquireSlots(settings, request, reply, request.realtime.credential)
     slots.release() // counted against the limits when created, like any session; not held (its end is not seen here)
-    const answer = await post(request, provider, target, apiKey, form)
-    if (answer.statusCode < 300) request.log.info({ provider: provider.name, model: resolution.model }, 'realtime translation call created')
+    const { answer, resolution, apiKey } = await postAny(request, order, build)
+    if (answer.statusCode < 300) request.log.info({ provider: resolution.provider.name, model: resolution.model }, 'realtime translation call created')
     return relay(reply, answer, apiKey)
   }
 
   async function createCall (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const { resolution, provider, target, apiKey, form } = await offer(request, 'realtime')
-    const { answer, id } = await createSession(state, settings, request, reply, resolution, realtime, { name: 'realtime call', idIn: 'Location' },
-      async () => await post(request, provider, target, apiKey, form), (created) => callIdFrom(created.headers.location),
-      async (callId) => await hangUp(request, provider, callId))
+    const { order, build } = await offer(request, 'realtime')
+    const { answer, id, apiKey } = await createSession(state, settings, request, reply, realtime, { name: 'realtime call', idIn: 'Location' },
+      async () => await postAny(request, order, build), (created) => callIdFrom(created.headers.location),
+      async (served, callId) => await hangUp(request, served.provider, callId))
     if (id !== undefined) reply.header('location', `${base}/calls/${id}`)
     return relay(reply, answer, apiKey)
   }

@@ -82,8 +82,42 @@ export interface Provider {
   clientSecretBody (body: Record<string, unknown>): Record<string, unknown>
 }
 
-/** A `models` entry: a provider name (model passed as is) or a provider and the upstream model name. */
-export type ModelRoute = string | { provider: string, model?: string }
+/** One deployment a model may be served by: a provider and the upstream model name (default: the model as asked). */
+export interface ModelTarget {
+  provider: string
+  model?: string
+  /** `weighted` strategy: the share of first attempts this target gets. Default 1. */
+  weight?: number
+}
+
+/**
+ * How the targets of a model are tried: `fallback` in order (the default); `weighted` the first at random by
+ * weight, then the rest in order; `least-busy` the target with the fewest live sessions on this replica first.
+ */
+export type RouteStrategy = 'fallback' | 'weighted' | 'least-busy'
+
+/**
+ * A `models` entry: a provider name (model passed as is), a provider and the upstream model name, or several
+ * deployments tried in turn when one refuses (`failover`).
+ */
+export type ModelRoute = string | { provider: string, model?: string } | { targets: ModelTarget[], strategy?: RouteStrategy }
+
+/** A model's deployments as the registry keeps them. */
+interface Route {
+  targets: Array<{ provider: string, model: string, weight: number }>
+  strategy: RouteStrategy
+}
+
+/** Every deployment that may serve a request, in the route's own order, and how to order them for an attempt. */
+export interface Plan {
+  /** The first is what `resolve()` returns. */
+  resolutions: Resolution[]
+  strategy: RouteStrategy
+  /** Weights, by index into `resolutions`. */
+  weights: number[]
+}
+
+const STRATEGIES: readonly RouteStrategy[] = ['fallback', 'weighted', 'least-busy']
 
 /** What the client asked for, from the query string. */
 export interface RouteQuery {
@@ -209,7 +243,7 @@ function createProvider (name: string, config: ProviderConfig): Provider {
 
 export class ProviderRegistry {
   readonly #providers = new Map<string, Provider>()
-  readonly #models = new Map<string, { provider: string, model: string }>()
+  readonly #models = new Map<string, Route>()
   #defaultProvider: string | undefined
 
   constructor (options: RegistryOptions) {
@@ -255,14 +289,32 @@ export class ProviderRegistry {
     return [...this.#providers.keys()]
   }
 
-  /** Routes `model` to a provider (by name), optionally renaming it upstream. */
+  /** Routes `model` to a provider (by name), optionally renaming it upstream, or to several deployments. */
   route (model: string, route: ModelRoute): void {
+    const where = `models["${model}"]`
     const entry = typeof route === 'string' ? { provider: route, model } : route
-    if (entry === null || typeof entry !== 'object' || typeof entry.provider !== 'string') {
-      throw new InvalidOptionError(`models["${model}"] must be a provider name or { provider, model }`)
+    if (entry === null || typeof entry !== 'object') {
+      throw new InvalidOptionError(`${where} must be a provider name, { provider, model } or { targets: [{ provider, model }, ...], strategy }`)
     }
-    this.#checkProvider(`models["${model}"]`, entry.provider)
-    this.#models.set(model, { provider: entry.provider, model: entry.model ?? model })
+    const list = 'targets' in entry ? entry.targets : [entry]
+    if ('targets' in entry) {
+      refuseUnknownKeys(entry, ['targets', 'strategy'], `${where}.`)
+      if (!Array.isArray(list) || list.length === 0) throw new InvalidOptionError(`${where}.targets must list at least one { provider, model }`)
+      if (entry.strategy !== undefined && !STRATEGIES.includes(entry.strategy)) {
+        throw new InvalidOptionError(`${where}.strategy must be one of ${STRATEGIES.map((s) => `"${s}"`).join(', ')}`)
+      }
+    }
+    const targets = list.map((target, i) => {
+      const at = 'targets' in entry ? `${where}.targets[${i}]` : where
+      if (target === null || typeof target !== 'object' || typeof target.provider !== 'string') {
+        throw new InvalidOptionError(`${at} must be a provider name or { provider, model }`)
+      }
+      this.#checkProvider(at, target.provider)
+      const { weight = 1 } = target as ModelTarget
+      if (typeof weight !== 'number' || !(weight > 0) || !Number.isFinite(weight)) throw new InvalidOptionError(`${at}.weight must be a positive number`)
+      return { provider: target.provider, model: target.model ?? model, weight }
+    })
+    this.#models.set(model, { targets, strategy: ('targets' in entry ? entry.strategy : undefined) ?? 'fallback' })
   }
 
   get defaultProvider (): string | undefined {
@@ -273,29 +325,59 @@ export class ProviderRegistry {
    * Resolves a request: `provider` query, then a `provider/model` prefix, then the `models` map, then
    * `defaultProvider`, then the only provider. Throws a 400 error naming what was wrong. `requireModel: false`
    * leaves a missing model for the provider to judge (signaling bodies, where the provider has a default).
+   * A `models` entry with several targets resolves to the first that can serve the request (see `plan`).
    */
   resolve (query: RouteQuery, requireModel = true): Resolution {
-    const { model, intent, callId } = query
-    let name = query.provider
-    let upstreamModel = model
+    return this.plan(query, requireModel).resolutions[0] as Resolution
+  }
+
+  /**
+   * Every deployment that may serve the request, in the route's order: a `models` entry's targets, else the one
+   * provider the rules pick. Each is checked as `resolve` checks one; a target that cannot serve the request
+   * (a provider removed at runtime, another protocol, an intent it lacks) is left out, and when none is left the
+   * first one's error is thrown.
+   */
+  plan (query: RouteQuery, requireModel = true): Plan {
+    const { model } = query
+    let candidates: Array<{ provider: string | undefined, model: string | undefined, weight: number }>
+    let strategy: RouteStrategy = 'fallback'
     const slash = model === undefined ? -1 : model.indexOf('/')
     const prefix = slash > 0 ? (model as string).slice(0, slash) : undefined
-    if (name !== undefined) {
+    const routed = model === undefined ? undefined : this.#models.get(model)
+    if (query.provider !== undefined) {
+      const name = query.provider
       if (!this.has(name)) throw new UnknownProviderError(name, this.names().join(', '))
-      const mapped = model === undefined ? undefined : this.#models.get(model)
-      if (mapped?.provider === name) upstreamModel = mapped.model
+      const mapped = routed?.targets.find((target) => target.provider === name)
       // `provider/model` naming the same provider: the provider is named twice, the model once.
-      else if (prefix === name) upstreamModel = (model as string).slice(slash + 1)
+      const upstream = mapped !== undefined ? mapped.model : prefix === name ? (model as string).slice(slash + 1) : model
+      candidates = [{ provider: name, model: upstream, weight: 1 }]
     } else if (prefix !== undefined && this.has(prefix)) {
-      name = prefix
-      upstreamModel = (model as string).slice(slash + 1)
-    } else if (model !== undefined && this.#models.has(model)) {
-      ({ provider: name, model: upstreamModel } = this.#models.get(model) as { provider: string, model: string })
-    } else if (this.#defaultProvider !== undefined) {
-      name = this.#defaultProvider
-    } else if (this.#providers.size === 1) {
-      name = this.names()[0]
+      candidates = [{ provider: prefix, model: (model as string).slice(slash + 1), weight: 1 }]
+    } else if (routed !== undefined) {
+      candidates = routed.targets
+      strategy = routed.strategy
+    } else {
+      const name = this.#defaultProvider ?? (this.#providers.size === 1 ? this.names()[0] : undefined)
+      candidates = [{ provider: name, model, weight: 1 }]
     }
+    const resolutions: Resolution[] = []
+    const weights: number[] = []
+    let firstError: unknown
+    for (const candidate of candidates) {
+      try {
+        resolutions.push(this.#resolveTo(candidate.provider, candidate.model, query, requireModel))
+        weights.push(candidate.weight)
+      } catch (err) {
+        firstError ??= err
+      }
+    }
+    if (resolutions.length === 0) throw firstError
+    return { resolutions, strategy, weights }
+  }
+
+  /** The request resolved to provider `name` and `upstreamModel`, checked: the provider exists and serves it. */
+  #resolveTo (name: string | undefined, upstreamModel: string | undefined, query: RouteQuery, requireModel: boolean): Resolution {
+    const { model, intent, callId } = query
     const provider = name === undefined ? undefined : this.get(name)
     if (provider === undefined) {
       if (model === undefined) throw new ModelRequiredError()

@@ -26,6 +26,11 @@ export interface RealtimeStats extends Traffic {
   /** Sessions opened since registration. */
   totalSessions: number
   usage: UsageTotals
+  /**
+   * Deployments (`provider/model`) that failed recently and are tried last, with the milliseconds left before
+   * they are tried in their turn again (failover; this replica's view).
+   */
+  cooling?: Record<string, number>
 }
 
 const emptyTraffic = (): Traffic => ({ frames: { client: 0, upstream: 0 }, bytes: { client: 0, upstream: 0 } })
@@ -47,8 +52,12 @@ function addTo (totals: Map<string, Traffic>, provider: string, traffic: Traffic
   addTraffic(into, traffic)
 }
 
+const targetOf = (provider: string, model: string | undefined): string => `${provider}/${model ?? ''}`
+
 export class SessionHub implements SessionReporter {
   readonly live = new Map<string, RealtimeSession>()
+  /** Live sessions by `provider/model`. */
+  readonly #busy = new Map<string, number>()
   readonly #hooks: SessionHooks
   readonly #metrics: Metrics | undefined
   readonly #heartbeat: Heartbeat | undefined
@@ -68,6 +77,8 @@ export class SessionHub implements SessionReporter {
 
   started (session: RealtimeSession): void {
     this.live.set(session.id, session)
+    const target = targetOf(session.provider, session.model)
+    this.#busy.set(target, (this.#busy.get(target) ?? 0) + 1)
     this.#heartbeat?.add(session)
     this.#started++
     callHook(session, 'onSessionStart', this.#hooks.onSessionStart, session)
@@ -80,6 +91,10 @@ export class SessionHub implements SessionReporter {
 
   ended (summary: SessionSummary, session: RealtimeSession): void {
     this.live.delete(session.id)
+    const target = targetOf(session.provider, session.model)
+    const busy = (this.#busy.get(target) as number) - 1
+    if (busy === 0) this.#busy.delete(target)
+    else this.#busy.set(target, busy)
     this.#heartbeat?.delete(session)
     addTo(this.#endedTraffic, summary.provider, trafficOf(summary))
     addTotals(this.#endedUsage, summary.usage)
@@ -106,6 +121,16 @@ export class SessionHub implements SessionReporter {
   /** A dial finished: `ok`, or the error code of why not. */
   dialed (provider: string, seconds: number, outcome: string): void {
     this.#metrics?.dialed(provider, seconds, outcome)
+  }
+
+  /** One attempt of a session's failover (every dial is one), for the attempts counter. */
+  attempted (provider: string, outcome: string): void {
+    this.#metrics?.attempted(provider, outcome)
+  }
+
+  /** Live sessions on this replica served by `provider` with `model` (the least-busy strategy). */
+  busy (provider: string, model: string | undefined): number {
+    return this.#busy.get(targetOf(provider, model)) ?? 0
   }
 
   /** Frames and bytes since registration, ended and live sessions together, by provider. */

@@ -17,6 +17,7 @@ import { Relay, type CloseRecord, type LegStats, type Legs } from './relay.js'
 import { Tap } from './tap.js'
 import { CLOSE } from './close-codes.js'
 import type { Resolution } from '../providers/registry.js'
+import type { Attempt } from '../upstream/failover.js'
 import { emptyTotals, type UsageRecord, type UsageTotals } from '../usage/records.js'
 
 export interface SessionOptions {
@@ -62,6 +63,8 @@ export interface SessionInit {
   hangup?: () => Promise<unknown>
   /** A provider leg that outlives its connections (Gemini's resumption): its reconnects go in the summary. */
   resumable?: { readonly reconnects: number }
+  /** The dials made to open it (failover): in the summary when there was more than one. */
+  attempts?: Attempt[]
 }
 
 /** What a session was and how it ended; logged once at info level when it ends. */
@@ -86,6 +89,8 @@ export interface SessionSummary extends CloseRecord {
   usageFinal?: boolean
   /** New provider connections the session was resumed on (Gemini Live's goAway, a changed setup, a dropped connection). */
   reconnects?: number
+  /** The targets tried before one served (failover), when there was more than one attempt: provider, model, outcome, ms. */
+  attempts?: Attempt[]
 }
 
 const UNMETERED: Readonly<UsageTotals> = Object.freeze(emptyTotals())
@@ -117,6 +122,7 @@ export class RealtimeSession implements PolicySession {
   readonly #slots: Slots | undefined
   readonly #hangup: (() => Promise<unknown>) | undefined
   readonly #resumable: { readonly reconnects: number } | undefined
+  readonly #attempts: Attempt[] | undefined
   readonly #relay: Legs
   readonly #client: WebSocket | undefined
   readonly #upstream: WebSocket
@@ -151,6 +157,7 @@ export class RealtimeSession implements PolicySession {
     this.#slots = init.slots
     this.#hangup = init.hangup
     this.#resumable = init.resumable
+    this.#attempts = init.attempts !== undefined && init.attempts.length > 1 ? init.attempts : undefined
     this.requestId = init.requestId
     this.credential = init.credential
     this.metered = init.metered
@@ -398,6 +405,7 @@ export class RealtimeSession implements PolicySession {
     const final = this.#meter?.final
     if (final !== undefined) summary.usageFinal = final
     if (this.#resumable !== undefined) summary.reconnects = this.#resumable.reconnects
+    if (this.#attempts !== undefined) summary.attempts = this.#attempts
     this.#summary = summary
     this.#parentLog.info({ ...this.#bindings(), summary }, 'realtime session ended')
     this.#hub.ended(summary, this)

@@ -9,6 +9,7 @@ import type { PluginState } from '../state.js'
 import type { CallStore } from '../store/types.js'
 import type { HttpAnswer } from '../upstream/http-client.js'
 import { attachSideband, type SidebandOptions } from './sideband.js'
+import type { Attempt } from '../upstream/failover.js'
 
 /** The options creating a session reads. */
 export interface CreateOptions extends SlotOptions, SidebandOptions {
@@ -17,8 +18,18 @@ export interface CreateOptions extends SlotOptions, SidebandOptions {
 
 export interface Created {
   answer: HttpAnswer
+  /** The key of the target that answered, to redact from what is relayed. */
+  apiKey: string | undefined
   /** The id registered and metered; undefined when the provider refused or answered without a usable one. */
   id?: string
+}
+
+/** The answer to relay, the target that gave it, and the attempts (failover) it took. */
+export interface CreateAnswer {
+  answer: HttpAnswer
+  resolution: Resolution
+  apiKey: string | undefined
+  attempts: Attempt[]
 }
 
 /** What the log lines call the session and the place of its id in the provider's answer. */
@@ -30,20 +41,22 @@ export interface Naming {
 }
 
 /**
- * Sends the create (`send`), reads the id from the provider's answer (`idOf`), registers it and attaches the
- * sideband, which `hangup(id)` ends the call for when it is cut. Slots are given back on every other path.
+ * Sends the create (`send`, which may fail over across the model's targets), reads the id from the answer
+ * (`idOf`), registers it with the target that served and attaches the sideband, which `hangup(resolution, id)`
+ * ends the call for when it is cut. Slots are given back on every other path.
  */
 export async function createSession (
-  state: PluginState, options: CreateOptions, request: FastifyRequest, reply: FastifyReply, resolution: Resolution, protocol: Protocol,
-  what: Naming, send: () => Promise<HttpAnswer>, idOf: (answer: HttpAnswer) => string | undefined, hangup: (id: string) => Promise<{ answer: HttpAnswer }>
+  state: PluginState, options: CreateOptions, request: FastifyRequest, reply: FastifyReply, protocol: Protocol, what: Naming,
+  send: () => Promise<CreateAnswer>, idOf: (answer: HttpAnswer) => string | undefined, hangup: (resolution: Resolution, id: string) => Promise<{ answer: HttpAnswer }>
 ): Promise<Created> {
   const signaling = options.signaling as NonNullable<CreateOptions['signaling']>
   const { credential } = request.realtime
   const slots = await acquireSlots(options, request, reply, credential)
-  let answer: HttpAnswer
+  let sent: CreateAnswer
   let id: string | undefined
   try {
-    answer = await send()
+    sent = await send()
+    const { answer, resolution } = sent
     id = answer.statusCode < 300 ? idOf(answer) : undefined
     if (id !== undefined) {
       const { provider, model, requestedModel } = resolution
@@ -54,18 +67,19 @@ export async function createSession (
     slots.release()
     throw err
   }
+  const { answer, resolution, apiKey, attempts } = sent
   if (id === undefined) {
     slots.release()
     if (answer.statusCode < 300) request.log.warn(`the provider answered the ${what.name} without a usable ${what.idIn}; it is not metered`)
-    return { answer }
+    return { answer, apiKey }
   }
-  request.log.info({ callId: id, provider: resolution.provider.name, model: resolution.model }, `${what.name} created`)
+  request.log.info({ callId: id, provider: resolution.provider.name, model: resolution.model, ...(attempts.length > 1 ? { attempts } : {}) }, `${what.name} created`)
   const created = id
   const end = async (): Promise<void> => {
-    const { answer } = await hangup(created)
+    const { answer } = await hangup(resolution, created)
     if (answer.statusCode >= 300) throw new Error(`the provider answered the hangup with HTTP ${answer.statusCode}`)
   }
-  if (signaling.sideband) attachSideband(state, options, request, { ...resolution, callId: id }, credential, slots, protocol, end)
+  if (signaling.sideband) attachSideband(state, options, request, { ...resolution, callId: id }, credential, slots, protocol, end, attempts)
   else slots.release()
-  return { answer, id }
+  return { answer, apiKey, id }
 }

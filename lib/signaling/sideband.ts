@@ -8,6 +8,7 @@ import { RealtimeSession, type SessionOptions } from '../session/session.js'
 import type { PluginState } from '../state.js'
 import { realtime } from '../protocols/realtime.js'
 import type { Protocol } from '../protocols/types.js'
+import type { Attempt } from '../upstream/failover.js'
 
 /** The options a call's sideband session reads. */
 export interface SidebandOptions extends SessionOptions {
@@ -21,9 +22,9 @@ export interface SidebandOptions extends SessionOptions {
  */
 export function attachSideband (
   state: PluginState, options: SidebandOptions, request: FastifyRequest, resolution: Resolution, credential: string | undefined, slots: Slots,
-  protocol: Protocol = realtime, hangup?: () => Promise<unknown>
+  protocol: Protocol = realtime, hangup?: () => Promise<unknown>, attempts?: Attempt[]
 ): void {
-  attach(state, options, request, resolution, credential, slots, protocol, hangup).catch((err: unknown) => {
+  attach(state, options, request, resolution, credential, slots, protocol, hangup, attempts).catch((err: unknown) => {
     request.log.warn({ err, callId: resolution.callId }, 'could not attach to the call\'s sideband; its usage is not metered')
     slots.release()
   })
@@ -31,12 +32,12 @@ export function attachSideband (
 
 async function attach (
   state: PluginState, options: SidebandOptions, request: FastifyRequest, resolution: Resolution, credential: string | undefined, slots: Slots,
-  protocol: Protocol, hangup: (() => Promise<unknown>) | undefined
+  protocol: Protocol, hangup: (() => Promise<unknown>) | undefined, attempts: Attempt[] | undefined
 ): Promise<void> {
   if (state.closing) throw new ShuttingDownError()
   const { dialer, hub } = state
   const upstream = await dialer.dial(resolution.provider.name, await dialer.target(request, resolution), new AbortController())
-  const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: Date.now(), credential, slots, metered: options.metering, hangup }
+  const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: Date.now(), credential, slots, metered: options.metering, hangup, attempts }
   // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as the call
   new RealtimeSession(undefined, upstream, init, options)
   upstream.resume()

@@ -92,7 +92,12 @@ export function dial (target: UpstreamTarget, options: DialOptions): Promise<Web
         readBody(res).then((text) => fail(rejection(status, redact(text, secrets), res)))
       } else {
         res.resume()
-        fail(new UpstreamUnavailableError(provider, `the provider answered HTTP ${status}`))
+        // The status and Retry-After stay on the error: failover tells a 503 from a network error by them.
+        const err: Error & { providerStatus?: number, retryAfter?: string } = new UpstreamUnavailableError(provider, `the provider answered HTTP ${status}`)
+        err.providerStatus = status
+        const retryAfter = res.headers['retry-after']
+        if (retryAfter !== undefined) err.retryAfter = retryAfter
+        fail(err)
       }
     }
     // The client learns that the provider could not be reached, never where it is (an address, a port, a TLS

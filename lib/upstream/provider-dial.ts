@@ -6,6 +6,7 @@ import { dial } from './dial.js'
 import { UpstreamTimeoutError } from '../errors.js'
 import { upstreamHeaders } from './headers.js'
 import type { Resolution } from '../providers/registry.js'
+import { outcomeOf, retryable, type Attempt, type AttemptOutcome, type FailoverSettings, type TargetHealth } from './failover.js'
 import type { UpstreamTarget } from '../providers/types.js'
 
 export interface ProviderTarget {
@@ -25,6 +26,20 @@ export interface ProviderDialOptions {
 /** A finished dial: `ok`, or why not (`timeout`, `rejected`, `unavailable`, `aborted`), and how long it took. */
 export type DialReport = (provider: string, seconds: number, outcome: string) => void
 
+/** One attempt of a failover (every dial of a session is one): its provider and outcome. */
+export type AttemptReport = (provider: string, outcome: AttemptOutcome) => void
+
+/** A dial that opened: the socket, the target that served, what it was dialled with, and the attempts made. */
+export interface Opened {
+  upstream: WebSocket
+  resolution: Resolution
+  prepared: ProviderTarget
+  attempts: Attempt[]
+}
+
+/** The last failure when no target opened, with every attempt made. */
+export type FailedDial = Error & { attempts?: Attempt[] }
+
 /** The metrics label for a failed dial. */
 function dialOutcome (err: { code?: string }, aborted: boolean): string {
   if (aborted) return 'aborted'
@@ -37,10 +52,46 @@ export class ProviderDialer {
   readonly #inflight = new Set<AbortController>()
   readonly #options: ProviderDialOptions
   readonly #report: DialReport
+  readonly #attempted: AttemptReport
 
-  constructor (options: ProviderDialOptions, report: DialReport) {
+  constructor (options: ProviderDialOptions, report: DialReport, attempted: AttemptReport) {
     this.#options = options
     this.#report = report
+    this.#attempted = attempted
+  }
+
+  /**
+   * Dials `order`'s targets in turn until one opens: a retryable failure cools the target down and moves on, any
+   * other failure, or the last, is thrown with the attempts made. `controller` aborts the whole (a client that
+   * leaves, shutdown).
+   */
+  async dialAny (request: FastifyRequest, order: readonly Resolution[], controller: AbortController, failover: FailoverSettings, health: TargetHealth): Promise<Opened> {
+    const attempts: Attempt[] = []
+    let failure: unknown
+    for (const resolution of order) {
+      const started = performance.now()
+      const { name } = resolution.provider
+      try {
+        const prepared = await this.target(request, resolution)
+        const upstream = await this.dial(name, prepared, controller)
+        health.succeeded(resolution)
+        attempts.push({ provider: name, model: resolution.model, outcome: 'ok', ms: Math.round(performance.now() - started) })
+        this.#attempted(name, 'ok')
+        return { upstream, resolution, prepared, attempts }
+      } catch (err) {
+        if (controller.signal.aborted) throw err
+        const outcome = outcomeOf(err as { code?: string, statusCode?: number, providerStatus?: number })
+        attempts.push({ provider: name, model: resolution.model, outcome, ms: Math.round(performance.now() - started) })
+        this.#attempted(name, outcome)
+        failure = err
+        if (!retryable(failover, outcome)) break
+        health.failed(resolution, failover.cooldown, (err as { retryAfter?: string }).retryAfter)
+        if (resolution !== order.at(-1)) request.log.warn({ provider: name, model: resolution.model, outcome }, 'provider failed; trying the next target')
+      }
+    }
+    // Not retryable, or the last target failed too (attemptOrder gives one at least).
+    (failure as FailedDial).attempts = attempts
+    throw failure
   }
 
   /** Reads the provider key (calling it when it is a function) and builds where to dial, with the forwarded headers. */

@@ -32,6 +32,7 @@ export interface Metrics {
   usage (record: UsageRecord): void
   ended (summary: { provider: string, by: string }): void
   dialed (provider: string, seconds: number, outcome: string): void
+  attempted (provider: string, outcome: string): void
 }
 
 const METRICS_OPTION_NAMES = ['registry', 'prefix', 'route'] as const satisfies ReadonlyArray<keyof MetricsOptions>
@@ -92,6 +93,7 @@ export function createMetrics (options: MetricsOptions, hub: MetricsSource): Met
   }
   trafficCounter('frames')
   trafficCounter('bytes')
+  const attempts = new Counter({ name: `${prefix}upstream_attempts_total`, help: 'Attempts to open a session at a provider (failover included), by outcome', labelNames: ['provider', 'outcome'], registers })
   const tokens = new Counter({ name: `${prefix}tokens_total`, help: 'Tokens reported by providers', labelNames: ['provider', 'model', 'direction'], registers })
   const seconds = new Counter({ name: `${prefix}billed_seconds_total`, help: 'Seconds billed by duration (per-minute sessions, transcription seconds)', labelNames: ['provider', 'model', 'kind'], registers })
   const cost = new Counter({ name: `${prefix}cost_usd_total`, help: 'Cost in USD computed from the pricing option', labelNames: ['provider', 'model'], registers })
@@ -121,6 +123,9 @@ export function createMetrics (options: MetricsOptions, hub: MetricsSource): Met
     dialed (provider, took, outcome) {
       dial.observe({ provider, outcome }, took)
       if (outcome !== 'ok') sessions.inc({ provider, outcome })
+    },
+    attempted (provider, outcome) {
+      attempts.inc({ provider, outcome })
     }
   }
 }

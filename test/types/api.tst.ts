@@ -5,6 +5,7 @@ import realtimeProxy, {
   MemoryStore,
   ProviderRegistry,
   RedisStore,
+  type Attempt,
   type CallRecord,
   type Lease,
   type RealtimeDecorator,
@@ -25,6 +26,7 @@ test('register takes the options; the decorators are typed', async () => {
   expect(app.realtime.providers).type.toBe<ProviderRegistry>()
   expect(app.realtime.sessions).type.toBe<ReadonlyMap<string, RealtimeSession>>()
   expect(app.realtime.stats()).type.toBe<RealtimeStats>()
+  expect(app.realtime.stats().cooling).type.toBe<Record<string, number> | undefined>()
   app.get('/', async (request: FastifyRequest) => {
     expect(request.realtime).type.toBe<RealtimeRequest>()
     expect(request.realtime.credential).type.toBe<string | undefined>()
@@ -63,6 +65,16 @@ test('options: Gemini Live on the Gemini API and on Vertex AI', () => {
   expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({ providers: { gemini: { startTimeout: '5s' } } })
 })
 
+test('options: several deployments per model and how they fail over', () => {
+  expect<RealtimeProxyOptions>().type.toBeAssignableFrom({
+    providers: { east: { apiKey: 'k' }, west: { apiKey: 'k' } },
+    models: { voice: { targets: [{ provider: 'east', model: 'm', weight: 3 }, { provider: 'west' }], strategy: 'weighted' as const } },
+    failover: { maxAttempts: 2, cooldown: 10_000, retryOn: ['429' as const, '5xx' as const] }
+  })
+  expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({ providers: { a: {} }, models: { voice: { targets: [{ provider: 'a' }], strategy: 'random' } } })
+  expect<RealtimeProxyOptions>().type.not.toBeAssignableFrom({ providers: { a: {} }, failover: { retryOn: ['4xx'] } })
+})
+
 test('hooks see typed sessions, events, records and summaries', () => {
   const options: RealtimeProxyOptions = {
     providers: { openai: {} },
@@ -82,6 +94,7 @@ test('hooks see typed sessions, events, records and summaries', () => {
       expect(summary.usage.costUSD).type.toBe<number>()
       expect(summary.usageFinal).type.toBe<boolean | undefined>()
       expect(summary.reconnects).type.toBe<number | undefined>()
+      expect(summary.attempts).type.toBe<Attempt[] | undefined>()
     }
   }
   expect(options).type.toBe<RealtimeProxyOptions>()

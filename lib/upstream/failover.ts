@@ -1,0 +1,133 @@
+// Failover across the deployments of a model, before anything reaches the client: the route's targets in the
+// order its strategy gives (targets cooling down after a failure last), an attempt each until one answers, at
+// most `maxAttempts`. A retryable failure (429, 5xx, a network error, no answer in time) moves to the next target
+// and cools the failed one down; any other refusal (400, 401, 403, 404, ...) is the client's answer at once,
+// so a broken key is never hidden behind a fallback. Health is per replica: no coordination is needed.
+import { InvalidOptionError } from '../errors.js'
+import type { Plan, Resolution } from '../providers/registry.js'
+import { refuseUnknownKeys } from '../validate.js'
+
+/** The failures that move on to the next target. */
+export type RetryOn = '429' | '5xx' | 'network' | 'timeout'
+
+export interface FailoverOptions {
+  /** Attempts per session, the first included. Default 3. */
+  maxAttempts?: number
+  /** Milliseconds a target that failed is tried last (longer when the provider's Retry-After says so). Default 30 000. */
+  cooldown?: number
+  /** Which failures move on. Default all four: `['429', '5xx', 'network', 'timeout']`. */
+  retryOn?: RetryOn[]
+}
+
+export interface FailoverSettings {
+  maxAttempts: number
+  cooldown: number
+  retryOn: ReadonlySet<RetryOn>
+}
+
+export const DEFAULT_MAX_ATTEMPTS = 3
+export const DEFAULT_COOLDOWN = 30_000
+const RETRY_ON: readonly RetryOn[] = ['429', '5xx', 'network', 'timeout']
+
+/** How one attempt ended: `ok`, a retryable failure (`rate_limited`, `server_error`, `network`, `timeout`), or not. */
+export type AttemptOutcome = 'ok' | 'rate_limited' | 'server_error' | 'network' | 'timeout' | 'rejected' | 'error'
+
+/** One attempt, as the summary lists it. */
+export interface Attempt {
+  provider: string
+  model?: string
+  outcome: AttemptOutcome
+  ms: number
+}
+
+const RETRYABLE: Readonly<Record<AttemptOutcome, RetryOn | undefined>> = {
+  ok: undefined, rejected: undefined, error: undefined, rate_limited: '429', server_error: '5xx', network: 'network', timeout: 'timeout'
+}
+
+export function failoverSettings (given: FailoverOptions | undefined): FailoverSettings {
+  if (given !== undefined && (given === null || typeof given !== 'object')) throw new InvalidOptionError('"failover" must be an object such as { maxAttempts: 3, cooldown: 30000 }')
+  const { maxAttempts = DEFAULT_MAX_ATTEMPTS, cooldown = DEFAULT_COOLDOWN, retryOn = RETRY_ON } = given ?? {}
+  if (given !== undefined) refuseUnknownKeys(given, ['maxAttempts', 'cooldown', 'retryOn'], 'failover.')
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new InvalidOptionError('failover.maxAttempts must be a positive integer (the first attempt included)')
+  if (!Number.isInteger(cooldown) || cooldown < 0) throw new InvalidOptionError('failover.cooldown must be a non-negative integer (milliseconds)')
+  if (!Array.isArray(retryOn) || retryOn.some((r) => !RETRY_ON.includes(r))) {
+    throw new InvalidOptionError(`failover.retryOn must list some of ${RETRY_ON.map((r) => `"${r}"`).join(', ')}`)
+  }
+  return { maxAttempts, cooldown, retryOn: new Set(retryOn) }
+}
+
+const keyOf = (resolution: Resolution): string => `${resolution.provider.name}/${resolution.model ?? ''}`
+
+/** Targets that failed, and until when they are tried last. */
+export class TargetHealth {
+  readonly #until = new Map<string, number>()
+  readonly #now: () => number
+
+  constructor (now: () => number = Date.now) {
+    this.#now = now
+  }
+
+  /** Cools `resolution` down for `cooldown` ms, or for the provider's Retry-After when longer. */
+  failed (resolution: Resolution, cooldown: number, retryAfter: string | undefined): void {
+    const seconds = retryAfter === undefined ? Number.NaN : Number(retryAfter)
+    const asked = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter ?? '') - this.#now()
+    this.#until.set(keyOf(resolution), this.#now() + Math.max(cooldown, Number.isFinite(asked) ? asked : 0))
+  }
+
+  succeeded (resolution: Resolution): void {
+    this.#until.delete(keyOf(resolution))
+  }
+
+  cooling (resolution: Resolution): boolean {
+    const until = this.#until.get(keyOf(resolution))
+    if (until === undefined) return false
+    if (until > this.#now()) return true
+    this.#until.delete(keyOf(resolution))
+    return false
+  }
+
+  /** Milliseconds each cooling target (`provider/model`) has left. */
+  snapshot (): Record<string, number> {
+    const now = this.#now()
+    const out: Record<string, number> = {}
+    for (const [key, until] of this.#until) if (until > now) out[key] = until - now
+    return out
+  }
+}
+
+/**
+ * The order to try `plan`'s targets in: by strategy, then the healthy before the cooling (tried anyway when
+ * nothing else is left), at most `maxAttempts`.
+ */
+export function attemptOrder (plan: Plan, health: TargetHealth, maxAttempts: number, busy: (resolution: Resolution) => number, random: () => number = Math.random): Resolution[] {
+  let order = plan.resolutions.map((resolution, i) => ({ resolution, weight: plan.weights[i] as number, busy: 0 }))
+  if (plan.strategy === 'weighted' && order.length > 1) {
+    const total = order.reduce((sum, t) => sum + t.weight, 0)
+    let pick = random() * total
+    const first = order.findIndex((t) => (pick -= t.weight) < 0)
+    const chosen = first === -1 ? order.length - 1 : first
+    order = [order[chosen] as typeof order[number], ...order.filter((_, i) => i !== chosen)]
+  } else if (plan.strategy === 'least-busy') {
+    for (const t of order) t.busy = busy(t.resolution)
+    order = order.sort((a, b) => a.busy - b.busy) // stable: ties keep the route's order
+  }
+  const healthy = order.filter((t) => !health.cooling(t.resolution))
+  const cooling = order.filter((t) => health.cooling(t.resolution))
+  return [...healthy, ...cooling].slice(0, maxAttempts).map((t) => t.resolution)
+}
+
+/** The outcome of a failed websocket dial or signaling request. */
+export function outcomeOf (err: { code?: string, statusCode?: number, providerStatus?: number }): AttemptOutcome {
+  if (err.code === 'FST_REALTIME_UPSTREAM_TIMEOUT') return 'timeout'
+  if (err.code === 'FST_REALTIME_UPSTREAM_REJECTED' || err.providerStatus !== undefined) {
+    const status = err.providerStatus ?? err.statusCode as number
+    return status === 429 ? 'rate_limited' : status >= 500 ? 'server_error' : 'rejected'
+  }
+  return err.code === 'FST_REALTIME_UPSTREAM_UNAVAILABLE' ? 'network' : 'error'
+}
+
+/** Whether an attempt that ended with `outcome` moves on to the next target. */
+export function retryable (settings: FailoverSettings, outcome: AttemptOutcome): boolean {
+  const kind = RETRYABLE[outcome]
+  return kind !== undefined && settings.retryOn.has(kind)
+}
