@@ -98,6 +98,21 @@ t.test('gemini: dials the BidiGenerateContent path on the base URL\'s host, the 
   })
 })
 
+t.test('Gemini\'s own settings pass through session.gemini (a live-translate model\'s target language, proactivity); the model and resumption stay the codec\'s', async (t) => {
+  const { ws, conn, upstream } = await configured(t, {
+    gemini: { generationConfig: { translationConfig: { targetLanguageCode: 'fr' }, thinkingConfig: { thinkingBudget: 0 } }, proactivity: { proactiveAudio: true }, model: 'models/other', sessionResumption: { handle: 'forged' } }
+  })
+  const { setup } = received(conn)[0]
+  t.same(setup.generationConfig, { responseModalities: ['AUDIO'], speechConfig: { voiceConfig: { prebuiltVoiceConfig: { voiceName: 'Zephyr' } } }, translationConfig: { targetLanguageCode: 'fr' }, thinkingConfig: { thinkingBudget: 0 } })
+  t.same(setup.proactivity, { proactiveAudio: true })
+  t.equal(setup.model, 'models/gemini-3.8-live')
+  t.same(setup.sessionResumption, { transparent: true })
+  ws.send(JSON.stringify({ type: 'session.update', session: { gemini: { generationConfig: { translationConfig: { targetLanguageCode: 'de' } } } } }))
+  const second = await upstream.next()
+  await until(() => second.frames.length >= 1, 'the new setup')
+  t.same(received(second)[0].setup.generationConfig.translationConfig, { targetLanguageCode: 'de' }, 'a new target language: a new setup on a resumed connection')
+})
+
 t.test('input audio: 24 kHz PCM16 resampled to 16 kHz, labelled audio/pcm;rate=16000, two thirds of the length, no aliasing', async (t) => {
   const { url, upstream } = await proxyTo(t)
   const ws = await open(t, url)

@@ -69,7 +69,8 @@ export function answersInAudio (session: Json): boolean {
 /**
  * Gemini's `setup` for `session`, resuming `handle` when there is one. Resumption is always asked for (with
  * `transparent`, so Gemini says which client messages a handle covers); transcriptions of the model's audio
- * always, since OpenAI clients show them; a sliding context window, so the session is not capped at 15 minutes.
+ * always, since OpenAI clients show them; a sliding context window, so the session is not capped at 15 minutes;
+ * and whatever `session.gemini` holds.
  */
 export function buildSetup (session: Json, model: string, handle: string | undefined): Json {
   const audio = session.audio as Json
@@ -98,6 +99,12 @@ export function buildSetup (session: Json, model: string, handle: string | undef
   // Without it Gemini ends an audio session at 15 minutes whatever the connections: older turns are summarised
   // out of the context window instead.
   setup.contextWindowCompression = { slidingWindow: {} }
+  // Gemini's own settings that OpenAI has no word for (a live-translate model's translationConfig, thinking,
+  // proactivity, affective dialog) come as `session.gemini`, merged in; the model and resumption stay the codec's.
+  if (isObject(session.gemini)) {
+    const { model: _model, sessionResumption: _resumption, ...own } = session.gemini
+    merge(setup, structuredClone(own))
+  }
   return setup
 }
 
