@@ -40,6 +40,7 @@ export type {
   ApiKey, CodecSettings, Endpoint, HttpTarget, ModelRoute, ModelTarget, Plan, Provider, ProviderConfig, ProviderType, RegistryOptions, Resolution, RouteQuery,
   RouteStrategy, TargetRequest, UpstreamTarget
 } from './providers/registry.js'
+export { OPENAI_TO_GEMINI_VOICES } from './codecs/gemini/voices.js'
 export { DEFAULT_COOLDOWN, DEFAULT_MAX_ATTEMPTS, type Attempt, type AttemptOutcome, type FailoverOptions, type RetryOn } from './upstream/failover.js'
 export type { CloseRecord, LegStats, Side } from './session/relay.js'
 export type { RealtimeSession, SessionSummary } from './session/session.js'

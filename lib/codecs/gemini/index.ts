@@ -4,9 +4,6 @@ import type WebSocket from 'ws'
 import type { Resolution } from '../../providers/registry.js'
 import { GeminiLeg } from './leg.js'
 
-export { GeminiLeg } from './leg.js'
-export { OPENAI_TO_GEMINI_VOICES } from './voices.js'
-
 /** The leg of a session routed to a provider with the Gemini codec. */
 export function geminiLeg (upstream: WebSocket, resolution: Resolution, redial: () => Promise<WebSocket>, log: FastifyBaseLogger): GeminiLeg {
   const { provider, model, requestedModel } = resolution
