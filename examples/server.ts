@@ -149,7 +149,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   const port = Number(process.env.PORT ?? 3000)
   await app.listen({ port, host: process.env.HOST ?? '127.0.0.1' })
-  const live = models.filter((m) => m.provider !== 'simulator').map((m) => m.label)
+  const live = models.filter((m) => !m.provider.startsWith('simulator')).map((m) => m.label)
   app.log.info(live.length === 0
     ? 'no provider key set: the demo runs on the embedded simulator (set OPENAI_API_KEY and restart to talk to OpenAI)'
     : `live providers: ${live.join(', ')} (and the simulator)`)
