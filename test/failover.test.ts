@@ -257,6 +257,28 @@ t.test('signaling: client_secrets, calls and GPT-Live\'s WebRTC create fail over
   t.equal(failed.headers.get('retry-after'), '5')
 })
 
+t.test('signaling skips a target without the endpoint (xAI has no calls); with none that has it, 501 as before', async (t) => {
+  const b = await fakeUpstream(t, { http: (_req, res) => { res.writeHead(201, { 'content-type': 'application/sdp', location: '/v1/realtime/calls/rtc_b_123456789' }).end('v=0 answer') } })
+  const proxy = await startProxy(t, {
+    providers: { x: { type: 'xai', apiKey: 'xai-key-0000000' }, b: { type: 'openai-compatible', baseURL: `${b.url}/v1`, apiKey: 'sk-b-0000000' } },
+    models: { voice: { targets: [{ provider: 'x' }, { provider: 'b' }] }, grok: { targets: [{ provider: 'x' }] } },
+    signaling: { sideband: false }
+  })
+  const base = proxy.url.replace('ws://', 'http://')
+  const offer = (model: string): FormData => {
+    const form = new FormData()
+    form.set('sdp', 'v=0 offer')
+    form.set('session', JSON.stringify({ model }))
+    return form
+  }
+  const call = await fetch(`${base}/v1/realtime/calls`, { method: 'POST', body: offer('voice') })
+  t.equal(call.status, 201, 'b served: x was never asked')
+  t.equal(b.posts.length, 1)
+  const none = await fetch(`${base}/v1/realtime/calls`, { method: 'POST', body: offer('grok') })
+  t.equal(none.status, 501)
+  t.match(await none.json(), { code: 'FST_REALTIME_NOT_SUPPORTED' })
+})
+
 t.test('options: targets, strategies and failover settings are checked at registration', async (t) => {
   const providers = { a: { apiKey: 'k', baseURL: 'http://a.example' }, b: { apiKey: 'k', baseURL: 'http://b.example' } }
   const cases: Array<[object, string]> = [

@@ -68,6 +68,15 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     return { target, apiKey }
   }
 
+  /**
+   * The targets that have `endpoint` (a model's deployments may include a provider without WebRTC, such as xAI for
+   * calls); when none has it, all of them, so the first answers 501 as a single target would.
+   */
+  function serving (order: Resolution[], endpoint: Endpoint): Resolution[] {
+    const able = order.filter((r) => r.provider.endpoint(endpoint, undefined) !== undefined)
+    return able.length > 0 ? able : order
+  }
+
   /** `translation`: the translations route, whose session names its model at `session.model` and has no type. */
   async function clientSecrets (request: FastifyRequest, reply: FastifyReply, translation: boolean): Promise<FastifyReply> {
     if (!isObject(request.body)) throw new BadBodyError('send a JSON object such as {"session":{"type":"realtime","model":"gpt-realtime"}}')
@@ -78,7 +87,7 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     const holder = translation ? session : modelHolder(session)
     const model = modelOf(holder, transcription ? 'session.audio.input.transcription.model' : 'session.model')
     const query = { provider: readQuery(request.query).provider, model, intent: transcription ? 'transcription' : undefined }
-    const order = attempts(state, settings.failover, translation ? { ...query, protocol: 'translation' } : query, false)
+    const order = serving(attempts(state, settings.failover, translation ? { ...query, protocol: 'translation' } : query, false), translation ? 'translations/client_secrets' : 'client_secrets')
     const asked = body.expires_after
     if (asked !== undefined && (!isObject(asked) || (asked.seconds !== undefined && (typeof asked.seconds !== 'number' || !(asked.seconds > 0))))) {
       throw new BadBodyError('"expires_after" must be { "anchor": "created_at", "seconds": <number> }')
@@ -106,7 +115,7 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
   async function offer (request: FastifyRequest, protocol: 'realtime' | 'translation') {
     const { sdp, session } = await readOffer(request)
     const query = readQuery(request.query)
-    const order = attempts(state, settings.failover, { provider: query.provider, model: modelOf(session, 'session.model') ?? query.model, protocol }, false)
+    const order = serving(attempts(state, settings.failover, { provider: query.provider, model: modelOf(session, 'session.model') ?? query.model, protocol }, false), protocol === 'realtime' ? 'calls' : 'translations/calls')
     const first = order[0] as Resolution
     const forwarded = { ...(protocol === 'realtime' ? { type: 'realtime' } : {}), ...session, ...(first.model === undefined ? {} : { model: first.model }) }
     const decided = signaling.onSession === undefined ? forwarded : await signaling.onSession(forwarded, request)
