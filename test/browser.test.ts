@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Page } from 'playwright-core'
 import { buildServer } from '../examples/server.js'
+import type { RealtimeSession } from '../lib/index.js'
 import { tone } from '../lib/simulator/audio.js'
 import { until } from './helpers.js'
 
@@ -64,6 +65,16 @@ async function demoPage (t: { teardown: (fn: () => unknown) => void }, token: st
   await page.goto(`http://127.0.0.1:${port}${path}#token=${token}`)
   await page.waitForSelector('[data-testid=model] option', { state: 'attached' })
   return { app, page, errors }
+}
+
+/** Picks `label` in the page, without the microphone, connects, and resolves with the server's session. */
+async function connectChoice (app: FastifyInstance, page: Page, label: string): Promise<RealtimeSession | undefined> {
+  await page.selectOption('[data-testid=model]', { label })
+  await page.uncheck('[data-testid=mic]')
+  await page.click('[data-testid=connect]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'connected', undefined, { timeout: 15_000 })
+  await until(() => app.realtime.sessions.size === 1, `the ${label} session`)
+  return [...app.realtime.sessions.values()][0]
 }
 
 t.test('the demo page talks to the simulator through the proxy', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install Debian's chromium package (.ci/run does) to run the browser test` }, async (t) => {
@@ -132,12 +143,7 @@ t.test('without a microphone, the sample button speaks a bundled sentence; the s
 t.test('the demo page holds a GPT-Live session on the simulator: session.start routed by its model, the sample answered, usage shown', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}` }, async (t) => {
   const { app, page, errors } = await demoPage(t, 'live-test-token')
   const ended: Array<{ model?: string, usageFinal?: boolean, usage: { durationSeconds: number } }> = []
-  await page.selectOption('[data-testid=model]', { label: 'Simulator GPT-Live (no key) · gpt-live-1' })
-  await page.uncheck('[data-testid=mic]')
-  await page.click('[data-testid=connect]')
-  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'connected', undefined, { timeout: 15_000 })
-  await until(() => app.realtime.sessions.size === 1, 'the GPT-Live session')
-  const session = [...app.realtime.sessions.values()][0]
+  const session = await connectChoice(app, page, 'Simulator GPT-Live (no key) · gpt-live-1')
   session?.ended.then((s) => ended.push(s), () => {})
   t.same([session?.provider, session?.model, session?.requestedModel], ['simulator', 'gpt-live-1', 'simulator/gpt-live-1'], 'routed by session.start\'s simulator/gpt-live-1')
   await page.click('[data-testid=sample]')
@@ -158,12 +164,7 @@ t.test('the demo page holds a GPT-Live session on the simulator: session.start r
 
 t.test('the demo page picks Gemini Live (the simulator, through the codec): the sample is heard at 16 kHz, answered, and billed as the server meters it', { skip: existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}` }, async (t) => {
   const { app, page, errors } = await demoPage(t, 'gemini-test-token')
-  await page.selectOption('[data-testid=model]', { label: 'Simulator Gemini Live (no key) · gemini-3.8-live' })
-  await page.uncheck('[data-testid=mic]')
-  await page.click('[data-testid=connect]')
-  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'connected', undefined, { timeout: 15_000 })
-  await until(() => app.realtime.sessions.size === 1, 'the Gemini session')
-  const session = [...app.realtime.sessions.values()][0]
+  const session = await connectChoice(app, page, 'Simulator Gemini Live (no key) · gemini-3.8-live')
   t.same([session?.provider, session?.model], ['simulator-gemini', 'gemini-3.8-live'])
   await page.click('[data-testid=sample]')
   await page.waitForFunction(() => document.querySelector('[data-role=assistant]')?.textContent?.includes('I heard') === true, undefined, { timeout: 20_000 })

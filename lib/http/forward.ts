@@ -4,8 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FormData } from 'undici'
 import { ShuttingDownError } from '../errors.js'
 import type { Provider, Resolution } from '../providers/registry.js'
-import { outcomeOf, retryable, type Attempt, type AttemptOutcome, type FailoverSettings } from '../upstream/failover.js'
-import type { FailedDial } from '../upstream/provider-dial.js'
+import { outcomeOf, statusOutcome, tryInTurn, type Attempt, type FailoverSettings, type Tried } from '../upstream/failover.js'
 import type { HttpTarget } from '../providers/types.js'
 import type { PluginState } from '../state.js'
 import { upstreamHeaders } from '../upstream/headers.js'
@@ -54,38 +53,18 @@ export function forwarder (state: PluginState, forwardHeaders: readonly string[]
   return {
     post,
     async postAny (request, order, build) {
-      const attempts: Attempt[] = []
-      const { health, hub } = state
-      let sent: Sent | undefined
-      let failure: unknown
-      for (const resolution of order) {
-        const { name } = resolution.provider
-        const started = performance.now()
-        let outcome: AttemptOutcome
-        let retryAfter: string | string[] | undefined
-        try {
-          const { target, apiKey, body, contentType } = await build(resolution)
-          const answer = await post(request, resolution.provider, target, apiKey, body, contentType)
-          const status = answer.statusCode
-          outcome = status === 429 ? 'rate_limited' : status >= 500 ? 'server_error' : status >= 400 ? 'rejected' : 'ok'
-          sent = { answer, resolution, apiKey, attempts }
-          retryAfter = answer.headers['retry-after']
-        } catch (err) {
-          outcome = outcomeOf(err as { code?: string })
-          sent = undefined
-          failure = err
-        }
-        attempts.push({ provider: name, model: resolution.model, outcome, ms: Math.round(performance.now() - started) })
-        hub.attempted(name, outcome)
-        if (outcome === 'ok') health.succeeded(resolution)
-        if (!retryable(failover, outcome)) break
-        health.failed(resolution, failover.cooldown, typeof retryAfter === 'string' ? retryAfter : undefined)
-        if (resolution !== order.at(-1)) request.log.warn({ provider: name, model: resolution.model, outcome }, 'provider failed; trying the next target')
-      }
-      // The answer that ended it (or the last target's), else the last failure.
-      if (sent !== undefined) return sent
-      ;(failure as FailedDial).attempts = attempts
-      throw failure
+      const { value, resolution, attempts } = await tryInTurn(order, failover, state.health, request.log, (provider, outcome) => state.hub.attempted(provider, outcome),
+        async (target): Promise<Tried<Pick<Sent, 'answer' | 'apiKey'>>> => {
+          try {
+            const { target: endpoint, apiKey, body, contentType } = await build(target)
+            const answer = await post(request, target.provider, endpoint, apiKey, body, contentType)
+            const retryAfter = answer.headers['retry-after']
+            return { outcome: statusOutcome(answer.statusCode), value: { answer, apiKey }, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined }
+          } catch (err) {
+            return { outcome: outcomeOf(err as { code?: string }), error: err }
+          }
+        })
+      return { ...value, resolution, attempts }
     },
     relay (reply, answer, apiKey) {
       const ok = answer.statusCode < 300

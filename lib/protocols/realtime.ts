@@ -1,6 +1,6 @@
 // OpenAI's Realtime protocol (GA), spoken by every provider here: routed by its upgrade request (`?model=`),
 // usage in `response.done` and in input-audio transcription `completed` events, errors as `error` events.
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { isObject, parseObject, type Json } from '../json.js'
 import type { Protocol, UsageReport } from './types.js'
 
@@ -32,6 +32,9 @@ function readUsage (data: Buffer): UsageReport | undefined {
   }
   return isObject(event.usage) ? { kind: 'transcription', itemId: event.item_id as string | undefined, usage: event.usage } : undefined
 }
+
+/** An id in OpenAI's shape (`item_...`, `resp_...`, `event_...`): the prefix and 15 random letters and digits. */
+export const newId = (prefix: string): string => `${prefix}_${randomBytes(11).toString('base64url').replaceAll(/[-_]/g, 'x')}`
 
 /** An `error` server event as OpenAI sends it. */
 export function errorEvent (code: string, message: string, clientEventId: unknown = null, param: string | null = null): Json {

@@ -5,6 +5,7 @@ import type { Metrics, Traffic } from '../usage/metrics.js'
 import { callHook } from './hooks.js'
 import type { RealtimeSession, SessionReporter, SessionSummary } from './session.js'
 import { addTotals, emptyTotals, type UsageRecord, type UsageTotals } from '../usage/records.js'
+import { targetKey } from '../upstream/failover.js'
 import type { FleetMessage } from '../store/types.js'
 
 type MaybePromise = void | Promise<void>
@@ -52,8 +53,6 @@ function addTo (totals: Map<string, Traffic>, provider: string, traffic: Traffic
   addTraffic(into, traffic)
 }
 
-const targetOf = (provider: string, model: string | undefined): string => `${provider}/${model ?? ''}`
-
 export class SessionHub implements SessionReporter {
   readonly live = new Map<string, RealtimeSession>()
   /** Live sessions by `provider/model`. */
@@ -77,7 +76,7 @@ export class SessionHub implements SessionReporter {
 
   started (session: RealtimeSession): void {
     this.live.set(session.id, session)
-    const target = targetOf(session.provider, session.model)
+    const target = targetKey(session.provider, session.model)
     this.#busy.set(target, (this.#busy.get(target) ?? 0) + 1)
     this.#heartbeat?.add(session)
     this.#started++
@@ -91,7 +90,7 @@ export class SessionHub implements SessionReporter {
 
   ended (summary: SessionSummary, session: RealtimeSession): void {
     this.live.delete(session.id)
-    const target = targetOf(session.provider, session.model)
+    const target = targetKey(session.provider, session.model)
     const busy = (this.#busy.get(target) as number) - 1
     if (busy === 0) this.#busy.delete(target)
     else this.#busy.set(target, busy)
@@ -130,7 +129,7 @@ export class SessionHub implements SessionReporter {
 
   /** Live sessions on this replica served by `provider` with `model` (the least-busy strategy). */
   busy (provider: string, model: string | undefined): number {
-    return this.#busy.get(targetOf(provider, model)) ?? 0
+    return this.#busy.get(targetKey(provider, model)) ?? 0
   }
 
   /** Frames and bytes since registration, ended and live sessions together, by provider. */

@@ -1,12 +1,9 @@
 // Shapes of OpenAI GA realtime server events, as the simulator sends them.
-import { randomBytes } from 'node:crypto'
-import { defaultRealtimeSession, TURN_DETECTION } from '../protocols/realtime.js'
-
-export const id = (prefix: string): string => `${prefix}_${randomBytes(11).toString('base64url').replace(/[-_]/g, 'x')}`
+import { defaultRealtimeSession, newId as id, TURN_DETECTION } from '../protocols/realtime.js'
 
 export type Json = Record<string, unknown>
 
-export { errorEvent } from '../protocols/realtime.js'
+export { errorEvent, newId as id } from '../protocols/realtime.js'
 export { merge } from '../json.js'
 
 /** The JSON body of OpenAI's HTTP errors (a refused handshake, a bad client_secrets request). */

@@ -3,6 +3,7 @@
 // most `maxAttempts`. A retryable failure (429, 5xx, a network error, no answer in time) moves to the next target
 // and cools the failed one down; any other refusal (400, 401, 403, 404, ...) is the client's answer at once,
 // so a broken key is never hidden behind a fallback. Health is per replica: no coordination is needed.
+import type { FastifyBaseLogger } from 'fastify'
 import { InvalidOptionError } from '../errors.js'
 import type { Plan, Resolution } from '../providers/registry.js'
 import { refuseUnknownKeys } from '../validate.js'
@@ -56,7 +57,9 @@ export function failoverSettings (given: FailoverOptions | undefined): FailoverS
   return { maxAttempts, cooldown, retryOn: new Set(retryOn) }
 }
 
-const keyOf = (resolution: Resolution): string => `${resolution.provider.name}/${resolution.model ?? ''}`
+/** A deployment's name in health, stats and the live-session counts: `provider/model`. */
+export const targetKey = (provider: string, model: string | undefined): string => `${provider}/${model ?? ''}`
+const keyOf = (resolution: Resolution): string => targetKey(resolution.provider.name, resolution.model)
 
 /** Targets that failed, and until when they are tried last. */
 export class TargetHealth {
@@ -111,17 +114,24 @@ export function attemptOrder (plan: Plan, health: TargetHealth, maxAttempts: num
     for (const t of order) t.busy = busy(t.resolution)
     order = order.sort((a, b) => a.busy - b.busy) // stable: ties keep the route's order
   }
-  const healthy = order.filter((t) => !health.cooling(t.resolution))
-  const cooling = order.filter((t) => health.cooling(t.resolution))
-  return [...healthy, ...cooling].slice(0, maxAttempts).map((t) => t.resolution)
+  const healthy: Resolution[] = []
+  const cooling: Resolution[] = []
+  for (const t of order) (health.cooling(t.resolution) ? cooling : healthy).push(t.resolution)
+  return [...healthy, ...cooling].slice(0, maxAttempts)
+}
+
+/** The outcome of a provider's HTTP status (a signaling answer, a refused handshake). */
+export function statusOutcome (status: number): AttemptOutcome {
+  return status === 429 ? 'rate_limited' : status >= 500 ? 'server_error' : status >= 400 ? 'rejected' : 'ok'
 }
 
 /** The outcome of a failed websocket dial or signaling request. */
 export function outcomeOf (err: { code?: string, statusCode?: number, providerStatus?: number }): AttemptOutcome {
   if (err.code === 'FST_REALTIME_UPSTREAM_TIMEOUT') return 'timeout'
   if (err.code === 'FST_REALTIME_UPSTREAM_REJECTED' || err.providerStatus !== undefined) {
-    const status = err.providerStatus ?? err.statusCode as number
-    return status === 429 ? 'rate_limited' : status >= 500 ? 'server_error' : 'rejected'
+    const outcome = statusOutcome(err.providerStatus ?? err.statusCode as number)
+    // A failure is never `ok`: a 3xx answer to a handshake is refused like a 4xx.
+    return outcome === 'ok' ? 'rejected' : outcome
   }
   return err.code === 'FST_REALTIME_UPSTREAM_UNAVAILABLE' ? 'network' : 'error'
 }
@@ -130,4 +140,49 @@ export function outcomeOf (err: { code?: string, statusCode?: number, providerSt
 export function retryable (settings: FailoverSettings, outcome: AttemptOutcome): boolean {
   const kind = RETRYABLE[outcome]
   return kind !== undefined && settings.retryOn.has(kind)
+}
+
+/** What one attempt came to: its outcome, and what to hand on (an open socket, an answer to relay) or to throw. */
+export type Tried<T> = { outcome: AttemptOutcome, retryAfter?: string } & ({ value: T } | { error: unknown })
+
+/** The last failure when no target served, with every attempt made. */
+export type FailedAttempts = Error & { attempts?: Attempt[] }
+
+/** What served: its value, the target, and every attempt made. */
+export interface Served<T> {
+  value: T
+  resolution: Resolution
+  attempts: Attempt[]
+}
+
+/**
+ * Tries `order`'s targets in turn (a websocket dial, a signaling request): a retryable outcome cools the target
+ * down and moves on; any other, or the last target's, ends it. Resolves with the value of the attempt that ended
+ * it (an answer may be a refusal to relay), else throws its error with the attempts made. An `attempt` that
+ * rejects (an aborted dial) ends it at once.
+ */
+export async function tryInTurn<T> (
+  order: readonly Resolution[], settings: FailoverSettings, health: TargetHealth, log: FastifyBaseLogger,
+  report: (provider: string, outcome: AttemptOutcome) => void, attempt: (resolution: Resolution) => Promise<Tried<T>>
+): Promise<Served<T>> {
+  const attempts: Attempt[] = []
+  let last: { tried: Tried<T>, resolution: Resolution } | undefined
+  for (const resolution of order) {
+    const { name } = resolution.provider
+    const started = performance.now()
+    const tried = await attempt(resolution)
+    last = { tried, resolution }
+    attempts.push({ provider: name, model: resolution.model, outcome: tried.outcome, ms: Math.round(performance.now() - started) })
+    report(name, tried.outcome)
+    if (tried.outcome === 'ok') health.succeeded(resolution)
+    if (!retryable(settings, tried.outcome)) break
+    health.failed(resolution, settings.cooldown, tried.retryAfter)
+    if (resolution !== order.at(-1)) log.warn({ provider: name, model: resolution.model, outcome: tried.outcome }, 'provider failed; trying the next target')
+  }
+  // attemptOrder gives one target at least.
+  const { tried, resolution } = last as { tried: Tried<T>, resolution: Resolution }
+  if ('value' in tried) return { value: tried.value, resolution, attempts }
+  const failure = tried.error as FailedAttempts
+  failure.attempts = attempts
+  throw failure
 }

@@ -6,7 +6,7 @@ import { dial } from './dial.js'
 import { UpstreamTimeoutError } from '../errors.js'
 import { upstreamHeaders } from './headers.js'
 import type { Resolution } from '../providers/registry.js'
-import { outcomeOf, retryable, type Attempt, type AttemptOutcome, type FailoverSettings, type TargetHealth } from './failover.js'
+import { outcomeOf, tryInTurn, type Attempt, type AttemptOutcome, type FailedAttempts, type FailoverSettings, type TargetHealth, type Tried } from './failover.js'
 import type { UpstreamTarget } from '../providers/types.js'
 
 export interface ProviderTarget {
@@ -38,7 +38,7 @@ export interface Opened {
 }
 
 /** The last failure when no target opened, with every attempt made. */
-export type FailedDial = Error & { attempts?: Attempt[] }
+export type FailedDial = FailedAttempts
 
 /** The metrics label for a failed dial. */
 function dialOutcome (err: { code?: string }, aborted: boolean): string {
@@ -66,32 +66,16 @@ export class ProviderDialer {
    * leaves, shutdown).
    */
   async dialAny (request: FastifyRequest, order: readonly Resolution[], controller: AbortController, failover: FailoverSettings, health: TargetHealth): Promise<Opened> {
-    const attempts: Attempt[] = []
-    let failure: unknown
-    for (const resolution of order) {
-      const started = performance.now()
-      const { name } = resolution.provider
+    const { value, resolution, attempts } = await tryInTurn(order, failover, health, request.log, this.#attempted, async (target): Promise<Tried<Pick<Opened, 'upstream' | 'prepared'>>> => {
       try {
-        const prepared = await this.target(request, resolution)
-        const upstream = await this.dial(name, prepared, controller)
-        health.succeeded(resolution)
-        attempts.push({ provider: name, model: resolution.model, outcome: 'ok', ms: Math.round(performance.now() - started) })
-        this.#attempted(name, 'ok')
-        return { upstream, resolution, prepared, attempts }
+        const prepared = await this.target(request, target)
+        return { outcome: 'ok', value: { upstream: await this.dial(target.provider.name, prepared, controller), prepared } }
       } catch (err) {
         if (controller.signal.aborted) throw err
-        const outcome = outcomeOf(err as { code?: string, statusCode?: number, providerStatus?: number })
-        attempts.push({ provider: name, model: resolution.model, outcome, ms: Math.round(performance.now() - started) })
-        this.#attempted(name, outcome)
-        failure = err
-        if (!retryable(failover, outcome)) break
-        health.failed(resolution, failover.cooldown, (err as { retryAfter?: string }).retryAfter)
-        if (resolution !== order.at(-1)) request.log.warn({ provider: name, model: resolution.model, outcome }, 'provider failed; trying the next target')
+        return { outcome: outcomeOf(err as { code?: string }), error: err, retryAfter: (err as { retryAfter?: string }).retryAfter }
       }
-    }
-    // Not retryable, or the last target failed too (attemptOrder gives one at least).
-    (failure as FailedDial).attempts = attempts
-    throw failure
+    })
+    return { ...value, resolution, attempts }
   }
 
   /** Reads the provider key (calling it when it is a function) and builds where to dial, with the forwarded headers. */

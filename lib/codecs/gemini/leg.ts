@@ -9,10 +9,9 @@ import { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
 import WebSocket from 'ws'
 import { isObject, type Json } from '../../json.js'
-import { errorEvent } from '../../protocols/realtime.js'
+import { errorEvent, newId } from '../../protocols/realtime.js'
 import { redact } from '../../upstream/redact.js'
-import { newId } from './response.js'
-import { CONNECTION_MESSAGES, GeminiTranslator, type TranslatorOptions } from './translator.js'
+import { GeminiTranslator, type TranslatorOptions } from './translator.js'
 
 export interface GeminiLegOptions extends TranslatorOptions {
   /** The model the client asked for, echoed in its session. */
@@ -255,15 +254,12 @@ export class GeminiLeg extends EventEmitter {
       this.#options.log.info({ timeLeft: message.goAway.timeLeft }, 'Gemini will close its connection (goAway); resuming on a new one')
       this.#migrate ??= 'goAway'
     }
-    const rest = Object.keys(message).some((key) => !CONNECTION_MESSAGES.has(key))
-    if (rest) {
-      this.#translator.fromGemini(Object.fromEntries(Object.entries(message).filter(([key]) => !CONNECTION_MESSAGES.has(key))))
-      const content = message.serverContent
-      if ((isObject(content) && content.turnComplete === true) || message.toolCall !== undefined) {
-        this.#turns++
-        this.#drops = 0
-        this.#fresh = false
-      }
+    this.#translator.fromGemini(message)
+    const content = message.serverContent
+    if ((isObject(content) && content.turnComplete === true) || message.toolCall !== undefined) {
+      this.#turns++
+      this.#drops = 0
+      this.#fresh = false
     }
     this.#maybeResume()
   }
@@ -273,11 +269,7 @@ export class GeminiLeg extends EventEmitter {
     this.#phase = 'open'
     this.#pending = 0
     // What Gemini had not consumed, again and in order, before anything newer.
-    const ws = this.#ws
-    for (const entry of this.#log) {
-      entry.index = ++this.#sent
-      ws.send(entry.text)
-    }
+    this.#transmit(this.#log, undefined)
     for (const cb of this.#waiters.splice(0)) process.nextTick(cb)
     this.#translator.connected()
     if (this.reconnects > 0) this.#options.log.debug({ resent: this.#log.length }, 'client messages resent on the new Gemini connection')

@@ -2,10 +2,8 @@
 // delta / done events (an assistant message with one audio or text part, function calls), then response.done
 // with the turn's usage. Gemini sends only the deltas (audio, transcript fragments, tool calls) and turn ends;
 // this class writes the frame around them.
-import { randomBytes } from 'node:crypto'
 import type { Json } from '../../json.js'
-
-export const newId = (prefix: string): string => `${prefix}_${randomBytes(12).toString('base64url').replaceAll(/[-_]/g, 'x')}`
+import { newId } from '../../protocols/realtime.js'
 
 /** Stamps and sends an OpenAI server event. */
 export type Emit = (event: Json) => void

@@ -4,10 +4,10 @@
 // asks the sink for a new connection when the setup changes. Mapping: shared/protocols/gemini-live.md § 6.
 import { randomUUID } from 'node:crypto'
 import { isObject, parseObject, type Json } from '../../json.js'
-import { defaultRealtimeSession, errorEvent } from '../../protocols/realtime.js'
+import { defaultRealtimeSession, errorEvent, newId } from '../../protocols/realtime.js'
 import { answersInAudio, applyUpdate, buildSetup, sameSetup, serverDetectsTurns } from './config.js'
 import { Resampler } from './resample.js'
-import { newId, ResponseBuilder } from './response.js'
+import { ResponseBuilder } from './response.js'
 import { openaiUsage } from './usage.js'
 
 /** What the translator drives: the connection (leg) that carries its messages. */
@@ -45,7 +45,7 @@ const UNSUPPORTED: Readonly<Record<string, string>> = {
 }
 
 /** Server messages the leg handles itself (connections and resumption). */
-export const CONNECTION_MESSAGES: ReadonlySet<string> = new Set(['setupComplete', 'goAway', 'sessionResumptionUpdate'])
+const CONNECTION_MESSAGES: ReadonlySet<string> = new Set(['setupComplete', 'goAway', 'sessionResumptionUpdate'])
 /** Server fields that carry nothing an OpenAI client has a place for. */
 const METADATA = new Set(['groundingMetadata', 'turnCompleteReason', 'waitingForInput', 'interactionStatus', 'interimInputTranscription', 'urlContextMetadata'])
 
@@ -159,7 +159,7 @@ export class GeminiTranslator {
     if (typeof event.audio !== 'string') return this.#error('invalid_value', 'input_audio_buffer.append needs base64 "audio"', id, 'audio')
     const pcm = Buffer.from(event.audio, 'base64')
     const resampled = (this.#resampler ??= new Resampler(INPUT_RATE, GEMINI_INPUT_RATE)).process(pcm)
-    this.#input ??= { id: newId('item'), transcript: '', announced: false }
+    this.#inputItem()
     if (!serverDetectsTurns(this.#session) && !this.#activity) {
       this.#activity = true
       this.#sink.toGemini({ realtimeInput: { activityStart: {} } })
@@ -186,11 +186,13 @@ export class GeminiTranslator {
     const input = this.#input
     if (input === undefined || input.announced) return
     input.announced = true
-    const item = { id: input.id, object: 'realtime.item', type: 'message', status: 'completed', role: 'user', content: [{ type: 'input_audio', transcript: null }] }
     this.#sink.toClient({ type: 'input_audio_buffer.committed', previous_item_id: this.#lastItemId, item_id: input.id })
-    this.#sink.toClient({ type: 'conversation.item.added', previous_item_id: this.#lastItemId, item })
-    this.#sink.toClient({ type: 'conversation.item.done', previous_item_id: this.#lastItemId, item })
-    this.#lastItemId = input.id
+    this.#added({ id: input.id, type: 'message', role: 'user', content: [{ type: 'input_audio', transcript: null }] })
+  }
+
+  /** The user's input item under way, made when its first sign (audio, a transcript, voice activity) comes. */
+  #inputItem (): { id: string, transcript: string, announced: boolean } {
+    return (this.#input ??= { id: newId('item'), transcript: '', announced: false })
   }
 
   #item (event: Json, id: unknown): void {
@@ -209,13 +211,15 @@ export class GeminiTranslator {
     const user = item.role === 'user'
     this.#sink.toGemini({ clientContent: { turns: [{ role: user ? 'user' : 'model', parts: texts.map((part) => ({ text: part.text })) }], turnComplete: user } })
     if (user) this.#expecting = true
-    this.#added({ ...item, id: typeof item.id === 'string' ? item.id : newId('item'), object: 'realtime.item', status: 'completed' })
+    this.#added(item)
   }
 
-  #added (item: Json): void {
+  /** An item in the conversation, as the client gave it (its id, else one of ours) and as complete. */
+  #added (given: Json): void {
+    const item = { ...given, id: typeof given.id === 'string' ? given.id : newId('item'), object: 'realtime.item', status: 'completed' }
     this.#sink.toClient({ type: 'conversation.item.added', previous_item_id: this.#lastItemId, item })
     this.#sink.toClient({ type: 'conversation.item.done', previous_item_id: this.#lastItemId, item })
-    this.#lastItemId = item.id as string
+    this.#lastItemId = item.id
   }
 
   #toolOutput (item: Json, id: unknown): void {
@@ -232,7 +236,7 @@ export class GeminiTranslator {
     if (this.#options.functionResponseIds) answer.id = callId
     this.#sink.toGemini({ toolResponse: { functionResponses: [answer] } })
     this.#expecting = true
-    this.#added({ ...item, id: typeof item.id === 'string' ? item.id : newId('item'), object: 'realtime.item', status: 'completed' })
+    this.#added(item)
   }
 
   #respond (event: Json, id: unknown): void {
@@ -247,11 +251,12 @@ export class GeminiTranslator {
 
   // ---- Gemini -> client ----
 
-  /** A Gemini server message other than the connection's own (setupComplete, goAway, resumption). */
+  /** A Gemini server message; the connection's own parts (setupComplete, goAway, resumption) are the leg's. */
   fromGemini (message: Json): void {
     // First: a message may carry its turn's usage beside the turnComplete or toolCall that ends the turn.
     if (isObject(message.usageMetadata)) this.#usage = message.usageMetadata
     for (const [key, value] of Object.entries(message)) {
+      if (CONNECTION_MESSAGES.has(key)) continue
       if (!isObject(value)) {
         this.#unmappedMessage(key)
         continue
@@ -293,7 +298,7 @@ export class GeminiTranslator {
       this.#sink.toClient({ type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: newId('item') })
     }
     if (isObject(content.inputTranscription) && typeof content.inputTranscription.text === 'string') {
-      const input = (this.#input ??= { id: newId('item'), transcript: '', announced: false })
+      const input = this.#inputItem()
       this.#announceInput()
       input.transcript += content.inputTranscription.text
       this.#sink.toClient({ type: 'conversation.item.input_audio_transcription.delta', item_id: input.id, content_index: 0, delta: content.inputTranscription.text })
@@ -337,7 +342,7 @@ export class GeminiTranslator {
   #voiceActivity (activity: Json): void {
     const type = activity.type === 'ACTIVITY_START' ? 'input_audio_buffer.speech_started' : activity.type === 'ACTIVITY_END' ? 'input_audio_buffer.speech_stopped' : undefined
     if (type === undefined) return this.#unmappedMessage(`voiceActivity ${String(activity.type)}`)
-    const input = (this.#input ??= { id: newId('item'), transcript: '', announced: false })
+    const input = this.#inputItem()
     this.#sink.toClient(type === 'input_audio_buffer.speech_started' ? { type, audio_start_ms: 0, item_id: input.id } : { type, audio_end_ms: 0, item_id: input.id })
   }
 
