@@ -62,7 +62,7 @@ t.test('time-billed sessions are debited each heartbeat and settled to what was 
     pricing: { 'grok-voice': { perMinute: 60 } }, // $1 a second
     store,
     heartbeatInterval: 100,
-    pongTimeout: 50,
+    pongTimeout: 80,
     budgets: { limitUSD: () => 100, window: HOUR },
     onSessionEnd: (s) => { summaries.push(s) }
   })
@@ -84,7 +84,7 @@ t.test('a time-billed session over its budget is cut by the heartbeat debit, bef
     providers: { xai: { baseURL: upstream.url, apiKey: 'xai-key' } },
     pricing: { 'grok-voice': { perMinute: 60 } },
     heartbeatInterval: 100,
-    pongTimeout: 50,
+    pongTimeout: 80,
     budgets: { limitUSD: () => 0.25, window: HOUR }
   })
   const ws = await open(t, `${proxy.url}/v1/realtime?model=grok-voice`, [], as('tom'))
@@ -220,7 +220,7 @@ t.test('GPT-Live sessions: debited each heartbeat; settled to session.closed\'s 
     pricing: { 'gpt-live-1': { perMinute: 60 } },
     store,
     heartbeatInterval: 100,
-    pongTimeout: 50,
+    pongTimeout: 80,
     budgets: { limitUSD: () => 100, window: HOUR },
     onSessionEnd: (s) => { summaries.push(s) }
   })
@@ -251,8 +251,8 @@ t.test('a time-billed session without a price debits nothing by the heartbeat', 
   const proxy = await startProxy(t, {
     providers: { xai: { baseURL: upstream.url, apiKey: 'xai-key' } },
     store,
-    heartbeatInterval: 50,
-    pongTimeout: 25,
+    heartbeatInterval: 100,
+    pongTimeout: 80,
     budgets: { limitUSD: () => 1, window: HOUR }
   })
   const ws = await open(t, `${proxy.url}/v1/realtime?model=grok-voice`, [], as('una'))

@@ -86,9 +86,9 @@ t.test('MemoryStore leases expire unless renewed; an expired lease stays gone', 
 t.test('a live session renews its leases on the heartbeat, and gives them back at its end', async (t) => {
   const upstream = await fakeUpstream(t)
   const store = new MemoryStore()
-  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, maxSessions: 1, heartbeatInterval: 60, pongTimeout: 30, store })
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, maxSessions: 1, heartbeatInterval: 100, pongTimeout: 80, store })
   const ws = await open(t, `${proxy.url}/v1/realtime?model=m`)
-  await new Promise((resolve) => setTimeout(resolve, 400)) // over twice the lease TTL (3 heartbeats = 180 ms)
+  await new Promise((resolve) => setTimeout(resolve, 700)) // over twice the lease TTL (3 heartbeats = 300 ms)
   t.equal(store.count('global'), 1, 'still held')
   t.equal((await refused(t, `${proxy.url}/v1/realtime?model=m`)).status, 429)
   const c = closed(ws)
@@ -118,10 +118,10 @@ t.test('a store of the shape before leases: true takes a slot, false is a 429', 
   const upstream = await fakeUpstream(t)
   let free = 1
   const store: CountingStore = { acquire: () => free > 0 && free-- > 0, release: () => { free++ } }
-  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, maxSessions: 1, store, heartbeatInterval: 30, pongTimeout: 20 })
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, maxSessions: 1, store, heartbeatInterval: 100, pongTimeout: 80 })
   const ws = await open(t, `${proxy.url}/v1/realtime?model=m`)
   t.equal((await refused(t, `${proxy.url}/v1/realtime?model=m`)).status, 429)
-  await new Promise((resolve) => setTimeout(resolve, 100)) // heartbeats renew it: such a slot never expires
+  await new Promise((resolve) => setTimeout(resolve, 250)) // heartbeats renew it: such a slot never expires
   t.equal(free, 0)
   const c = closed(ws)
   ws.close()

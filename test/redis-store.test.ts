@@ -149,7 +149,7 @@ t.test('the plugin on a RedisStore: slots in Redis, terminate through pub/sub, t
   const redis = await client(t, server.port)
   const upstream = await fakeUpstream(t)
   const store = new RedisStore({ client: redis })
-  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, store, maxSessions: 1, heartbeatInterval: 100, pongTimeout: 50 })
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, store, maxSessions: 1, heartbeatInterval: 100, pongTimeout: 80 })
   const subscribers = async (): Promise<number> => String(await redis.call('CLIENT', 'LIST')).split('\n').filter((line) => / sub=1 /.test(line)).length
   t.equal(await subscribers(), 1, 'one pub/sub duplicate')
   const ws = await open(t, `${proxy.url}/v1/realtime?model=m`, [], { headers: { authorization: 'Bearer zoe' } })
