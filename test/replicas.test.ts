@@ -65,11 +65,11 @@ t.test('three replicas, one Redis: a per-key limit holds across them; a SIGKILLe
     const attempt = await connect(t, `${c.url}?model=gpt-realtime`, [], as('alice'))
     reopened = !('status' in attempt)
     if (!reopened) await new Promise((resolve) => setTimeout(resolve, 50))
-    if (Date.now() - killedAt > 3000) break
+    if (Date.now() - killedAt > 5000) break
   }
   t.ok(reopened, 'the dead replica\'s slot came back')
   // The lease expires at most 600 ms (the TTL) after the dead replica's last renewal; the rest is this loop's polling.
-  t.ok(Date.now() - killedAt <= 1500, `within the lease TTL (600 ms) and polling: ${Date.now() - killedAt} ms`)
+  t.ok(Date.now() - killedAt <= 2500, `within the lease TTL (600 ms), polling and a loaded machine's delays: ${Date.now() - killedAt} ms`)
 })
 
 t.test('a call created on A is attached and hung up through B, and metered once', { skip: noRedis }, async (t) => {
