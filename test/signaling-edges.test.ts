@@ -2,7 +2,6 @@
 // during a call's creation, a sideband that stops answering, and the simulator's own refusals.
 import t from 'tap'
 import { request } from 'undici'
-import type WebSocket from 'ws'
 import { MemoryStore, type CallRecord, type SessionSummary } from '../lib/index.js'
 import { RealtimeSimulator } from '../lib/simulator/index.js'
 import { fakeUpstream, nextMessage, open, refused, startProxy, until } from './helpers.js'
@@ -76,33 +75,46 @@ t.test('shutdown while a call is being registered: no sideband is attached, its 
   t.equal(slow.calls, 1, 'the call stays owned by its creator (until callTTL), whatever became of the sideband')
 })
 
-t.test('a sideband that misses its pong is dropped; one that ignores the close is terminated', async (t) => {
-  let silent: WebSocket | undefined
-  let calls = 0
+t.test('a sideband that misses its pong is dropped', async (t) => {
   const upstream = await fakeUpstream(t, {
     autoPong: false,
-    http: (_req, res) => { res.writeHead(201, { location: `/v1/realtime/calls/rtc_${++calls === 1 ? 'one' : 'two'}` }).end('v=0\r\n') },
-    onConnection: (ws) => { silent = ws }
+    http: (_req, res) => { res.writeHead(201, { location: '/v1/realtime/calls/rtc_one' }).end('v=0\r\n') }
   })
   const ended: SessionSummary[] = []
-  const { url, app } = await startProxy(t, {
+  const { url } = await startProxy(t, {
     providers: { openai: { apiKey: KEY, baseURL: upstream.url } },
     signaling: true,
     heartbeatInterval: 100,
     pongTimeout: 50,
-    closeTimeout: 50,
     onSessionEnd: (s) => { ended.push(s) }
   })
   t.equal((await post(url, '/v1/realtime/calls?model=m', OFFER, 'application/sdp')).status, 201)
   await until(() => ended.length === 1, 'the heartbeat to drop the sideband')
   t.match(ended[0], { callId: 'rtc_one', sideband: true, by: 'server', code: 1011, reason: 'upstream missed heartbeat' })
+  t.equal((await upstream.connections[0]?.closed)?.code, 1006, 'dropped, not closed')
+})
 
+// No heartbeat here: a missed pong would drop the connection first and the closeTimeout would never be reached.
+t.test('a sideband whose provider ignores the close frame is terminated after closeTimeout', async (t) => {
+  const upstream = await fakeUpstream(t, {
+    http: (_req, res) => { res.writeHead(201, { location: '/v1/realtime/calls/rtc_two' }).end('v=0\r\n') }
+  })
+  const { url, app } = await startProxy(t, {
+    providers: { openai: { apiKey: KEY, baseURL: upstream.url } },
+    signaling: true,
+    heartbeatInterval: 0,
+    closeTimeout: 50
+  })
   t.equal((await post(url, '/v1/realtime/calls?model=m', OFFER, 'application/sdp')).status, 201)
-  await until(() => app.realtime.sessions.size === 1 && silent !== undefined, 'the second sideband')
-  ;(silent as unknown as { _socket: { pause: () => void } })._socket.pause() // never reads our close frame
+  const conn = await upstream.next()
+  await until(() => app.realtime.sessions.size === 1, 'the sideband')
+  const socket = (conn.socket as unknown as { _socket: { pause: () => void, resume: () => void } })._socket
+  socket.pause() // never reads our close frame
   const [session] = [...app.realtime.sessions.values()]
   const summary = await session?.close(1001, 'going away', 50)
-  t.match(summary, { callId: 'rtc_two', by: 'server', code: 1001 })
+  t.match(summary, { callId: 'rtc_two', sideband: true, by: 'server', code: 1001 })
+  socket.resume() // reads on: our close frame, then the end of a connection we dropped
+  t.same(await conn.closed, { code: 1001, reason: 'going away' }, 'the close frame reached it once it read again')
 })
 
 t.test('the simulator refuses bad client_secrets bodies like OpenAI, and plain requests', async (t) => {
