@@ -165,7 +165,7 @@ t.test('idleTimeout: no frame either way closes with 1000 "idle timeout"; traffi
 
 t.test('rateLimit: a client over its frame rate is closed with 1008', async (t) => {
   const upstream = await fakeUpstream(t)
-  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, rateLimit: { perSecond: 10, burst: 5 } })
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, rateLimit: { perSecond: 1, burst: 5 } }) // a refill every second: a slow machine cannot let a sixth through
   const ws = await open(t, `${proxy.url}/v1/realtime?model=m`)
   const conn = await upstream.next()
   const c = closed(ws)
@@ -177,7 +177,8 @@ t.test('rateLimit: a client over its frame rate is closed with 1008', async (t) 
 
 t.test('rateLimit lets a paced client through', async (t) => {
   const upstream = await fakeUpstream(t)
-  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, rateLimit: { perSecond: 100 } })
+  // 20 frames over a burst of 10: only the refill lets them all through (sent at once, the 11th would close it).
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, rateLimit: { perSecond: 100, burst: 10 } })
   const ws = await open(t, `${proxy.url}/v1/realtime?model=m`)
   const conn = await upstream.next()
   for (let i = 0; i < 20; i++) {
