@@ -139,13 +139,13 @@ t.test('maxAttempts caps the attempts; retryOn narrows what moves on', async (t)
 })
 
 t.test('cooldown: a failed target is tried last until it ends, then in its turn again', async (t) => {
-  const { fakes, url } = await deployments(t, { a: { reject: UNAVAILABLE }, b: {} }, {}, { failover: { cooldown: 200 } })
+  const { fakes, url } = await deployments(t, { a: { reject: UNAVAILABLE }, b: {} }, {}, { failover: { cooldown: 600 } }) // long enough for the second session to start within it on a slow machine
   await nextMessage(await open(t, url))
   t.equal(fakes.a?.requests.length, 1)
   delete fakes.a?.options.reject
   await nextMessage(await open(t, url))
   t.equal(fakes.a?.requests.length, 1, 'still cooling: b first')
-  await new Promise((resolve) => setTimeout(resolve, 250))
+  await new Promise((resolve) => setTimeout(resolve, 650))
   await nextMessage(await open(t, url))
   t.equal(fakes.a?.connections.length, 1, 'cooled down: a first again, and it serves')
 })

@@ -781,8 +781,9 @@ t.test('a log Gemini never acknowledges is bounded: past 4 MiB the oldest messag
   t.equal(proxy.logs.lines.filter((l) => l.msg === 'Gemini sent no resumption handle for a long time; older client messages will not be resent on a reconnect').length, 1)
   ws.send(JSON.stringify({ type: 'session.update', session: { instructions: 'changed' } }))
   const next2 = await upstream.next()
-  await until(() => next2.frames.length > 1, 'the resend')
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  const last = conn.frames.at(-1)?.data
+  await until(() => next2.frames.length > 1 && next2.frames.at(-1)?.data.equals(last as Buffer) === true, 'the resend, up to the last message')
+  await new Promise((resolve) => setTimeout(resolve, 50)) // nothing after it
   const resent = next2.frames.slice(1).reduce((n, f) => n + f.data.length, 0)
   t.ok(resent <= 4 * 1024 * 1024 && resent > 4 * 1024 * 1024 - 50_000, `the newest 4 MiB resent (${resent} bytes), not all ${conn.frames.slice(1).reduce((n, f) => n + f.data.length, 0)}`)
   t.same(next2.frames.at(-1)?.data, conn.frames.at(-1)?.data, 'up to the last')
