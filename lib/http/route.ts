@@ -14,8 +14,8 @@ import { readQuery } from './query.js'
 import type { Resolution, RouteProtocol, RouteQuery } from '../providers/registry.js'
 import { RealtimeSession, type SessionOptions } from '../session/session.js'
 import type { PluginState } from '../state.js'
-import type { FailedDial, Opened, ProviderTarget } from '../upstream/provider-dial.js'
-import { attemptOrder, type Attempt, type FailoverSettings } from '../upstream/failover.js'
+import type { Opened, ProviderTarget } from '../upstream/provider-dial.js'
+import { attemptOrder, type Attempt, type FailedAttempts, type FailoverSettings } from '../upstream/failover.js'
 import { realtime } from '../protocols/realtime.js'
 import type { Protocol } from '../protocols/types.js'
 import { parseProtocols, selectProtocol } from './subprotocols.js'
@@ -127,7 +127,7 @@ export async function dialBeforeUpgrade (
       request.raw.socket.destroy()
       return undefined
     }
-    const { attempts = [] } = err as FailedDial
+    const { attempts = [] } = err as FailedAttempts
     if (attempts.length > 1) request.log.warn({ attempts }, 'no target could serve the session')
     if ((err as UpstreamRejection).body === undefined) throw err
     relayRejection(reply, err as UpstreamRejection)

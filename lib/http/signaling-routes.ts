@@ -87,7 +87,8 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     const holder = translation ? session : modelHolder(session)
     const model = modelOf(holder, transcription ? 'session.audio.input.transcription.model' : 'session.model')
     const query = { provider: readQuery(request.query).provider, model, intent: transcription ? 'transcription' : undefined }
-    const order = serving(attempts(state, settings.failover, translation ? { ...query, protocol: 'translation' } : query, false), translation ? 'translations/client_secrets' : 'client_secrets')
+    const endpoint: Endpoint = translation ? 'translations/client_secrets' : 'client_secrets'
+    const order = serving(attempts(state, settings.failover, translation ? { ...query, protocol: 'translation' } : query, false), endpoint)
     const asked = body.expires_after
     if (asked !== undefined && (!isObject(asked) || (asked.seconds !== undefined && (typeof asked.seconds !== 'number' || !(asked.seconds > 0))))) {
       throw new BadBodyError('"expires_after" must be { "anchor": "created_at", "seconds": <number> }')
@@ -100,8 +101,8 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     const placed = translation ? body.session as Json | undefined : modelHolder(body.session as Json | undefined)
     const { answer, resolution, apiKey } = await postAny(request, order, async (target) => {
       if (model !== undefined && isObject(placed)) placed.model = target.model
-      const { target: endpoint, apiKey } = await endpointOf(target.provider, translation ? 'translations/client_secrets' : 'client_secrets')
-      return { target: endpoint, apiKey, body: JSON.stringify(target.provider.clientSecretBody(body)), contentType: 'application/json' }
+      const { target: to, apiKey } = await endpointOf(target.provider, endpoint)
+      return { target: to, apiKey, body: JSON.stringify(target.provider.clientSecretBody(body)), contentType: 'application/json' }
     })
     if (answer.statusCode < 300) request.log.info({ provider: resolution.provider.name, model: resolution.model }, translation ? 'realtime translation client secret minted' : 'realtime client secret minted')
     return relay(reply, answer, apiKey)
@@ -115,16 +116,17 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
   async function offer (request: FastifyRequest, protocol: 'realtime' | 'translation') {
     const { sdp, session } = await readOffer(request)
     const query = readQuery(request.query)
-    const order = serving(attempts(state, settings.failover, { provider: query.provider, model: modelOf(session, 'session.model') ?? query.model, protocol }, false), protocol === 'realtime' ? 'calls' : 'translations/calls')
+    const endpoint: Endpoint = protocol === 'realtime' ? 'calls' : 'translations/calls'
+    const order = serving(attempts(state, settings.failover, { provider: query.provider, model: modelOf(session, 'session.model') ?? query.model, protocol }, false), endpoint)
     const first = order[0] as Resolution
     const forwarded = { ...(protocol === 'realtime' ? { type: 'realtime' } : {}), ...session, ...(first.model === undefined ? {} : { model: first.model }) }
     const decided = signaling.onSession === undefined ? forwarded : await signaling.onSession(forwarded, request)
     const build = async (target: Resolution): Promise<Built> => {
-      const { target: endpoint, apiKey } = await endpointOf(target.provider, protocol === 'realtime' ? 'calls' : 'translations/calls')
+      const { target: to, apiKey } = await endpointOf(target.provider, endpoint)
       const form = new FormData()
       form.set('sdp', sdp)
       form.set('session', JSON.stringify(target.model === undefined ? decided : { ...decided, model: target.model }))
-      return { target: endpoint, apiKey, body: form }
+      return { target: to, apiKey, body: form }
     }
     return { order, build }
   }

@@ -6,7 +6,7 @@ import { dial } from './dial.js'
 import { UpstreamTimeoutError } from '../errors.js'
 import { upstreamHeaders } from './headers.js'
 import type { Resolution } from '../providers/registry.js'
-import { outcomeOf, tryInTurn, type Attempt, type AttemptOutcome, type FailedAttempts, type FailoverSettings, type TargetHealth, type Tried } from './failover.js'
+import { outcomeOf, tryInTurn, type Attempt, type AttemptOutcome, type FailoverSettings, type TargetHealth, type Tried } from './failover.js'
 import type { UpstreamTarget } from '../providers/types.js'
 
 export interface ProviderTarget {
@@ -36,9 +36,6 @@ export interface Opened {
   prepared: ProviderTarget
   attempts: Attempt[]
 }
-
-/** The last failure when no target opened, with every attempt made. */
-export type FailedDial = FailedAttempts
 
 /** The metrics label for a failed dial. */
 function dialOutcome (err: { code?: string }, aborted: boolean): string {
