@@ -6,29 +6,7 @@
 import t from 'tap'
 import type WebSocket from 'ws'
 import { closed, deafClient, fakeUpstream, nextMessage, open, startProxy, until, type Tap } from './helpers.js'
-
-/** `count` masked text frames of `payload` in one buffer. */
-function frames (payload: string, count: number): Buffer {
-  const body = Buffer.from(payload)
-  const mask = [0x11, 0x22, 0x33, 0x44]
-  const one = Buffer.concat([Buffer.from([0x81, 0x80 | body.length, ...mask]), Buffer.from(body.map((b, i) => b ^ (mask[i % 4] as number)))])
-  return Buffer.concat(Array.from({ length: count }, () => one))
-}
-
-/** Resolves once `read()` has not changed for `quiet` ms. */
-async function settled (read: () => number, quiet = 300): Promise<number> {
-  let last = -1
-  let since = Date.now()
-  await until(() => {
-    const now = read()
-    if (now !== last) {
-      last = now
-      since = Date.now()
-    }
-    return Date.now() - since >= quiet
-  }, 'the counter to settle', 20_000)
-  return last
-}
+import { maskedFrames as frames, settled } from './frames.js'
 
 t.test('error events refusing a deaf client\'s frames obey highWaterMark: the proxy stops reading it', async (t) => {
   const upstream = await fakeUpstream(t)

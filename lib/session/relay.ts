@@ -75,7 +75,6 @@ class Pipe implements LegStats {
   /** Frames of the proxy's own (error events) over the source's high-water mark, not yet written to it. */
   ownPending = 0
   #drained: (() => void) | undefined = undefined
-  #ownWritten: (() => void) | undefined = undefined
   readonly socket: Socket
 
   constructor (
@@ -150,7 +149,12 @@ class Pipe implements LegStats {
     if (source.bufferedAmount + Buffer.byteLength(text) <= this.highWaterMark) return source.send(text)
     this.ownPending++
     this.hold()
-    source.send(text, this.#ownWritten ??= () => {
+    // Its own callback, counted once: when the write fails (the client reset its connection), the socket's
+    // callbacks can come more than once, and a shared one would release frames another answer still holds.
+    let written = false
+    source.send(text, () => {
+      if (written) return
+      written = true
       this.ownPending--
       this.release()
     })
