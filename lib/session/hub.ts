@@ -84,7 +84,7 @@ export class SessionHub implements SessionReporter {
   }
 
   usage (record: UsageRecord, session: RealtimeSession): void {
-    this.#metrics?.usage(record)
+    this.#measure(session, () => this.#metrics?.usage(record))
     callHook(session, 'onUsage', this.#hooks.onUsage, record, session)
   }
 
@@ -97,7 +97,7 @@ export class SessionHub implements SessionReporter {
     this.#heartbeat?.delete(session)
     addTo(this.#endedTraffic, summary.provider, trafficOf(summary))
     addTotals(this.#endedUsage, summary.usage)
-    this.#metrics?.ended(summary)
+    this.#measure(session, () => this.#metrics?.ended(summary))
     callHook(session, 'onSessionEnd', this.#hooks.onSessionEnd, summary, session)
   }
 
@@ -115,6 +115,18 @@ export class SessionHub implements SessionReporter {
       }
     }
     return cut
+  }
+
+  /**
+   * A metric update, from a socket callback: a metrics library that throws (prom-client on a value it refuses,
+   * a registry the app replaced) is logged once per session and never reaches the relay.
+   */
+  #measure (session: RealtimeSession, update: () => void): void {
+    try {
+      update()
+    } catch (err) {
+      session.logOnce('metrics', 'error', { err }, 'a metric could not be updated')
+    }
   }
 
   /** A dial finished: `ok`, or the error code of why not. */

@@ -311,7 +311,8 @@ export class RealtimeSession implements PolicySession {
       emit: (record) => {
         this.#spend(record)
         this.#hub.usage(record, this)
-      }
+      },
+      invalid: () => this.logOnce('usageNumber', 'warn', {}, 'the provider reported a usage count that is not a finite, non-negative, sane number; it was bounded')
     }))
   }
 

@@ -3,6 +3,7 @@
 import type { Json } from '../json.js'
 import type { Billing } from '../providers/types.js'
 import type { UsageReport } from '../protocols/types.js'
+import { bounded, isCount, MAX_SECONDS } from './numbers.js'
 import { durationCost, priceFor, tokenCost, transcriptionCost, type ModelPricing, type Pricing } from './pricing.js'
 import {
   addTokens, cachedAudioTokens, emptyTotals, roundUSD, tokenUsage,
@@ -17,6 +18,8 @@ export interface MeterContext {
   billing: Billing
   pricing?: Pricing
   emit (record: UsageRecord): void
+  /** The provider reported a count that is not sane (NaN, negative, past the bounds of numbers.ts): it was bounded. */
+  invalid? (): void
 }
 
 export class Meter {
@@ -49,6 +52,8 @@ export class Meter {
 
   /** A cumulative total: the record bills the increase since the last one, so records add up to the last total. */
   #seconds (total: number, final: boolean): void {
+    // A total that is no sane count is skipped, not bounded: the next report's total still bills what it adds.
+    if (!isCount(total, MAX_SECONDS)) return this.#ctx.invalid?.()
     const increase = total - (this.#totalSeconds ?? 0)
     this.#totalSeconds = Math.max(total, this.#totalSeconds ?? 0)
     this.#final ||= final
@@ -91,7 +96,7 @@ export class Meter {
   }
 
   #response (responseId: string | undefined, usage: Json, backend: string | undefined): void {
-    const record: ResponseUsage = { kind: 'response', ...this.#who(), responseId, ...tokenUsage(usage) }
+    const record: ResponseUsage = { kind: 'response', ...this.#who(), responseId, ...tokenUsage(usage, this.#ctx.invalid) }
     // A delegated backend model is priced by its own entry, not the session's.
     const price = backend === undefined ? this.#price : priceFor(this.#ctx.pricing, this.#ctx.provider, [backend])
     if (backend !== undefined) record.model = backend
@@ -104,10 +109,10 @@ export class Meter {
   #transcription (itemId: string | undefined, usage: Json): void {
     const record: TranscriptionUsage = { kind: 'transcription', ...this.#who(), itemId }
     if (usage.type === 'duration') {
-      record.seconds = typeof usage.seconds === 'number' ? usage.seconds : 0
+      record.seconds = bounded(usage.seconds, MAX_SECONDS, this.#ctx.invalid)
       this.totals.transcription.seconds += record.seconds
     } else {
-      const tokens = tokenUsage(usage)
+      const tokens = tokenUsage(usage, this.#ctx.invalid)
       record.tokens = tokens.totalTokens
       record.inputTokens = tokens.inputTokens
       record.outputTokens = tokens.outputTokens

@@ -28,7 +28,7 @@ export function checkPricing (pricing: unknown): Pricing | undefined {
   const walk = (value: unknown, path: string): void => {
     if (value !== null && typeof value === 'object') {
       for (const [k, v] of Object.entries(value)) walk(v, `${path}.${k}`)
-    } else if (typeof value !== 'number' || !(value >= 0)) bad(path)
+    } else if (typeof value !== 'number' || !(value >= 0) || value === Infinity) bad(path)
   }
   for (const [model, price] of Object.entries(pricing as object)) walk(price, `["${model}"]`)
   return pricing as Pricing

@@ -1,4 +1,5 @@
 // Usage records: what providers report in response.done and transcription events, normalised to one shape.
+import { bounded, MAX_TOKENS } from './numbers.js'
 
 export interface TokenUsage {
   inputTokens: number
@@ -76,11 +77,14 @@ export function emptyTotals (): UsageTotals {
 
 type Json = Record<string, unknown>
 
-const num = (value: unknown): number => typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0
 const obj = (value: unknown): Json => value !== null && typeof value === 'object' ? value as Json : {}
 
-/** OpenAI spells `input_token_details`; Bailian `input_tokens_details`. Every field is optional. */
-export function tokenUsage (raw: unknown): TokenUsage {
+/**
+ * OpenAI spells `input_token_details`; Bailian `input_tokens_details`. Every field is optional; each count is
+ * bounded (numbers.ts), and `invalid` hears of one that was not a sane count.
+ */
+export function tokenUsage (raw: unknown, invalid?: () => void): TokenUsage {
+  const num = (value: unknown): number => bounded(value, MAX_TOKENS, invalid)
   const usage = obj(raw)
   const inDetails = obj(usage.input_token_details ?? usage.input_tokens_details)
   const outDetails = obj(usage.output_token_details ?? usage.output_tokens_details)
@@ -100,7 +104,7 @@ export function tokenUsage (raw: unknown): TokenUsage {
 export function cachedAudioTokens (raw: unknown): number | undefined {
   const usage = obj(raw)
   const details = obj(obj(usage.input_token_details ?? usage.input_tokens_details).cached_tokens_details)
-  return details.audio_tokens === undefined ? undefined : num(details.audio_tokens)
+  return details.audio_tokens === undefined ? undefined : bounded(details.audio_tokens, MAX_TOKENS)
 }
 
 export function addTokens (totals: TokenUsage, usage: TokenUsage): void {

@@ -3,8 +3,9 @@
 // Vertex spells the output `candidatesTokenCount` / `candidatesTokensDetails`; thinking tokens are billed as
 // output, tool-use prompt tokens as input.
 import { isObject, type Json } from '../../json.js'
+import { bounded, MAX_TOKENS } from '../../usage/numbers.js'
 
-const count = (value: unknown): number => typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0
+const count = (value: unknown): number => bounded(value, MAX_TOKENS)
 
 /** Tokens by modality (`TEXT`, `AUDIO`, `IMAGE`, `VIDEO`) from a `*TokensDetails` list. */
 function byModality (details: unknown): Record<string, number> {
