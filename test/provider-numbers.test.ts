@@ -44,7 +44,7 @@ t.test('response.done with 1e308, NaN-like and negative counts: bounded, priced 
   const metrics = await proxy.app.inject('/metrics')
   t.equal(metrics.statusCode, 200)
   t.match(metrics.body, `realtime_proxy_tokens_total{provider="openai",model="m",direction="input"} ${MAX_TOKENS + 10}`)
-  t.notMatch(metrics.body, / (?:[-+]?Inf|NaN)$/m, "no sample is infinite or NaN")
+  t.notMatch(metrics.body, / (?:[-+]?Inf|NaN)$/m, 'no sample is infinite or NaN')
   t.ok(Number.isFinite(proxy.app.realtime.stats().usage.costUSD))
   t.equal(proxy.logs.lines.filter((l) => l.msg === WARNING).length, 1, 'one warning for the session')
 })
