@@ -8,6 +8,9 @@ export class RealtimeProxyError extends Error {}
 export class UpstreamError extends RealtimeProxyError {}
 
 const Base = RealtimeProxyError as ErrorConstructor
+
+/** Whether `err` is one the plugin raised (its message is meant for the client), by its FST_REALTIME_ code. */
+export const ownError = (err: unknown): boolean => typeof (err as { code?: unknown } | null)?.code === 'string' && (err as { code: string }).code.startsWith('FST_REALTIME_')
 const Upstream = UpstreamError as ErrorConstructor
 
 /** Registration or runtime registry change with a bad option. */
@@ -78,6 +81,10 @@ export function unreachableError (provider: string, detail: string): Error & { d
 
 export const UpstreamTimeoutError = createError<'FST_REALTIME_UPSTREAM_TIMEOUT', 504, [string, number]>(
   'FST_REALTIME_UPSTREAM_TIMEOUT', 'The %s realtime endpoint did not answer within %d ms', 504, Upstream)
+
+/** The provider's key function threw or rejected: the cause stays in the server's log, never in the answer. */
+export const ProviderKeyError = createError<'FST_REALTIME_PROVIDER_KEY', 500, [string, { cause: unknown }]>(
+  'FST_REALTIME_PROVIDER_KEY', 'The key of provider "%s" could not be read', 500, Base)
 
 export const ShuttingDownError = createError<'FST_REALTIME_SHUTTING_DOWN', 503, []>(
   'FST_REALTIME_SHUTTING_DOWN', 'The server is shutting down', 503, Base)

@@ -36,3 +36,9 @@ export function refuseUnknownKeys (value: object, known: readonly string[], wher
 export function shown (value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : inspect(value, { depth: 0, breakLength: Infinity })
 }
+
+/**
+ * A model or provider name as a client may send it (`?model=`, GPT-Live's `session.start`, a signaling body):
+ * printable ASCII without spaces, so no CR/LF, NUL or bidi override reaches a log line or a provider's URL.
+ */
+export const NAME = Object.freeze({ pattern: /^[\x21-\x7e]{1,256}$/, rule: '1 to 256 printable ASCII characters without spaces' })

@@ -13,10 +13,13 @@ import { callerHooks } from './caller-hooks.js'
 import type { ClientWatch } from './client-watch.js'
 import { acceptUpgrade, attempts, detach, dialBeforeUpgrade, dropRefusedUpgrade, type RealtimeRouteOptions } from './route.js'
 import { isObject } from '../json.js'
+import { sentModel } from '../signaling/offer.js'
 import { acquireSlots, type Slots } from '../limits/slots.js'
 import { live } from '../protocols/live.js'
 import type { Resolution, RouteQuery } from '../providers/registry.js'
 import { CLOSE } from '../session/close-codes.js'
+import { ownError } from '../errors.js'
+import { NAME } from '../validate.js'
 import { parseEvent, type PolicySession, type RealtimeEvent } from '../session/policy.js'
 import { RealtimeSession } from '../session/session.js'
 import type { PluginState } from '../state.js'
@@ -55,9 +58,16 @@ class Refusal extends Error {
 
 const SHUTTING_DOWN = new Refusal('server_shutting_down', 'The server is shutting down; reconnect', CLOSE.goingAway)
 
-/** Provider refusals keep their meaning for the client: its 4xx is the client's to fix (1008), the rest 1011. */
+const FAILED = new Refusal('internal_error', 'The session could not be started', CLOSE.internalError)
+
+/**
+ * Provider refusals keep their meaning for the client: its 4xx is the client's to fix (1008), the rest 1011.
+ * Anything not the plugin's own (an app hook, a key function that threw) is generic text: its message may hold
+ * a connection string or a host, and goes to the log only.
+ */
 function refusalOf (err: unknown): Refusal {
   if (err instanceof Refusal) return err
+  if (!ownError(err)) return FAILED
   const { code = 'internal_error', statusCode = 500, message } = err as Error & { code?: string, statusCode?: number }
   const body = (err as UpstreamRejection).body
   return new Refusal(code, body === undefined ? message : `${message}: ${body}`, statusCode < 500 ? CLOSE.policyViolation : CLOSE.internalError)
@@ -89,6 +99,7 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
     entry.dialed?.watch.stop()
     detach(client, request, entry.response)
     const held: Array<[Buffer, boolean]> = []
+    let heldBytes = 0
     let started = false
     let upstream: WebSocket | undefined = entry.dialed?.upstream
     let slots: Slots | undefined = entry.dialed?.slots
@@ -97,7 +108,11 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
     const timer = setTimeout(() => refuse(new Refusal('session_start_timeout', `Send session.start within ${startTimeout} ms`, CLOSE.policyViolation)), startTimeout)
     const onMessage = (data: Buffer, isBinary: boolean): void => {
       if (started) {
-        held.push([data, isBinary]) // frames after session.start wait, in order, for the provider
+        // Frames after session.start wait, in order, for the provider; past highWaterMark the client is not read
+        // until they are sent, so a client cannot fill the memory while the provider is dialled.
+        held.push([data, isBinary])
+        heldBytes += data.length
+        if (heldBytes > settings.highWaterMark) client.pause()
         return
       }
       started = true
@@ -120,7 +135,8 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
     /** Refuses the client with `err`'s error event and close code; on shutdown, whatever failed, with 1001. */
     function refuse (err: unknown): void {
       const refusal = state.closing ? SHUTTING_DOWN : refusalOf(err)
-      request.log.warn({ code: refusal.code }, `GPT-Live session refused: ${refusal.message}`)
+      if (refusal === FAILED) request.log.error({ err }, 'GPT-Live session could not be started')
+      else request.log.warn({ code: refusal.code }, `GPT-Live session refused: ${refusal.message}`)
       client.removeListener('message', onMessage)
       if (client.readyState === client.OPEN) {
         client.send(JSON.stringify(live.errorEvent(refusal.code, refusal.message)))
@@ -135,22 +151,26 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
       if (event?.type !== 'session.start' || typeof session?.model !== 'string') {
         throw new Refusal('session_start_required', 'The first event must be session.start with session.model', CLOSE.policyViolation)
       }
+      if (!NAME.pattern.test(session.model)) throw new Refusal('invalid_value', `session.model must be ${NAME.rule}`, CLOSE.policyViolation)
       const known = entry.dialed?.resolution.provider.name
       // Dialled before the upgrade: that provider, the model as session.start names it; else the model's targets.
       const order = known !== undefined
         ? [registry.resolve({ provider: known, model: session.model, protocol: 'live' })]
         : attempts(state, settings.failover, { provider: entry.query.provider, model: session.model, protocol: 'live' })
       let resolution = order[0] as Resolution
-      session.model = resolution.model
+      const shown = session.model = resolution.model
       const decided = await decide(event as RealtimeEvent, resolution)
       if (decided === null) throw new Refusal('session_refused', 'The session was refused by the server', CLOSE.policyViolation)
-      if (client.readyState !== client.OPEN) return onClose() // it left while the app's hook decided
+      // A client that left at any await below is let go at once: nothing is dialled, or what was is dropped.
+      if (client.readyState !== client.OPEN) return onClose()
       if (upstream === undefined) {
         slots = await acquireSlots(settings, request, undefined, entry.credential)
+        if (client.readyState !== client.OPEN) return onClose()
         const opened = await dialer.dialAny(request, order, controller, settings.failover, state.health) // a client that leaves aborts it
         ;({ upstream, resolution, attempts: tried } = opened)
-        // The serving target's own model name (another deployment may call it otherwise).
-        if (isObject(decided.session)) decided.session.model = resolution.model
+        if (client.readyState !== client.OPEN) return onClose()
+        // The serving target's own model name (another deployment may call it otherwise), unless the app pinned one.
+        if (isObject(decided.session)) decided.session.model = sentModel(decided.session.model, shown, resolution.model)
       }
       client.removeListener('message', onMessage)
       client.removeListener('close', onClose)
@@ -171,6 +191,8 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
       new RealtimeSession(client, upstream, init, settings)
       upstream.send(JSON.stringify(decided)) // the provider's first frame, model rewritten
       upstream.resume()
+      // Read again first: the relay may pause the client once more while the held frames go upstream.
+      client.resume()
       for (const [frame, isBinary] of held.splice(0)) client.emit('message', frame, isBinary)
     }
 

@@ -11,7 +11,7 @@ import { live } from '../protocols/live.js'
 import type { Provider, Resolution } from '../providers/registry.js'
 import type { HttpTarget } from '../providers/types.js'
 import { lookupCall } from '../signaling/calls.js'
-import { CALL_ID, modelOf } from '../signaling/offer.js'
+import { CALL_ID, modelOf, sentModel } from '../signaling/offer.js'
 import { createSession, type CreateAnswer } from '../signaling/create.js'
 import type { PluginState } from '../state.js'
 import type { HttpAnswer } from '../upstream/http-client.js'
@@ -41,7 +41,7 @@ export function liveSignalingRoutes (state: PluginState, settings: LiveSignaling
   const base = (settings.live as { path: string }).path.replace(/\/+$/, '')
 
   async function endpointOf (provider: Provider, suffix: string): Promise<{ target: HttpTarget, apiKey: string | undefined }> {
-    const apiKey = await provider.apiKey()
+    const apiKey = await state.dialer.apiKey(provider)
     // Resolution already refused providers without GPT-Live, so the endpoint exists.
     return { target: provider.liveEndpoint(suffix, apiKey) as HttpTarget, apiKey }
   }
@@ -60,7 +60,7 @@ export function liveSignalingRoutes (state: PluginState, settings: LiveSignaling
     const decided = session
     const send = async (): Promise<CreateAnswer> => await postAny(request, order, async (target) => {
       const { target: endpoint, apiKey } = await endpointOf(target.provider, '')
-      return { target: endpoint, apiKey, body: JSON.stringify({ ...body, session: { ...decided, model: target.model } }), contentType: 'application/json' }
+      return { target: endpoint, apiKey, body: JSON.stringify({ ...body, session: { ...decided, model: sentModel(decided.model, (order[0] as Resolution).model, target.model) } }), contentType: 'application/json' }
     })
     const { answer, apiKey } = await createSession(state, settings, request, reply, live, { name: 'GPT-Live WebRTC session', idIn: 'session.id' }, send, sessionIdFrom,
       async (served, sessionId) => await hangUp(request, served.provider, sessionId))

@@ -1,12 +1,12 @@
 // Reads the route's query once, strictly: one value per key, bounded length, printable names only.
 import { BadQueryError } from '../errors.js'
 import type { RouteQuery } from '../providers/registry.js'
+import { NAME } from '../validate.js'
 
-// Printable ASCII without spaces; the URL builder encodes the rest, so "&" or "#" cannot inject anything.
-const NAME = { pattern: /^[\x21-\x7e]{1,256}$/, rule: '1 to 256 printable ASCII characters without spaces' }
+// Names are printable ASCII without spaces (NAME); the URL builder encodes the rest, so "&" or "#" cannot inject anything.
 const CALL_ID = { pattern: /^[\w-]{1,128}$/, rule: '1 to 128 letters, digits, "_" or "-"' }
 
-function one (query: Record<string, unknown>, key: string, { pattern, rule }: typeof NAME): string | undefined {
+function one (query: Record<string, unknown>, key: string, { pattern, rule }: { pattern: RegExp, rule: string }): string | undefined {
   const value = query[key]
   if (value === undefined) return undefined
   if (typeof value !== 'string') throw new BadQueryError(`"${key}" must be given once`)

@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { FormData } from 'undici'
 import { lookupCall } from '../signaling/calls.js'
-import { CALL_ID, callIdFrom, modelHolder, modelOf, readOffer } from '../signaling/offer.js'
+import { CALL_ID, callIdFrom, modelHolder, modelOf, readOffer, sentModel } from '../signaling/offer.js'
 import { callerHooks, type CallerOptions } from './caller-hooks.js'
 import { BadBodyError, NotSupportedError, UnknownCallError } from '../errors.js'
 import type { Built, Forwarder } from './forward.js'
@@ -62,7 +62,7 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
   const base = settings.path.replace(/\/+$/, '')
 
   async function endpointOf (provider: Provider, endpoint: Endpoint): Promise<{ target: HttpTarget, apiKey: string | undefined }> {
-    const apiKey = await provider.apiKey()
+    const apiKey = await state.dialer.apiKey(provider)
     const target = provider.endpoint(endpoint, apiKey)
     if (target === undefined) throw new NotSupportedError(provider.name, provider.type, endpoint)
     return { target, apiKey }
@@ -99,8 +99,9 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     if (model !== undefined) (holder as Json).model = (order[0] as Resolution).model
     if (signaling.onSession !== undefined) body.session = await signaling.onSession((body.session ?? {}) as Json, request)
     const placed = translation ? body.session as Json | undefined : modelHolder(body.session as Json | undefined)
+    const decided = placed?.model
     const { answer, resolution, apiKey } = await postAny(request, order, async (target) => {
-      if (model !== undefined && isObject(placed)) placed.model = target.model
+      if (model !== undefined && isObject(placed)) placed.model = sentModel(decided, (order[0] as Resolution).model, target.model)
       const { target: to, apiKey } = await endpointOf(target.provider, endpoint)
       return { target: to, apiKey, body: JSON.stringify(target.provider.clientSecretBody(body)), contentType: 'application/json' }
     })
@@ -125,7 +126,8 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
       const { target: to, apiKey } = await endpointOf(target.provider, endpoint)
       const form = new FormData()
       form.set('sdp', sdp)
-      form.set('session', JSON.stringify(target.model === undefined ? decided : { ...decided, model: target.model }))
+      const model = sentModel(decided.model, first.model, target.model)
+      form.set('session', JSON.stringify(model === undefined ? decided : { ...decided, model }))
       return { target: to, apiKey, body: form }
     }
     return { order, build }

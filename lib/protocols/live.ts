@@ -38,10 +38,24 @@ export function errorEvent (code: string, message: string, clientEventId?: unkno
   return { type: 'error', event_id: `evt_${randomUUID().replaceAll('-', '').slice(0, 22)}`, error }
 }
 
+const SESSION_START = Buffer.from('"session.start"')
+// A type spelt with a \u escape matches no needle; base64 audio has no backslash, so such frames are rare.
+const ESCAPE = Buffer.from('\\u')
+
+/** A session.start after the first: the session runs, and only the first was routed and shown to the app's policy. */
+function refuseClient (data: Buffer): { code: string, message: string, eventId?: string } | undefined {
+  if (data.indexOf(SESSION_START) === -1 && data.indexOf(ESCAPE) === -1) return undefined
+  const event = parseObject(data)
+  if (event?.type !== 'session.start') return undefined
+  const eventId = typeof event.event_id === 'string' ? event.event_id : undefined
+  return { code: 'session_already_started', message: 'The session has started; session.start is sent once, and this one was not sent on', eventId }
+}
+
 export const live: Protocol = {
   name: 'live',
   routing: 'first-frame',
   readUsage,
   errorEvent,
-  meterInputAudio: () => false // GPT-Live reports its own seconds
+  meterInputAudio: () => false, // GPT-Live reports its own seconds
+  refuseClient
 }

@@ -36,4 +36,9 @@ export interface Protocol {
    * no usage (translations; realtime transcription sessions).
    */
   meterInputAudio (intent: string | undefined): boolean
+  /**
+   * A client frame this protocol refuses once the session runs, as the error event's code and message (GPT-Live's
+   * second session.start: the app's policy saw the first only). Ruled out by a byte search on most frames.
+   */
+  refuseClient? (data: Buffer): { code: string, message: string, eventId?: string } | undefined
 }

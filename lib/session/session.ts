@@ -167,7 +167,8 @@ export class RealtimeSession implements PolicySession {
     this.#pin = options.pinTranscriptionModel && intent === 'transcription' ? model : undefined
     const byAudio = client !== undefined && this.metered && init.protocol.meterInputAudio(intent) && init.resolution.provider.billing !== 'duration'
     this.#audio = byAudio ? new InputAudio() : undefined
-    this.filters = this.#bucket !== undefined || this.#pin !== undefined || this.#audio !== undefined || options.policy.onClientEvent !== undefined
+    this.filters = this.#bucket !== undefined || this.#pin !== undefined || this.#audio !== undefined || options.policy.onClientEvent !== undefined ||
+      init.protocol.refuseClient !== undefined
     // `this` is the legs' owner: they call observeUpstream, filterClient and legsClosed.
     this.#relay = client === undefined ? new Tap(upstream, this) : new Relay(client, upstream, options.highWaterMark, this)
     if (client !== undefined) this.#limits()
@@ -350,6 +351,11 @@ export class RealtimeSession implements PolicySession {
     if (this.#bucket !== undefined && !this.#bucket.take()) {
       this.logOnce('rateLimit', 'warn', {}, 'client exceeded its frame rate; closing with 1008')
       this.#relay.close(CLOSE.policyViolation, 'frame rate limit exceeded')
+      return null
+    }
+    const refused = this.#protocol.refuseClient?.(received)
+    if (refused !== undefined) {
+      this.sendError(refused.code, refused.message, refused.eventId)
       return null
     }
     // Pinned before the app's hook, which may still decide otherwise: the app is trusted, the client is not.

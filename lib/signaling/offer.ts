@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { FormData, Response } from 'undici'
 import { BadBodyError, UnsupportedMediaTypeError } from '../errors.js'
 import { isObject, type Json } from '../json.js'
+import { NAME } from '../validate.js'
 
 export const CALL_ID = /^[\w-]{1,128}$/
 
@@ -19,7 +20,16 @@ export function modelHolder (session: Json | undefined): Json | undefined {
 export function modelOf (holder: Json | undefined, where: string): string | undefined {
   const model = holder?.model
   if (model !== undefined && typeof model !== 'string') throw new BadBodyError(`"${where}" must be a string`)
+  if (model !== undefined && !NAME.pattern.test(model)) throw new BadBodyError(`"${where}" must be ${NAME.rule}`)
   return model
+}
+
+/**
+ * The model a target is sent: the app's own when its onSession (or onClientEvent) changed the one it was shown
+ * (the app pins it, and what it returns is what is sent), else the target's own name for the model.
+ */
+export function sentModel (decided: unknown, shown: string | undefined, target: string | undefined): string | undefined {
+  return typeof decided === 'string' && decided !== shown ? decided : target
 }
 
 /** The call id at the end of the provider's Location (`/v1/realtime/calls/rtc_...`). */

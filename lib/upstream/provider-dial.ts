@@ -3,9 +3,9 @@
 import type { FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
 import { dial } from './dial.js'
-import { UpstreamTimeoutError } from '../errors.js'
+import { ProviderKeyError, UpstreamTimeoutError } from '../errors.js'
 import { upstreamHeaders } from './headers.js'
-import type { Resolution } from '../providers/registry.js'
+import type { Provider, Resolution } from '../providers/registry.js'
 import { outcomeOf, tryInTurn, type Attempt, type AttemptOutcome, type FailoverSettings, type TargetHealth, type Tried } from './failover.js'
 import type { UpstreamTarget } from '../providers/types.js'
 
@@ -65,7 +65,7 @@ export class ProviderDialer {
   async dialAny (request: FastifyRequest, order: readonly Resolution[], controller: AbortController, failover: FailoverSettings, health: TargetHealth): Promise<Opened> {
     const { value, resolution, attempts } = await tryInTurn(order, failover, health, request.log, this.#attempted, async (target): Promise<Tried<Pick<Opened, 'upstream' | 'prepared'>>> => {
       try {
-        const prepared = await this.target(request, target)
+        const prepared = await this.target(request, target, controller.signal)
         return { outcome: 'ok', value: { upstream: await this.dial(target.provider.name, prepared, controller), prepared } }
       } catch (err) {
         if (controller.signal.aborted) throw err
@@ -75,10 +75,34 @@ export class ProviderDialer {
     return { ...value, resolution, attempts }
   }
 
+  /**
+   * The provider's key (a function is called) within dialTimeout: a key function that never settles must not
+   * hold a request and its slots. `signal` stops the wait (a client that left, shutdown).
+   */
+  async apiKey (provider: Provider, signal?: AbortSignal): Promise<string | undefined> {
+    const { dialTimeout } = this.#options
+    let timer: NodeJS.Timeout | undefined
+    let onAbort: (() => void) | undefined
+    try {
+      return await new Promise<string | undefined>((resolve, reject) => {
+        timer = setTimeout(() => reject(new UpstreamTimeoutError(provider.name, dialTimeout)), dialTimeout)
+        if (signal !== undefined) {
+          onAbort = () => reject(signal.reason)
+          if (signal.aborted) onAbort()
+          signal.addEventListener('abort', onAbort, { once: true })
+        }
+        provider.apiKey().then(resolve, (err: unknown) => reject(new ProviderKeyError(provider.name, { cause: err })))
+      })
+    } finally {
+      clearTimeout(timer)
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
   /** Reads the provider key (calling it when it is a function) and builds where to dial, with the forwarded headers. */
-  async target (request: FastifyRequest, resolution: Resolution): Promise<ProviderTarget> {
+  async target (request: FastifyRequest, resolution: Resolution, signal?: AbortSignal): Promise<ProviderTarget> {
     const { provider } = resolution
-    const apiKey = await provider.apiKey()
+    const apiKey = await this.apiKey(provider, signal)
     const target = provider.target(resolution, apiKey)
     target.headers = upstreamHeaders(request.headers, this.#options.forwardHeaders, target.headers, request.id)
     return { target, apiKey }
