@@ -14,7 +14,8 @@ import { createMetrics, type Metrics } from './usage/metrics.js'
 import { ProviderRegistry, providerTypeOf } from './providers/registry.js'
 import { isProviderType, providerTypes } from './providers/index.js'
 import type { ProviderModule } from './providers/types.js'
-import { realtimeRoute } from './http/route.js'
+import { ATTACH_ROUTE, realtimeRoute } from './http/route.js'
+import { dropAnsweredUpgrades } from './http/answered-upgrades.js'
 import { liveRoute } from './http/live-route.js'
 import { translation } from './protocols/translation.js'
 import { live } from './protocols/live.js'
@@ -188,6 +189,7 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
     const options = { maxPayload: settings.maxPayload, perMessageDeflate: false, closeTimeout: settings.closeTimeout }
     await fastify.register(websocket, { options })
   }
+  fastify.addHook('onClose', dropAnsweredUpgrades(fastify.server))
   fastify.decorate('realtime', {
     providers: state.registry,
     sessions: hub.live,
@@ -228,7 +230,7 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
     await fastify.register(signalingRoutes(state, settings, forward))
     if (settings.live !== undefined) {
       await fastify.register(liveSignalingRoutes(state, settings, forward))
-      fastify.route({ method: 'GET', url: `${settings.live.path.replace(/\/+$/, '')}/:sessionId/attach`, websocket: true, ...realtimeRoute(state, settings, live, true) })
+      fastify.route({ method: 'GET', url: `${settings.live.path.replace(/\/+$/, '')}${ATTACH_ROUTE}`, websocket: true, ...realtimeRoute(state, settings, live, true) })
     }
   }
 }

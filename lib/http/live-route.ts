@@ -11,7 +11,7 @@ import type { WebsocketHandler } from '@fastify/websocket'
 import type WebSocket from 'ws'
 import { callerHooks } from './caller-hooks.js'
 import type { ClientWatch } from './client-watch.js'
-import { acceptUpgrade, attempts, detach, dialBeforeUpgrade, dropRefusedUpgrade, type RealtimeRouteOptions } from './route.js'
+import { acceptUpgrade, attempts, detach, dialBeforeUpgrade, type RealtimeRouteOptions } from './route.js'
 import { isObject } from '../json.js'
 import { sentModel } from '../signaling/offer.js'
 import { acquireSlots, type Slots } from '../limits/slots.js'
@@ -73,7 +73,7 @@ function refusalOf (err: unknown): Refusal {
   return new Refusal(code, body === undefined ? message : `${message}: ${body}`, statusCode < 500 ? CLOSE.policyViolation : CLOSE.internalError)
 }
 
-export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'onResponse' | 'logSerializers'> & { handler: WebsocketHandler } {
+export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'logSerializers'> & { handler: WebsocketHandler } {
   const { registry, hub, dialer } = state
   const { startTimeout } = settings.live as NonNullable<LiveRouteOptions['live']>
   const pending = new WeakMap<FastifyRequest, Pending>()
@@ -214,5 +214,5 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
   }
 
   const { onRequest, preHandler, logSerializers } = callerHooks(settings)
-  return { onRequest, preHandler: [...preHandler, prepare as preHandlerHookHandler], onResponse: dropRefusedUpgrade, logSerializers, handler }
+  return { onRequest, preHandler: [...preHandler, prepare as preHandlerHookHandler], logSerializers, handler }
 }

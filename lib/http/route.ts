@@ -1,6 +1,6 @@
 // The realtime route, top to bottom: (app hooks have authenticated) -> resolve -> dial -> upgrade -> relay.
 import type { ServerResponse } from 'node:http'
-import type { FastifyReply, FastifyRequest, onResponseHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify'
+import type { FastifyReply, FastifyRequest, preHandlerHookHandler, RouteOptions } from 'fastify'
 import type { WebsocketHandler } from '@fastify/websocket'
 import WebSocket from 'ws'
 import { watchClient, type ClientWatch } from './client-watch.js'
@@ -71,13 +71,13 @@ function relayRejection (reply: FastifyReply, err: UpstreamRejection): void {
 }
 
 /**
- * An upgrade refused with an HTTP answer leaves a raw socket nobody reads, so a client that leaves goes
- * unnoticed and app.close() waits for it forever. @fastify/websocket drops it only when its own onRequest
- * hook ran, which an app hook registered before it and answering first prevents.
+ * The attach route is `{live.path}/*`: a `:sessionId` parameter would be cut at Fastify's maxParamLength (100), below
+ * the 128 characters an id may have. Anything but `ID/attach` names no session.
  */
-export const dropRefusedUpgrade: onResponseHookHandler = (request, _reply, done) => {
-  if (request.raw.headers.upgrade !== undefined) request.raw.socket.destroy()
-  done()
+export const ATTACH_ROUTE = '/*'
+function attachedId (params: unknown): string {
+  const rest = (params as { '*': string })['*']
+  return rest.endsWith('/attach') ? rest.slice(0, -'/attach'.length) : ''
 }
 
 /** What every websocket route checks first: a valid upgrade, the caller's credential, not shutting down, the query. */
@@ -151,7 +151,7 @@ export function detach (client: WebSocket, request: FastifyRequest, response: Se
  * (`{path}/translations`): resolved among the providers that serve it. `attach`: a client's attach to a GPT-Live
  * WebRTC session created here (`{live.path}/:sessionId/attach`), routed by the call registry alone.
  */
-export function realtimeRoute (state: PluginState, settings: RealtimeRouteOptions, protocol: Protocol = realtime, attach = false): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'onResponse' | 'logSerializers'> & { handler: WebsocketHandler } {
+export function realtimeRoute (state: PluginState, settings: RealtimeRouteOptions, protocol: Protocol = realtime, attach = false): Pick<RouteOptions, 'onRequest' | 'preHandler' | 'logSerializers'> & { handler: WebsocketHandler } {
   const { registry, hub, dialer } = state
   const dialed = new WeakMap<FastifyRequest, Dialed>()
 
@@ -162,7 +162,7 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
     // and one of the call's maxAttachesPerCall.
     let call: Resolution | undefined
     if (attach) {
-      const { sessionId } = request.params as { sessionId: string }
+      const sessionId = attachedId(request.params)
       call = CALL_ID.test(sessionId) ? await lookupCall(settings, registry, request, sessionId, credential, 'live') : undefined
       if (call === undefined) throw new UnknownCallError(sessionId)
     } else if (query.callId !== undefined && protocol === realtime) {
@@ -193,5 +193,5 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
   }
 
   const { onRequest, preHandler, logSerializers } = callerHooks(settings)
-  return { onRequest, preHandler: [...preHandler, dialUpstream as preHandlerHookHandler], onResponse: dropRefusedUpgrade, logSerializers, handler }
+  return { onRequest, preHandler: [...preHandler, dialUpstream as preHandlerHookHandler], logSerializers, handler }
 }
