@@ -105,6 +105,10 @@ export const OriginForbiddenError = createError<'FST_REALTIME_ORIGIN_FORBIDDEN',
   'FST_REALTIME_ORIGIN_FORBIDDEN', 'Origin %s may not open realtime sessions', 403, Base)
 
 /** `maxSessions` or `maxSessionsPerKey` reached; the reply carries Retry-After. */
+/** The call registry holds `maxCalls` live calls: a new one is refused (hung up at the provider), never a live one forgotten. */
+export const CallRegistryFullError = createError<'FST_REALTIME_CALL_REGISTRY_FULL', 503, [number]>(
+  'FST_REALTIME_CALL_REGISTRY_FULL', 'The call registry is full (%d live calls); retry later', 503, Base)
+
 export const TooManySessionsError = createError<'FST_REALTIME_TOO_MANY_SESSIONS', 429, [string]>(
   'FST_REALTIME_TOO_MANY_SESSIONS', 'Too many realtime sessions %s; retry later', 429, Base)
 

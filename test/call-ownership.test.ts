@@ -107,3 +107,40 @@ t.test(`attaches per call are capped at maxAttachesPerCall (default ${DEFAULT_MA
   await open(t, `${one.url}/v1/realtime?call_id=${CALL}`, [], as('owner'))
   t.equal((await refused(t, `${one.url}/v1/realtime?call_id=${CALL}`, [], as('owner'))).status, 429)
 })
+
+t.test('a GPT-Live session id named as a realtime ?call_id= is owner-checked: a stranger is refused before any dial (#23 item 11)', async (t) => {
+  const SESSION = 'live_owned7'
+  const upstream = await fakeUpstream(t, {
+    http: (req, res) => res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ session: { id: SESSION }, transport: { type: 'webrtc', sdp: 'v=0\r\n' } }))
+  })
+  const { url } = await startProxy(t, { providers: { openai: { apiKey: KEY, baseURL: `${upstream.url}/v1` } }, live: true, signaling: { sideband: false } })
+  const created = await request(`${url.replace('ws:', 'http:')}/v1/live/sessions`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer owner' }, body: JSON.stringify({ session: { model: 'gpt-live-1' }, transport: { type: 'webrtc', sdp: 'v=0\r\n' } })
+  })
+  await created.body.text()
+  t.equal(created.statusCode, 201)
+  const stranger = await refused(t, `${url}/v1/realtime?call_id=${SESSION}`, [], as('stranger'))
+  t.equal(stranger.status, 403)
+  t.equal(JSON.parse(stranger.body).code, 'FST_REALTIME_CALL_FORBIDDEN')
+  t.equal(upstream.requests.length, 0, 'nothing dialled on the app\'s key')
+})
+
+t.test('a full call registry refuses a new call (503, hung up at the provider) and never forgets a live one (#23 item 12)', async (t) => {
+  let n = 0
+  const upstream = await fakeUpstream(t, {
+    http: (req, res) => {
+      if (req.url.endsWith('/hangup')) res.writeHead(200).end()
+      else res.writeHead(201, { 'content-type': 'application/sdp', location: `/v1/realtime/calls/rtc_${++n}` }).end('v=0\r\n')
+    }
+  })
+  const { url, logs } = await startProxy(t, { providers: { openai: { apiKey: KEY, baseURL: `${upstream.url}/v1` } }, signaling: { sideband: false, maxCalls: 1 } })
+  t.equal(await createCall(url), 201)
+  t.equal(await createCall(url), 503, 'the second call is refused')
+  t.equal(upstream.posts[2]?.url, '/v1/realtime/calls/rtc_2/hangup', 'and hung up at the provider, so it cannot run unmetered')
+  t.ok(logs.lines.some((l) => l.msg === 'the realtime call could not be registered; it was hung up at the provider'))
+  const stranger = await refused(t, `${url}/v1/realtime?call_id=rtc_1`, [], as('stranger'))
+  t.equal(stranger.status, 403, 'the live call is still owned')
+  const hung = await request(`${url.replace('ws:', 'http:')}/v1/realtime/calls/rtc_1/hangup`, { method: 'POST', headers: { authorization: 'Bearer owner' } })
+  await hung.body.text()
+  t.equal(hung.statusCode, 200, 'its owner can still hang it up')
+})

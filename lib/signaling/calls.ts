@@ -13,15 +13,18 @@ export interface CallLookupOptions extends CallerKeyOptions {
 
 /**
  * The call's resolution, or undefined when the registry does not hold it (or signaling is off), or holds it as
- * a session of the other protocol (a GPT-Live session is not a realtime call, nor the reverse).
+ * a session of the other protocol (a GPT-Live session is not a realtime call, nor the reverse). A call another
+ * caller created is refused (403) whichever protocol it is.
  */
 export async function lookupCall (
   options: CallLookupOptions, registry: ProviderRegistry, request: FastifyRequest, callId: string, credential: string | undefined,
   protocol: 'realtime' | 'live' = 'realtime'
 ): Promise<Resolution | undefined> {
   const call = await options.signaling?.calls.getCall(callId)
-  if (call === undefined || (call.protocol ?? 'realtime') !== protocol) return undefined
+  if (call === undefined) return undefined
+  // Owner first, whichever route names it: another caller's GPT-Live session is no unregistered realtime call.
   if (call.owner !== callerKey(options, request, credential)) throw new CallForbiddenError(callId)
+  if ((call.protocol ?? 'realtime') !== protocol) return undefined
   const provider = registry.get(call.provider)
   if (provider === undefined) throw new UnknownProviderError(call.provider, registry.names().join(', '))
   const resolution: Resolution = { provider, model: call.model, requestedModel: call.requestedModel, callId }

@@ -53,32 +53,36 @@ export async function createSession (
   const { credential } = request.realtime
   const slots = await acquireSlots(options, request, reply, credential)
   let sent: CreateAnswer
-  let id: string | undefined
   try {
     sent = await send()
-    const { answer, resolution } = sent
-    id = answer.statusCode < 300 ? idOf(answer) : undefined
-    if (id !== undefined) {
-      const { provider, model, requestedModel } = resolution
-      const call = { provider: provider.name, model, requestedModel, owner: slots.key, ...(protocol.name === 'live' ? { protocol: 'live' as const } : {}) }
-      await signaling.calls.setCall(id, call, signaling.callTTL)
-    }
   } catch (err) {
     slots.release()
     throw err
   }
   const { answer, resolution, apiKey, attempts } = sent
+  const id = answer.statusCode < 300 ? idOf(answer) : undefined
   if (id === undefined) {
     slots.release()
     if (answer.statusCode < 300) request.log.warn(`the provider answered the ${what.name} without a usable ${what.idIn}; it is not metered`)
     return { answer, apiKey }
   }
-  request.log.info({ callId: id, provider: resolution.provider.name, model: resolution.model, ...(attempts.length > 1 ? { attempts } : {}) }, `${what.name} created`)
-  const created = id
   const end = async (): Promise<void> => {
-    const { answer } = await hangup(resolution, created)
+    const { answer } = await hangup(resolution, id)
     if (answer.statusCode >= 300) throw new Error(`the provider answered the hangup with HTTP ${answer.statusCode}`)
   }
+  const { provider, model, requestedModel } = resolution
+  const call = { provider: provider.name, model, requestedModel, owner: slots.key, ...(protocol.name === 'live' ? { protocol: 'live' as const } : {}) }
+  try {
+    await signaling.calls.setCall(id, call, signaling.callTTL)
+  } catch (err) {
+    // Created but not registered (a full registry, a store down): it would run unowned and unmetered, so it ends.
+    slots.release()
+    await end().then(
+      () => request.log.warn({ callId: id }, `the ${what.name} could not be registered; it was hung up at the provider`),
+      (hangupErr: unknown) => request.log.error({ err: hangupErr, callId: id }, `the ${what.name} could not be registered nor hung up; it goes on unmetered`))
+    throw err
+  }
+  request.log.info({ callId: id, provider: resolution.provider.name, model: resolution.model, ...(attempts.length > 1 ? { attempts } : {}) }, `${what.name} created`)
   if (signaling.sideband) attachSideband(state, options, request, { ...resolution, callId: id }, credential, slots, protocol, end, attempts)
   else slots.release()
   return { answer, apiKey, id }

@@ -1,9 +1,10 @@
 // The default store, in this process: leased slots per key and the call registry, both expiring; budgets; and
 // the fleet bus of a fleet of one.
+import { CallRegistryFullError } from '../errors.js'
 import type { BudgetStore, CallRecord, CallStore, FleetBus, FleetMessage, Lease, SessionStore } from './types.js'
 
 export interface MemoryStoreOptions {
-  /** Calls remembered at once; the oldest is forgotten first. Default 10 000. */
+  /** Live calls remembered at once; past it a new call is refused (503), never a live one forgotten. Default 10 000. */
   maxCalls?: number
 }
 
@@ -75,13 +76,17 @@ export class MemoryStore implements SessionStore, CallStore, BudgetStore, FleetB
     return slots.size
   }
 
+  /** Remembers a call; refuses (CallRegistryFullError) when maxCalls live calls are held: a live call is never forgotten. */
   setCall (callId: string, call: CallRecord, ttl: number): void {
     const now = Date.now()
     this.#calls.delete(callId)
+    // Expired calls come off the front; a full registry is swept whole before it refuses.
+    const full = this.#calls.size >= this.#maxCalls
     for (const [id, entry] of this.#calls) {
-      if (entry.expiresAt > now && this.#calls.size < this.#maxCalls) break
-      this.#calls.delete(id)
+      if (entry.expiresAt <= now) this.#calls.delete(id)
+      else if (!full) break
     }
+    if (this.#calls.size >= this.#maxCalls) throw new CallRegistryFullError(this.#maxCalls)
     this.#calls.set(callId, { ...call, expiresAt: now + ttl })
   }
 
