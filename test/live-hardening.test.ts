@@ -145,3 +145,31 @@ t.test('a failing hook or key function on GPT-Live: generic text for the client,
     else t.match(event, { error: { code: 'FST_REALTIME_PROVIDER_KEY', message: 'The key of provider "openai" could not be read' } })
   }
 })
+
+t.test('frames held during a slow dial or failover are charged to the frame rate as they arrived, not as one burst (#23 item 17)', async (t) => {
+  const down = await fakeUpstream(t, { delay: 400, reject: { status: 503, body: '{}' } })
+  const slow = await fakeUpstream(t, { delay: 800 })
+  const proxy = await startProxy(t, {
+    providers: { a: { type: 'openai', apiKey: KEY, baseURL: `${down.url}/v1` }, b: { type: 'openai', apiKey: KEY, baseURL: `${slow.url}/v1` } },
+    models: { voice: { targets: [{ provider: 'a', model: 'gpt-live-1' }, { provider: 'b', model: 'gpt-live-1' }] } },
+    live: true,
+    rateLimit: { perSecond: 25, burst: 5 }
+  })
+  const ws = await open(t, `${proxy.url}/v1/live/sessions`)
+  ws.send(start('voice'))
+  let sent = 0
+  const pace = setInterval(() => ws.send(JSON.stringify({ type: 'session.input_audio.append', event_id: `a${sent++}`, audio: '' })), 50) // 20 a second
+  t.teardown(() => clearInterval(pace))
+  const conn = await slow.next()
+  await until(() => conn.frames.length >= 30, 'frames after the failover', 10_000)
+  clearInterval(pace)
+  t.equal(ws.readyState, WebSocket.OPEN, 'a client within its rate is not cut')
+  t.same(conn.frames.slice(1, 30).map((f) => JSON.parse(f.data.toString()).event_id), Array.from({ length: 29 }, (_, i) => `a${i}`))
+
+  const flood = await open(t, `${proxy.url}/v1/live/sessions`)
+  const c = closed(flood)
+  flood.send(start('voice'))
+  for (let i = 0; i < 20; i++) flood.send('{"type":"session.input_audio.append","audio":""}')
+  t.match(await next(flood), { type: 'error', error: { code: 'rate_limit_exceeded' } }, 'a burst past the rate while dialled is refused')
+  t.equal((await c).code, 1008)
+})

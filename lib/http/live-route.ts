@@ -15,6 +15,7 @@ import { acceptUpgrade, attempts, detach, dialBeforeUpgrade, type RealtimeRouteO
 import { isObject } from '../json.js'
 import { sentModel } from '../signaling/offer.js'
 import { acquireSlots, type Slots } from '../limits/slots.js'
+import { TokenBucket } from '../limits/rate-limit.js'
 import { live } from '../protocols/live.js'
 import type { Resolution, RouteQuery } from '../providers/registry.js'
 import { CLOSE } from '../session/close-codes.js'
@@ -100,6 +101,8 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
     detach(client, request, entry.response)
     const held: Array<[Buffer, boolean]> = []
     let heldBytes = 0
+    // Held frames are charged to the session's frame rate as they arrive, not in one burst when they are replayed.
+    const bucket = settings.frameRate === undefined ? undefined : new TokenBucket(settings.frameRate)
     let started = false
     let upstream: WebSocket | undefined = entry.dialed?.upstream
     let slots: Slots | undefined = entry.dialed?.slots
@@ -110,6 +113,10 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
       if (started) {
         // Frames after session.start wait, in order, for the provider; past highWaterMark the client is not read
         // until they are sent, so a client cannot fill the memory while the provider is dialled.
+        if (bucket !== undefined && !bucket.take()) {
+          refuse(new Refusal('rate_limit_exceeded', 'The client exceeded its frame rate', CLOSE.policyViolation))
+          return
+        }
         held.push([data, isBinary])
         heldBytes += data.length
         if (heldBytes > settings.highWaterMark) client.pause()
@@ -185,7 +192,8 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
         credential: entry.credential,
         slots,
         metered: settings.metering,
-        attempts: tried
+        attempts: tried,
+        charged: bucket === undefined ? undefined : { bucket, frames: held.length }
       }
       // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
       new RealtimeSession(client, upstream, init, settings)

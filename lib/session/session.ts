@@ -65,6 +65,11 @@ export interface SessionInit {
   resumable?: { readonly reconnects: number }
   /** The dials made to open it (failover): in the summary when there was more than one. */
   attempts?: Attempt[]
+  /**
+   * The frame-rate bucket the route already charged the session's first `frames` client frames to, as they arrived
+   * (GPT-Live holds the frames sent while the provider is dialled): replayed, they are not charged again as a burst.
+   */
+  charged?: { bucket: TokenBucket, frames: number }
 }
 
 /** What a session was and how it ended; logged once at info level when it ends. */
@@ -128,6 +133,8 @@ export class RealtimeSession implements PolicySession {
   readonly #upstream: WebSocket
   #meter: Meter | undefined
   readonly #bucket: TokenBucket | undefined
+  /** Client frames the route charged to the bucket already (see SessionInit.charged). */
+  #prepaid: number
   /** The transcription model pinned into the client's session.update events. */
   readonly #pin: string | undefined
   /** Input audio the client sent, for a session billed by it when the provider reports no usage. */
@@ -162,7 +169,8 @@ export class RealtimeSession implements PolicySession {
     this.credential = init.credential
     this.metered = init.metered
     this.observes = this.metered || options.policy.onServerEvent !== undefined
-    this.#bucket = options.frameRate === undefined ? undefined : new TokenBucket(options.frameRate)
+    this.#bucket = init.charged?.bucket ?? (options.frameRate === undefined ? undefined : new TokenBucket(options.frameRate))
+    this.#prepaid = init.charged?.frames ?? 0
     const { model, intent } = init.resolution
     this.#pin = options.pinTranscriptionModel && intent === 'transcription' ? model : undefined
     const byAudio = client !== undefined && this.metered && init.protocol.meterInputAudio(intent) && init.resolution.provider.billing !== 'duration'
@@ -348,7 +356,8 @@ export class RealtimeSession implements PolicySession {
   #filter (received: Buffer): Buffer | null | Promise<Buffer | null> {
     const options = this.#options
     const { onClientEvent } = options.policy
-    if (this.#bucket !== undefined && !this.#bucket.take()) {
+    if (this.#prepaid > 0) this.#prepaid--
+    else if (this.#bucket !== undefined && !this.#bucket.take()) {
       this.logOnce('rateLimit', 'warn', {}, 'client exceeded its frame rate; closing with 1008')
       this.#relay.close(CLOSE.policyViolation, 'frame rate limit exceeded')
       return null
