@@ -222,10 +222,10 @@ export function closed (ws: WebSocket): Promise<{ code: number, reason: string }
  * A raw TCP client that completes the upgrade, then never reads again (so it never answers a close): the 101
  * is checked, and the socket, paused, is destroyed at teardown.
  */
-export async function deafClient (t: Tap, proxy: Proxy): Promise<Socket> {
+export async function deafClient (t: Tap, proxy: Proxy, path = '/v1/realtime?model=m'): Promise<Socket> {
   const socket = tcp(Number(new URL(proxy.url).port), '127.0.0.1')
   t.teardown(() => socket.destroy())
-  socket.write('GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
   const [first] = await once(socket, 'data') as [Buffer]
   if (!first.toString().startsWith('HTTP/1.1 101 ')) throw new Error(`expected 101 Switching Protocols, got ${first.toString().split('\r\n')[0] as string}`)

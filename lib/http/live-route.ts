@@ -26,6 +26,7 @@ import { RealtimeSession } from '../session/session.js'
 import type { PluginState } from '../state.js'
 import type { UpstreamRejection } from '../upstream/dial.js'
 import type { Attempt } from '../upstream/failover.js'
+import type { ProviderTarget } from '../upstream/provider-dial.js'
 
 /** The options the GPT-Live route reads. */
 export interface LiveRouteOptions extends RealtimeRouteOptions {
@@ -34,6 +35,7 @@ export interface LiveRouteOptions extends RealtimeRouteOptions {
 
 interface Dialed {
   resolution: Resolution
+  prepared: ProviderTarget
   slots: Slots
   upstream: WebSocket
   attempts: Attempt[]
@@ -107,6 +109,7 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
     let upstream: WebSocket | undefined = entry.dialed?.upstream
     let slots: Slots | undefined = entry.dialed?.slots
     let tried: Attempt[] | undefined = entry.dialed?.attempts
+    let apiKey: string | undefined = entry.dialed?.prepared.apiKey
     const controller = new AbortController()
     const timer = setTimeout(() => refuse(new Refusal('session_start_timeout', `Send session.start within ${startTimeout} ms`, CLOSE.policyViolation)), startTimeout)
     const onMessage = (data: Buffer, isBinary: boolean): void => {
@@ -175,6 +178,7 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
         if (client.readyState !== client.OPEN) return onClose()
         const opened = await dialer.dialAny(request, order, controller, settings.failover, state.health) // a client that leaves aborts it
         ;({ upstream, resolution, attempts: tried } = opened)
+        apiKey = opened.prepared.apiKey
         if (client.readyState !== client.OPEN) return onClose()
         // The serving target's own model name (another deployment may call it otherwise), unless the app pinned one.
         if (isObject(decided.session)) decided.session.model = sentModel(decided.session.model, shown, resolution.model)
@@ -193,7 +197,8 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
         slots,
         metered: settings.metering,
         attempts: tried,
-        charged: bucket === undefined ? undefined : { bucket, frames: held.length }
+        charged: bucket === undefined ? undefined : { bucket, frames: held.length },
+        apiKey
       }
       // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
       new RealtimeSession(client, upstream, init, settings)

@@ -25,6 +25,7 @@ import { loadResampler } from '../codecs/gemini/resample.js'
 /** The options the websocket route reads. */
 export interface RealtimeRouteOptions extends CallerOptions, SlotOptions, CallLookupOptions, SessionOptions {
   metering: boolean
+  dialTimeout: number
   failover: FailoverSettings
   signaling?: CallLookupOptions['signaling'] & { sideband: boolean }
 }
@@ -183,8 +184,8 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
     dialed.delete(request)
     watch.stop()
     detach(client, request, response)
-    const translated = resolution.provider.codec === undefined ? undefined : geminiLeg(upstream, resolution, dialer.redialer(resolution, prepared), request.log)
-    const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered, resumable: translated, attempts }
+    const translated = resolution.provider.codec === undefined ? undefined : geminiLeg(upstream, prepared.apiKey, resolution, dialer.redialer(resolution, prepared), settings.dialTimeout, request.log)
+    const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered, resumable: translated, attempts, apiKey: prepared.apiKey }
     // The relay drives a translated leg as it drives a socket (codecs/gemini/leg.ts).
     const leg = translated === undefined ? upstream : translated as unknown as WebSocket
     // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets

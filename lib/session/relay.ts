@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net'
 import WebSocket from 'ws'
 import { CLOSE, closeReason, errorCloseCode, sendableCode } from './close-codes.js'
+import { redact } from '../upstream/redact.js'
 
 export type Side = 'client' | 'upstream'
 
@@ -91,6 +92,9 @@ class Pipe implements LegStats {
     source.on('message', onMessage)
     source.on('error', onError)
     source.on('close', onClose)
+    // A translated provider leg's own answers to client frames (codecs/): the client produced them, so they go
+    // out under the client's mark, as the proxy's own error events do. A ws socket never emits it.
+    if (side === 'upstream') source.on('answer', onAnswer)
   }
 
   receive (data: Buffer, isBinary: boolean): void {
@@ -99,9 +103,14 @@ class Pipe implements LegStats {
     // A client being closed (a limit, a policy, the provider gone) is no longer heard: its frames could not
     // be delivered, and each would be checked and refused again. Provider frames are still read for usage.
     if (this.side === 'client' && this.relay.closed !== undefined) return
-    if (!this.filter) this.send(data, isBinary)
-    else if (this.held !== undefined) this.held.push([data, isBinary])
-    else this.filtered(data, isBinary)
+    if (this.held !== undefined) this.held.push([data, isBinary])
+    else this.decide(data, isBinary)
+  }
+
+  /** A frame's way on: through the owner's filter when it decides client frames, else sent as it is. */
+  decide (data: Buffer, isBinary: boolean): void {
+    if (this.filter) this.filtered(data, isBinary)
+    else this.send(data, isBinary)
   }
 
   send (data: Buffer | null, isBinary: boolean): void {
@@ -143,16 +152,16 @@ class Pipe implements LegStats {
    * high-water mark as relayed frames: past it, no more of the source's frames are read or decided until the
    * frame is written, so a client that reads nothing cannot make the proxy queue more than it sent.
    */
-  answer (text: string): void {
+  answer (text: string | Buffer): void {
     const { source } = this
     if (source.readyState !== WebSocket.OPEN) return
-    if (source.bufferedAmount + Buffer.byteLength(text) <= this.highWaterMark) return source.send(text)
+    if (source.bufferedAmount + Buffer.byteLength(text) <= this.highWaterMark) return source.send(text, TEXT)
     this.ownPending++
     this.hold()
     // Its own callback, counted once: when the write fails (the client reset its connection), the socket's
     // callbacks can come more than once, and a shared one would release frames another answer still holds.
     let written = false
-    source.send(text, () => {
+    source.send(text, TEXT, () => {
       if (written) return
       written = true
       this.ownPending--
@@ -183,7 +192,7 @@ class Pipe implements LegStats {
     const queue = this.held as Array<[Buffer, boolean]> // hold() made it before anything could release
     this.held = undefined
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      this.filtered(next[0], next[1])
+      this.decide(next[0], next[1])
       if (this.held !== undefined) { // held again: the rest waits behind it, in order
         (this.held as Array<[Buffer, boolean]>).push(...queue)
         return
@@ -202,6 +211,11 @@ function onMessage (this: WebSocket, data: Buffer, isBinary: boolean): void {
   pipeOf(this).receive(data, isBinary)
 }
 
+function onAnswer (this: WebSocket, data: Buffer): void {
+  const { relay } = pipeOf(this)
+  relay.answerClient(data)
+}
+
 // ws has already sent its peer the matching close code (1009, 1007, 1002); mirror it to the other leg.
 function onError (this: WebSocket, err: Error): void {
   const { relay, side, target } = pipeOf(this)
@@ -212,8 +226,11 @@ function onError (this: WebSocket, err: Error): void {
 
 function onClose (this: WebSocket, code: number, reason: Buffer): void {
   const { relay, side, target } = pipeOf(this)
-  relay.record({ by: side, code, reason: reason.toString() })
-  closeLeg(target, sendableCode(code), reason)
+  // A provider's close reason may echo its key (of any shape): the exact key is redacted before the client or
+  // the summary sees it.
+  const text = side === 'upstream' && reason.length > 0 ? redact(reason.toString(), relay.secrets) : reason.toString()
+  relay.record({ by: side, code, reason: text })
+  closeLeg(target, sendableCode(code), text)
   relay.legClosed()
 }
 
@@ -227,12 +244,15 @@ function closeLeg (leg: WebSocket, code: number, reason: string | Buffer): void 
 export class Relay implements Legs {
   closed: CloseRecord | undefined = undefined
   readonly owner: LegsOwner
+  /** The keys the provider leg was dialled with. */
+  readonly secrets: ReadonlyArray<string | undefined>
   readonly #client: Pipe
   readonly #upstream: Pipe
   #open = 2
 
-  constructor (client: WebSocket, upstream: WebSocket, highWaterMark: number, owner: LegsOwner) {
+  constructor (client: WebSocket, upstream: WebSocket, highWaterMark: number, owner: LegsOwner, secrets: ReadonlyArray<string | undefined> = []) {
     this.owner = owner
+    this.secrets = secrets
     this.#client = new Pipe(this, 'client', client, upstream, highWaterMark, false, owner.filters)
     this.#upstream = new Pipe(this, 'upstream', upstream, client, highWaterMark, owner.observes, false)
   }
@@ -267,6 +287,12 @@ export class Relay implements Legs {
   /** Sends the client a text frame of the proxy's own (an error event), with backpressure on the client's frames. */
   sendToClient (text: string): void {
     this.#client.answer(text)
+  }
+
+  /** A translated leg's answer to a client frame: under the client's mark, and seen like any provider frame. */
+  answerClient (data: Buffer): void {
+    this.#client.answer(data)
+    if (this.owner.observes) this.owner.observeUpstream(data)
   }
 
   record (record: CloseRecord): void {

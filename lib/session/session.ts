@@ -70,6 +70,8 @@ export interface SessionInit {
    * (GPT-Live holds the frames sent while the provider is dialled): replayed, they are not charged again as a burst.
    */
   charged?: { bucket: TokenBucket, frames: number }
+  /** The key the provider leg was dialled with: redacted from its close reason. */
+  apiKey?: string
 }
 
 /** What a session was and how it ended; logged once at info level when it ends. */
@@ -178,7 +180,7 @@ export class RealtimeSession implements PolicySession {
     this.filters = this.#bucket !== undefined || this.#pin !== undefined || this.#audio !== undefined || options.policy.onClientEvent !== undefined ||
       init.protocol.refuseClient !== undefined
     // `this` is the legs' owner: they call observeUpstream, filterClient and legsClosed.
-    this.#relay = client === undefined ? new Tap(upstream, this) : new Relay(client, upstream, options.highWaterMark, this)
+    this.#relay = client === undefined ? new Tap(upstream, this) : new Relay(client, upstream, options.highWaterMark, this, [init.apiKey])
     if (client !== undefined) this.#limits()
     this.#parentLog.info(this.#bindings(), 'realtime session started')
     this.#hub.started(this)

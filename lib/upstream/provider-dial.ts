@@ -132,7 +132,7 @@ export class ProviderDialer {
    * anew (an OAuth token may have been renewed), the request's forwarded headers as they were. The whole attempt,
    * the key included, gets dialTimeout: the client's frames wait for this connection.
    */
-  redialer (resolution: Resolution, first: ProviderTarget): () => Promise<WebSocket> {
+  redialer (resolution: Resolution, first: ProviderTarget): () => Promise<{ upstream: WebSocket, apiKey: string | undefined }> {
     const forwarded = first.target.headers
     const { provider } = resolution
     const { dialTimeout } = this.#options
@@ -150,7 +150,7 @@ export class ProviderDialer {
         const apiKey = await Promise.race([provider.apiKey(), gaveUp])
         const target = provider.target(resolution, apiKey)
         target.headers = { ...forwarded, ...target.headers }
-        return await this.dial(provider.name, { target, apiKey }, controller)
+        return { upstream: await this.dial(provider.name, { target, apiKey }, controller), apiKey }
       } finally {
         clearTimeout(timer)
       }

@@ -18,11 +18,15 @@ export interface GeminiLegOptions extends TranslatorOptions {
   requestedModel: string | undefined
   /** Milliseconds the setup waits for the client's first session.update. */
   startTimeout: number
+  /** Milliseconds a connection may take to answer its setup with setupComplete (dialTimeout). */
+  setupTimeout: number
   /**
-   * Dials a new Gemini connection (fresh credentials: an OAuth token may have been renewed); resolves paused,
-   * or rejects within dialTimeout.
+   * Dials a new Gemini connection (fresh credentials: an OAuth token may have been renewed); resolves paused, with
+   * the key it carries, or rejects within dialTimeout.
    */
-  redial: () => Promise<WebSocket>
+  redial: () => Promise<{ upstream: WebSocket, apiKey: string | undefined }>
+  /** The key the first connection carries: redacted, like every later one, from whatever is logged or sent on. */
+  apiKey: string | undefined
   log: FastifyBaseLogger
 }
 
@@ -40,6 +44,11 @@ const MAX_REPLAY_BYTES = 4 * 1024 * 1024
 const REDIAL_DELAYS = [0, 250, 1000]
 /** Connections that may drop in a row (no turn finished between) before the session is given up. */
 const MAX_DROPS = 3
+/**
+ * The wait before each new connection since the last finished turn: a Gemini that sends goAway after every setup
+ * (or a client that changes its setup as fast as it can) is paced, and past the last the session ends.
+ */
+export const RESUME_DELAYS = [0, 0, 100, 250, 500, 1000, 2000, 4000]
 /** A close code Gemini sends for a request it will refuse again (a bad argument, an unknown session). */
 const FINAL_CODES = new Set([1007, 1008])
 
@@ -75,12 +84,21 @@ export class GeminiLeg extends EventEmitter {
   #batch: Entry[] | undefined
   #waiters: Array<() => void> = []
   #trimmed = false
+  /** New connections since the last finished turn (RESUME_DELAYS). */
+  #resumes = 0
+  /** Keys the connections carried, redacted from everything logged or sent on. */
+  readonly #secrets: Array<string | undefined>
+  /** Gemini's setupComplete is awaited within setupTimeout. */
+  #setupTimer: NodeJS.Timeout | undefined
+  /** Causes already logged (junk frames): one line each per session. */
+  readonly #logged = new Set<string>()
   readonly #startTimer: NodeJS.Timeout
   readonly #listeners = new WeakMap<WebSocket, { message: (data: Buffer) => void, close: (code: number, reason: Buffer) => void, pong: () => void }>()
 
   constructor (ws: WebSocket, options: GeminiLegOptions) {
     super()
     this.#options = options
+    this.#secrets = [options.apiKey]
     this.#translator = new GeminiTranslator({
       toGemini: (message) => this.#queue(message),
       toClient: (event) => this.#toClient(event),
@@ -110,8 +128,8 @@ export class GeminiLeg extends EventEmitter {
     if (!this.#paused) ws.resume()
   }
 
-  /** A connection we are done with: nothing it says matters any more. */
-  #retire (ws: WebSocket): void {
+  /** A connection we are done with: nothing it says matters any more. `drop`: terminated, not closed. */
+  #retire (ws: WebSocket, drop = false): void {
     const listeners = this.#listeners.get(ws)
     if (listeners !== undefined) {
       ws.removeListener('message', listeners.message)
@@ -119,7 +137,8 @@ export class GeminiLeg extends EventEmitter {
       ws.removeListener('pong', listeners.pong)
     }
     ws.resume()
-    ws.close(1000, 'resumed on a new connection')
+    if (drop) ws.terminate()
+    else ws.close(1000, 'resumed on a new connection')
   }
 
   // ---- the ws face the relay drives ----
@@ -132,7 +151,12 @@ export class GeminiLeg extends EventEmitter {
     return this.#paused
   }
 
-  /** A client frame (OpenAI's schema): translated, sent or kept for the next connection. */
+  /**
+   * A client frame (OpenAI's schema): translated, sent or kept for the next connection. What the translator answers
+   * it with at once (an error, session.updated, the input item) goes out as 'answer', not 'message': the relay
+   * writes those under the client's own high-water mark, so a client that reads nothing cannot make the codec
+   * queue more than it sent.
+   */
   send (data: Buffer, _options?: unknown, cb?: (err?: Error) => void): void {
     const batch: Entry[] = this.#batch = []
     this.#translator.fromClient(data)
@@ -174,6 +198,7 @@ export class GeminiLeg extends EventEmitter {
     this.#phase = 'closed'
     this.readyState = WebSocket.CLOSING
     clearTimeout(this.#startTimer)
+    clearTimeout(this.#setupTimer)
     // Between connections there is none to close: the dial in flight is dropped when it opens.
     if (redialing) return this.#finish(code, reason)
     this.#ws.resume()
@@ -219,7 +244,7 @@ export class GeminiLeg extends EventEmitter {
   #toClient (event: Json): void {
     const { type, ...rest } = event
     // `type` first, as OpenAI writes it: the meter rules audio deltas out by their first bytes.
-    this.emit('message', Buffer.from(JSON.stringify({ type, event_id: newId('event'), ...rest })), false)
+    this.emit(this.#batch === undefined ? 'message' : 'answer', Buffer.from(JSON.stringify({ type, event_id: newId('event'), ...rest })), false)
   }
 
   #reconfigure (): void {
@@ -235,6 +260,22 @@ export class GeminiLeg extends EventEmitter {
     this.#sent = 0
     this.#phase = 'opening'
     this.#ws.send(JSON.stringify(this.#translator.setup(this.#handle)))
+    const { setupTimeout } = this.#options
+    // A Gemini that never completes its setup would hold the session and its slots for ever.
+    this.#setupTimer = setTimeout(() => {
+      this.#retire(this.#ws, true)
+      this.#end(1011, 'Gemini Live did not complete its setup', `Gemini Live did not complete its setup within ${setupTimeout} ms`)
+    }, setupTimeout)
+  }
+
+  #redact (text: string): string {
+    return redact(text, this.#secrets)
+  }
+
+  #warnOnce (cause: string, fields: object, message: string): void {
+    if (this.#logged.has(cause)) return
+    this.#logged.add(cause)
+    this.#options.log.warn(fields, message)
   }
 
   // ---- Gemini -> ----
@@ -245,7 +286,7 @@ export class GeminiLeg extends EventEmitter {
       message = JSON.parse(data.toString())
     } catch {}
     if (!isObject(message)) {
-      this.#options.log.warn({ bytes: data.length }, 'Gemini sent a frame that is not a JSON object; ignored')
+      this.#warnOnce('junk', { bytes: data.length }, 'Gemini sent a frame that is not a JSON object; ignored')
       return
     }
     if (isObject(message.setupComplete)) this.#setupComplete()
@@ -259,6 +300,7 @@ export class GeminiLeg extends EventEmitter {
     if ((isObject(content) && content.turnComplete === true) || message.toolCall !== undefined) {
       this.#turns++
       this.#drops = 0
+      this.#resumes = 0
       this.#fresh = false
     }
     this.#maybeResume()
@@ -266,6 +308,7 @@ export class GeminiLeg extends EventEmitter {
 
   #setupComplete (): void {
     if (this.#phase !== 'opening') return
+    clearTimeout(this.#setupTimer)
     this.#phase = 'open'
     this.#pending = 0
     // What Gemini had not consumed, again and in order, before anything newer.
@@ -299,12 +342,23 @@ export class GeminiLeg extends EventEmitter {
     this.#migrate = undefined
     this.#options.log.info({ reason }, 'resuming the Gemini session on a new connection')
     this.#retire(this.#ws)
+    this.#resume()
+  }
+
+  /** A new connection, after the wait RESUME_DELAYS gives; past its last, the session ends. */
+  #resume (): void {
     this.#phase = 'redialing'
-    this.#redial(0)
+    const delay = RESUME_DELAYS[this.#resumes++]
+    if (delay === undefined) {
+      return this.#end(1011, 'Gemini Live kept ending its connections', `Gemini Live ended ${RESUME_DELAYS.length} connections in a row without finishing a turn; the session is closed`)
+    }
+    if (delay === 0) return this.#redial(0)
+    setTimeout(() => { if (this.#phase === 'redialing') this.#redial(0) }, delay)
   }
 
   #redial (attempt: number): void {
-    this.#options.redial().then((ws) => {
+    this.#options.redial().then(({ upstream: ws, apiKey }) => {
+      if (!this.#secrets.includes(apiKey)) this.#secrets.push(apiKey)
       if (this.#phase !== 'redialing') return ws.terminate() // the client left meanwhile
       this.#ws = ws
       this.#attach(ws)
@@ -313,12 +367,12 @@ export class GeminiLeg extends EventEmitter {
     }, (err: Error) => {
       if (this.#phase !== 'redialing') return
       const delay = REDIAL_DELAYS[attempt + 1]
-      this.#options.log.warn({ reason: redact(err.message), code: (err as { code?: string }).code, attempt: attempt + 1 }, 'could not open a new Gemini connection')
+      this.#options.log.warn({ reason: this.#redact(err.message), code: (err as { code?: string }).code, attempt: attempt + 1 }, 'could not open a new Gemini connection')
       if (delay !== undefined) {
         setTimeout(() => this.#redial(attempt + 1), delay)
         return
       }
-      this.#end(1011, 'Gemini Live could not be reached to resume the session', `The session could not be resumed: ${redact(err.message)}`)
+      this.#end(1011, 'Gemini Live could not be reached to resume the session', `The session could not be resumed: ${this.#redact(err.message)}`)
     })
   }
 
@@ -326,24 +380,24 @@ export class GeminiLeg extends EventEmitter {
     if (this.#phase === 'closed') return this.#finish(code, reason)
     const resumable = this.#phase === 'open' && !FINAL_CODES.has(code) && (this.#handle !== undefined || this.#turns === 0)
     if (resumable && ++this.#drops <= MAX_DROPS) {
-      this.#options.log.info({ code, reason }, 'Gemini connection closed; resuming the session on a new one')
+      this.#options.log.info({ code, reason: this.#redact(reason) }, 'Gemini connection closed; resuming the session on a new one')
       this.#translator.connectionLost()
       this.#migrate = undefined
-      this.#phase = 'redialing'
-      this.#redial(0)
+      this.#resume()
       return
     }
-    this.#end(code, reason, `Gemini closed the session (${code}${reason === '' ? '' : `: ${redact(reason)}`})`)
+    this.#end(code, reason, `Gemini closed the session (${code}${reason === '' ? '' : `: ${reason}`})`)
   }
 
   /** The session ends from Gemini's side: the client hears why, then the close. */
   #end (code: number, reason: string, message: string): void {
-    this.#options.log.warn({ code, reason: redact(reason) }, 'Gemini session ended')
+    clearTimeout(this.#setupTimer)
+    this.#options.log.warn({ code, reason: this.#redact(reason) }, 'Gemini session ended')
     this.#translator.connectionLost()
-    this.#toClient(errorEvent('provider_closed', message) as Json)
+    this.#toClient(errorEvent('provider_closed', this.#redact(message)) as Json)
     this.#phase = 'closed'
     this.readyState = WebSocket.CLOSING
-    this.#finish(code, redact(reason))
+    this.#finish(code, this.#redact(reason))
   }
 
   #finish (code: number, reason: string): void {

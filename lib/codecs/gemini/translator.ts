@@ -33,6 +33,11 @@ const INPUT_RATE = 24_000
 const GEMINI_INPUT_RATE = 16_000
 const GEMINI_AUDIO = `audio/pcm;rate=${GEMINI_INPUT_RATE}`
 const OUTPUT_RATE = /rate=(\d+)/
+/** Output rates converted to 24 kHz: anything else is no real audio (rate=1 turned 480 bytes into 8 MiB). */
+const MIN_RATE = 8000
+const MAX_RATE = 48_000
+/** Standard base64, padded, as OpenAI's schema sends audio (Buffer.from would decode anything into garbage). */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 /** Client events with no Gemini equivalent, and why. */
 const UNSUPPORTED: Readonly<Record<string, string>> = {
@@ -156,7 +161,7 @@ export class GeminiTranslator {
   }
 
   #append (event: Json, id: unknown): void {
-    if (typeof event.audio !== 'string') return this.#error('invalid_value', 'input_audio_buffer.append needs base64 "audio"', id, 'audio')
+    if (typeof event.audio !== 'string' || !BASE64.test(event.audio)) return this.#error('invalid_value', 'input_audio_buffer.append needs base64 "audio"', id, 'audio')
     const pcm = Buffer.from(event.audio, 'base64')
     const resampled = (this.#resampler ??= new Resampler(INPUT_RATE, GEMINI_INPUT_RATE)).process(pcm)
     this.#inputItem()
@@ -320,6 +325,11 @@ export class GeminiTranslator {
   #audioOut (data: Json): void {
     const rate = Number(OUTPUT_RATE.exec(String(data.mimeType))?.[1] ?? INPUT_RATE)
     if (rate === INPUT_RATE) return this.#turn().audio(data.data as string)
+    if (!(rate >= MIN_RATE && rate <= MAX_RATE)) {
+      if (this.#unmapped.has(`rate ${rate}`)) return
+      this.#unmapped.add(`rate ${rate}`)
+      return this.#error('invalid_provider_audio', `Gemini sent audio at ${rate} Hz; only ${MIN_RATE}-${MAX_RATE} Hz is converted to 24 kHz, so it was dropped`)
+    }
     // OpenAI clients play 24 kHz: another rate is converted.
     let resampler = this.#outputResamplers.get(rate)
     if (resampler === undefined) this.#outputResamplers.set(rate, resampler = new Resampler(rate, INPUT_RATE))
