@@ -180,7 +180,7 @@ export class RealtimeSession implements PolicySession {
     this.filters = this.#bucket !== undefined || this.#pin !== undefined || this.#audio !== undefined || options.policy.onClientEvent !== undefined ||
       init.protocol.refuseClient !== undefined
     // `this` is the legs' owner: they call observeUpstream, filterClient and legsClosed.
-    this.#relay = client === undefined ? new Tap(upstream, this) : new Relay(client, upstream, options.highWaterMark, this, [init.apiKey])
+    this.#relay = client === undefined ? new Tap(upstream, this, [init.apiKey]) : new Relay(client, upstream, options.highWaterMark, this, [init.apiKey])
     if (client !== undefined) this.#limits()
     this.#parentLog.info(this.#bindings(), 'realtime session started')
     this.#hub.started(this)

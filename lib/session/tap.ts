@@ -3,6 +3,7 @@
 import WebSocket from 'ws'
 import { CLOSE, closeReason, errorCloseCode } from './close-codes.js'
 import type { CloseRecord, LegStats, Legs, LegsOwner, Side } from './relay.js'
+import { redact } from '../upstream/redact.js'
 
 export class Tap implements Legs {
   closed: CloseRecord | undefined = undefined
@@ -10,7 +11,8 @@ export class Tap implements Legs {
   #frames = 0
   #bytes = 0
 
-  constructor (upstream: WebSocket, owner: LegsOwner) {
+  /** `secrets`: the keys the sideband was dialled with, redacted from the provider's close reason. */
+  constructor (upstream: WebSocket, owner: LegsOwner, secrets: ReadonlyArray<string | undefined> = []) {
     this.#upstream = upstream
     upstream.on('message', (data: Buffer, isBinary: boolean) => {
       this.#frames++
@@ -19,7 +21,7 @@ export class Tap implements Legs {
     })
     upstream.on('error', (err) => { this.closed ??= { by: 'upstream', code: errorCloseCode(err), reason: err.message } })
     upstream.on('close', (code: number, reason: Buffer) => {
-      this.closed ??= { by: 'upstream', code, reason: reason.toString() }
+      this.closed ??= { by: 'upstream', code, reason: redact(reason.toString(), secrets) }
       owner.legsClosed(this.closed)
     })
   }
