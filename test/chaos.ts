@@ -128,6 +128,7 @@ export async function play (family: Family, run: Run): Promise<void> {
   const received: string[] = []
   const path = family === 'live' ? '/v1/live/sessions' : family === 'translation' ? '/v1/realtime/translations?model=m' : family === 'gemini' ? '/v1/realtime?model=p/m' : '/v1/realtime?model=m'
   let client: WebSocket | undefined
+  let closedInTime = false
   try {
     if (family === 'sideband') {
       const res = await proxy.app.inject({ method: 'POST', url: '/v1/realtime/calls?model=m', headers: { 'content-type': 'application/sdp' }, payload: 'v=0\r\n' })
@@ -175,11 +176,11 @@ export async function play (family: Family, run: Run): Promise<void> {
       proxy.app.close().then(() => true),
       new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), 5000) })
     ])
-    const closedInTime = await closing
+    closedInTime = await closing
     clearTimeout(timer)
     for (const fn of teardowns.reverse()) await fn()
-    if (!closedInTime) throw new Error('app.close() did not complete within 5 s')
   }
+  if (!closedInTime) throw new Error('app.close() did not complete within 5 s')
   if (received.some((text) => text.includes(KEY))) throw new Error('the key reached the client')
   if (proxy.logs.text.includes(KEY)) throw new Error('the key reached a log line')
 }
