@@ -4,6 +4,7 @@
 import t from 'tap'
 import type WebSocket from 'ws'
 import { RESUME_DELAYS } from '../lib/codecs/gemini/leg.js'
+import { MAX_ITEM_TEXT } from '../lib/codecs/gemini/response.js'
 import { closed, deafClient, fakeUpstream, nextMessage, open, startProxy, until, type Tap, type UpstreamConnection } from './helpers.js'
 import { maskedFrames, settled } from './frames.js'
 
@@ -130,4 +131,25 @@ t.test('append audio that is not base64 is an invalid_value error, not garbage s
     t.match(await next(ws, 'error'), { error: { code: 'invalid_value', param: 'audio', event_id: 'e1' } }, audio)
   }
   t.equal(conn.frames.length, 1, 'only the setup reached Gemini')
+})
+
+t.test('a turn\'s text kept for its done events is bounded (MAX_ITEM_TEXT); every delta still reaches the client', async (t) => {
+  const { upstream, url } = await gemini(t)
+  const ws = await open(t, url)
+  const conn = await upstream.next()
+  ws.send('{"type":"session.update","session":{}}')
+  await next(ws, 'session.updated')
+  const part = 'y'.repeat(200 * 1024)
+  for (let i = 0; i < 3; i++) send(conn.socket, { serverContent: { outputTranscription: { text: part } } })
+  send(conn.socket, { serverContent: { turnComplete: true } })
+  let deltas = 0
+  let done: Event
+  for (;;) {
+    done = await next(ws)
+    if (done.type === 'response.output_audio_transcript.delta') deltas += (done.delta as string).length
+    if (done.type === 'response.output_audio_transcript.done') break
+  }
+  t.equal(deltas, 3 * part.length, 'every delta')
+  t.equal((done.transcript as string).length, MAX_ITEM_TEXT, 'the done event carries the first MAX_ITEM_TEXT characters')
+  t.equal((await next(ws, 'response.done')).response.output[0].content[0].transcript.length, MAX_ITEM_TEXT)
 })

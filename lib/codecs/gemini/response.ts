@@ -18,6 +18,17 @@ interface MessageItem {
 
 export type ResponseStatus = 'completed' | 'cancelled' | 'incomplete'
 
+/**
+ * Characters of a message's text kept for its done events, which repeat it four times (transcript.done,
+ * content_part.done, output_item.done, response.done): a provider that streams without end cannot make one turn's
+ * end a burst of gigabytes. Past it, deltas still go to the client; the done events carry the first part.
+ */
+export const MAX_ITEM_TEXT = 256 * 1024
+
+function keep (item: MessageItem, delta: string): void {
+  if (item.text.length < MAX_ITEM_TEXT) item.text += delta.slice(0, MAX_ITEM_TEXT - item.text.length)
+}
+
 export class ResponseBuilder {
   readonly id = newId('resp')
   readonly #emit: Emit
@@ -85,14 +96,14 @@ export class ResponseBuilder {
   /** A fragment of the transcript of the model's audio. */
   transcript (delta: string): void {
     const item = this.#openMessage()
-    item.text += delta
+    keep(item, delta)
     this.#emit({ type: 'response.output_audio_transcript.delta', ...this.#where(item), delta })
   }
 
   /** Model text (a text-only session). */
   text (delta: string): void {
     const item = this.#openMessage()
-    item.text += delta
+    keep(item, delta)
     this.#emit({ type: 'response.output_text.delta', ...this.#where(item), delta })
   }
 
