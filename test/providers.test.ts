@@ -27,7 +27,8 @@ const rows: Row[] = [
   { name: 'azure preview only with apiVersion', providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com/openai/v1', apiVersion: '2025-04-01-preview' } }, query: { model: 'd' }, url: 'wss://res.openai.azure.com/openai/realtime?api-version=2025-04-01-preview&deployment=d', headers: { 'api-key': 'az-1' } },
   { name: 'azure sideband attach uses the GA surface even with apiVersion', providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com', apiVersion: '2025-04-01-preview' } }, query: { callId: 'rtc_3', model: 'gpt-realtime' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?call_id=rtc_3', headers: { 'api-key': 'az-1' } },
   { name: 'azure preview sideband attach needs no model', providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com/openai', apiVersion: '2025-04-01-preview' } }, query: { callId: 'rtc_3' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?call_id=rtc_3', headers: { 'api-key': 'az-1' } },
-  { name: 'azure GA transcription keeps its deployment', providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com' } }, query: { intent: 'transcription', model: 'd' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?model=d&intent=transcription', headers: { 'api-key': 'az-1' } },
+  { name: 'azure GA transcription dials the intent alone, as OpenAI (#24 item 7; the model is pinned in its session)', providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com' } }, query: { intent: 'transcription', model: 'd' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?intent=transcription', headers: { 'api-key': 'az-1' } },
+  ...['v1', 'latest', 'preview'].map((apiVersion) => ({ name: `azure apiVersion "${apiVersion}" is the v1 API's own value: the GA surface (#24 item 8)`, providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com', apiVersion } }, query: { model: 'd' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?model=d', headers: { 'api-key': 'az-1' } })),
   { name: 'azure Entra ID bearer', providers: { azure: { apiKey: 'eyJ-token', baseURL: 'https://res.openai.azure.com', auth: 'bearer' } }, query: { model: 'd' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?model=d', headers: { authorization: 'Bearer eyJ-token' } },
   { name: 'azure GA sideband', providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com' } }, query: { callId: 'rtc_1' }, url: 'wss://res.openai.azure.com/openai/v1/realtime?call_id=rtc_1', headers: { 'api-key': 'az-1' } },
   { name: 'xai default', providers: { xai: { apiKey: 'xai-1' } }, query: { model: 'grok-voice' }, url: 'wss://api.x.ai/v1/realtime?model=grok-voice', headers: { authorization: 'Bearer xai-1' } },
@@ -105,6 +106,11 @@ t.test('signaling endpoints per provider type, with the provider headers and key
   const endpoint = (name: string, kind: 'client_secrets' | 'calls'): unknown => registry.get(name)?.endpoint(kind, 'key-1')
   t.same(endpoint('openai', 'calls'), { url: 'https://api.openai.com/v1/realtime/calls', headers: { 'openai-project': 'proj_1', authorization: 'Bearer key-1' } })
   t.same(endpoint('azure', 'client_secrets'), { url: 'https://res.openai.azure.com/openai/v1/realtime/client_secrets', headers: { 'api-key': 'key-1' } })
+  for (const apiVersion of ['v1', 'latest', 'preview']) {
+    const v1 = new ProviderRegistry({ providers: { azure: { apiKey: 'az-1', baseURL: 'https://res.openai.azure.com', apiVersion } } })
+    t.same(v1.get('azure')?.endpoint('calls', 'key-1'), { url: 'https://res.openai.azure.com/openai/v1/realtime/calls', headers: { 'api-key': 'key-1' } }, `apiVersion "${apiVersion}" has signaling (#24 item 8)`)
+    t.equal(v1.resolve({ provider: 'azure', intent: 'transcription' }).intent, 'transcription')
+  }
   t.same(endpoint('xai', 'client_secrets'), { url: 'https://api.x.ai/v1/realtime/client_secrets', headers: { authorization: 'Bearer key-1' } })
   t.same(endpoint('local', 'calls'), { url: 'http://localhost:8080/v1/realtime/calls', headers: { authorization: 'Bearer key-1' } })
   for (const [name, kind] of [['preview', 'calls'], ['xai', 'calls'], ['bailian', 'client_secrets'], ['zai', 'calls']] as const) {
