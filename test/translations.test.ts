@@ -189,6 +189,7 @@ t.test('signaling: translation client secrets and calls forward to the provider\
 
   const call = await request(`${base}/v1/realtime/translations/calls?model=translate`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'v=0\r\noffer' })
   t.equal(call.statusCode, 201)
+  t.equal(call.headers.location, '/v1/realtime/translations/calls/rtc_t1', 'the provider\'s Location, under the translations path (#24 item 9)')
   t.equal(await call.body.text(), 'v=0\r\nanswer')
   const forwarded = upstream.posts[1]
   t.equal(forwarded?.url, '/v1/realtime/translations/calls')

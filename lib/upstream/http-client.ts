@@ -1,7 +1,7 @@
 // The provider's REST endpoints (client secrets, calls) through one undici Agent: a keep-alive pool per origin,
 // made on first use (providers may be added at runtime), idle pools closed by the Agent, all closed with the app.
 import type { IncomingHttpHeaders } from 'node:http'
-import { Agent, type FormData } from 'undici'
+import { Agent, interceptors, type Dispatcher, type FormData } from 'undici'
 import { unreachableError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import type { HttpTarget } from '../providers/types.js'
 import { redact } from './redact.js'
@@ -27,18 +27,22 @@ export interface HttpRequest {
 
 export class UpstreamHttp {
   readonly #agent: Agent
+  /** The agent with answers decoded: a provider may gzip its JSON or SDP, which the client would get as garbage. */
+  readonly #dispatcher: Dispatcher
   readonly #timeout: number
 
   /** `timeout`: milliseconds to connect, and then for the answer's headers and each body chunk. */
   constructor (timeout: number) {
     this.#timeout = timeout
     this.#agent = new Agent({ connect: { timeout }, maxResponseSize: MAX_RESPONSE, connections: 64, headersTimeout: timeout, bodyTimeout: timeout })
+    // The same bound on the decoded answer: a small gzip cannot inflate past it.
+    this.#dispatcher = this.#agent.compose(interceptors.decompress({ maxSize: MAX_RESPONSE }))
   }
 
   async post ({ provider, target, body, secrets }: HttpRequest): Promise<HttpAnswer> {
     const url = new URL(target.url)
     try {
-      const answer = await this.#agent.request({ origin: url.origin, method: 'POST', path: url.pathname + url.search, headers: target.headers, body })
+      const answer = await this.#dispatcher.request({ origin: url.origin, method: 'POST', path: url.pathname + url.search, headers: target.headers, body })
       return { statusCode: answer.statusCode, headers: answer.headers as IncomingHttpHeaders, body: Buffer.from(await answer.body.arrayBuffer()) }
     } catch (err) {
       const code = String((err as { code?: string }).code)
