@@ -121,3 +121,23 @@ t.test('a translation call with no model and no onSession forwards the offer alo
   const form = await new Response(upstream.posts[0]?.body, { headers: { 'content-type': String(upstream.posts[0]?.headers['content-type']) } }).formData()
   t.equal(form.get('session'), '{}')
 })
+
+t.test('a transcription session whose provider reports seconds: 0 is still billed by the audio it relayed (#24 item 11)', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const records: UsageRecord[] = []
+  const proxy = await startProxy(t, {
+    providers: { openai: { baseURL: upstream.url, apiKey: 'sk-provider' } },
+    pricing: { 'gpt-4o-transcribe': { transcription: { perSecond: 0.0001 } } },
+    onUsage: (r) => { records.push(r) }
+  })
+  const client = await open(t, `${proxy.url}/v1/realtime?intent=transcription&model=gpt-4o-transcribe`)
+  const provider = await upstream.next()
+  client.send(JSON.stringify({ type: 'input_audio_buffer.append', audio: audio(96_000) })) // 2 s at 24 kHz
+  await until(() => provider.frames.length === 1, 'the audio upstream')
+  provider.socket.send('{"type":"conversation.item.input_audio_transcription.completed","item_id":"i1","transcript":"hi","usage":{"type":"duration","seconds":0}}')
+  await nextMessage(client)
+  client.close()
+  await until(() => records.length === 2, 'the zero report and the measured audio')
+  t.match(records[0], { kind: 'transcription', seconds: 0, costUSD: 0 })
+  t.match(records[1], { kind: 'duration', seconds: 2, measuredFrom: 'input-audio', costUSD: 0.0002 })
+})

@@ -72,10 +72,13 @@ export class Meter {
     this.#add(record)
   }
 
-  /** Whether the provider reported any usage so far. */
+  /**
+   * Whether the provider reported usage that bills something: a report of zero tokens or `seconds: 0` is no
+   * reason to leave the input audio a session sent unbilled.
+   */
   get reported (): boolean {
-    const { responses, transcription, durationSeconds } = this.totals
-    return responses + transcription.count > 0 || durationSeconds > 0
+    const { totalTokens, transcription, durationSeconds } = this.totals
+    return totalTokens + transcription.tokens + transcription.seconds + durationSeconds > 0
   }
 
   /**
