@@ -148,7 +148,8 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
   const metricsOptions = settings.metrics
   const heartbeat = settings.heartbeatInterval > 0 ? new Heartbeat(settings.heartbeatInterval, settings.pongTimeout) : undefined
   const hub = new SessionHub(settings.hooks, metricsOptions === undefined ? undefined : (h) => createMetrics(metricsOptions, h), heartbeat)
-  const dialer = new ProviderDialer(settings, (provider, seconds, outcome) => hub.dialed(provider, seconds, outcome), (provider, outcome) => hub.attempted(provider, outcome))
+  const dialer = new ProviderDialer(settings, (provider, seconds, outcome) => hub.dialed(provider, seconds, outcome), (provider, outcome) => hub.attempted(provider, outcome),
+    (provider, outcome) => hub.unopened(provider, outcome))
   const state: PluginState = { registry: new ProviderRegistry(options), hub, dialer, health: new TargetHealth(), closing: false, pending: new Set() }
   const metrics = hub.metrics
   for (const [name, config] of Object.entries(rawOptions.providers)) {

@@ -72,3 +72,24 @@ t.test('the app\'s own registry, a prefix, no route; transcription metrics', asy
   const res = await proxy.app.inject({ url: '/metrics' })
   t.equal(res.statusCode, 404, 'no route unless asked for')
 })
+
+t.test('one session, one count: failed failover attempts are attempts, not sessions (#24 item 14)', async (t) => {
+  const down = await fakeUpstream(t, { reject: { status: 503, body: '{}' } })
+  const up = await fakeUpstream(t)
+  const proxy = await startProxy(t, {
+    providers: { a: { type: 'openai', apiKey: 'sk-a-0000000', baseURL: down.url }, b: { type: 'openai', apiKey: 'sk-b-0000000', baseURL: up.url } },
+    models: { voice: { targets: [{ provider: 'a', model: 'm' }, { provider: 'b', model: 'm' }] }, dead: { targets: [{ provider: 'a', model: 'm' }, { provider: 'a', model: 'n' }] } },
+    metrics: true
+  })
+  const ws = await open(t, `${proxy.url}/v1/realtime?model=voice`)
+  const c = closed(ws)
+  ws.close()
+  await c
+  await until(() => proxy.app.realtime.stats().activeSessions === 0, 'the session to end')
+  t.equal((await refused(t, `${proxy.url}/v1/realtime?model=dead`)).status, 502)
+  const text = (await proxy.app.inject('/metrics')).body
+  const sessions = text.split('\n').filter((l) => l.startsWith('realtime_proxy_sessions_total{'))
+  t.same(sessions, ['realtime_proxy_sessions_total{provider="b",outcome="client_closed"} 1', 'realtime_proxy_sessions_total{provider="a",outcome="unavailable"} 1'],
+    'the session that opened after a failover, and the one that never opened, once each')
+  t.match(text, 'realtime_proxy_upstream_attempts_total{provider="a",outcome="server_error"} 3\n')
+})

@@ -139,6 +139,11 @@ export class SessionHub implements SessionReporter {
     this.#metrics?.attempted(provider, outcome)
   }
 
+  /** A session that never opened: once, however many attempts its failover made. */
+  unopened (provider: string, outcome: string): void {
+    this.#metrics?.unopened(provider, outcome)
+  }
+
   /** Live sessions on this replica served by `provider` with `model` (the least-busy strategy). */
   busy (provider: string, model: string | undefined): number {
     return this.#busy.get(targetKey(provider, model)) ?? 0

@@ -25,6 +25,7 @@ export function attachSideband (
   protocol: Protocol = realtime, hangup?: () => Promise<unknown>, attempts?: Attempt[]
 ): void {
   attach(state, options, request, resolution, credential, slots, protocol, hangup, attempts).catch((err: unknown) => {
+    state.dialer.unopened(resolution.provider.name, err, false)
     request.log.warn({ err, callId: resolution.callId }, 'could not attach to the call\'s sideband; its usage is not metered')
     slots.release()
   })

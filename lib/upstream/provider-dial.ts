@@ -37,8 +37,8 @@ export interface Opened {
   attempts: Attempt[]
 }
 
-/** The metrics label for a failed dial. */
-function dialOutcome (err: { code?: string }, aborted: boolean): string {
+/** The metrics label for a failed dial (or a session that never opened): `aborted`, `timeout`, `rejected`, `unavailable`. */
+export function dialOutcome (err: { code?: string }, aborted: boolean): string {
   if (aborted) return 'aborted'
   if (err.code === 'FST_REALTIME_UPSTREAM_TIMEOUT') return 'timeout'
   return err.code === 'FST_REALTIME_UPSTREAM_REJECTED' ? 'rejected' : 'unavailable'
@@ -50,11 +50,19 @@ export class ProviderDialer {
   readonly #options: ProviderDialOptions
   readonly #report: DialReport
   readonly #attempted: AttemptReport
+  readonly #unopened: (provider: string, outcome: string) => void
 
-  constructor (options: ProviderDialOptions, report: DialReport, attempted: AttemptReport) {
+  /** `attempted`: each attempt of a failover; `unopened`: a session that never opened, once. */
+  constructor (options: ProviderDialOptions, report: DialReport, attempted: AttemptReport, unopened: (provider: string, outcome: string) => void) {
     this.#options = options
     this.#report = report
     this.#attempted = attempted
+    this.#unopened = unopened
+  }
+
+  /** Counts a session that never opened, once: the last target tried, and why. */
+  unopened (provider: string, err: unknown, aborted: boolean): void {
+    this.#unopened(provider, dialOutcome(err as { code?: string }, aborted))
   }
 
   /**
@@ -63,7 +71,20 @@ export class ProviderDialer {
    * leaves, shutdown).
    */
   async dialAny (request: FastifyRequest, order: readonly Resolution[], controller: AbortController, failover: FailoverSettings, health: TargetHealth): Promise<Opened> {
+    let last = (order[0] as Resolution).provider.name
+    try {
+      return await this.#dialInTurn(request, order, controller, failover, health, (name) => { last = name })
+    } catch (err) {
+      this.unopened(last, err, controller.signal.aborted)
+      throw err
+    }
+  }
+
+  async #dialInTurn (
+    request: FastifyRequest, order: readonly Resolution[], controller: AbortController, failover: FailoverSettings, health: TargetHealth, trying: (provider: string) => void
+  ): Promise<Opened> {
     const { value, resolution, attempts } = await tryInTurn(order, failover, health, request.log, this.#attempted, async (target): Promise<Tried<Pick<Opened, 'upstream' | 'prepared'>>> => {
+      trying(target.provider.name)
       try {
         const prepared = await this.target(request, target, controller.signal)
         return { outcome: 'ok', value: { upstream: await this.dial(target.provider.name, prepared, controller), prepared } }

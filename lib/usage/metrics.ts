@@ -33,6 +33,8 @@ export interface Metrics {
   ended (summary: { provider: string, by: string }): void
   dialed (provider: string, seconds: number, outcome: string): void
   attempted (provider: string, outcome: string): void
+  /** A session that never opened (every attempt failed, or the client left), counted once whatever the attempts. */
+  unopened (provider: string, outcome: string): void
 }
 
 const METRICS_OPTION_NAMES = ['registry', 'prefix', 'route'] as const satisfies ReadonlyArray<keyof MetricsOptions>
@@ -122,7 +124,9 @@ export function createMetrics (options: MetricsOptions, hub: MetricsSource): Met
     },
     dialed (provider, took, outcome) {
       dial.observe({ provider, outcome }, took)
-      if (outcome !== 'ok') sessions.inc({ provider, outcome })
+    },
+    unopened (provider, outcome) {
+      sessions.inc({ provider, outcome })
     },
     attempted (provider, outcome) {
       attempts.inc({ provider, outcome })
