@@ -35,8 +35,26 @@ export function applyUpdate (current: Json, update: Json, models: ReadonlyArray<
   if (session.tool_choice !== undefined && session.tool_choice !== 'auto') notes.push('tool_choice other than "auto" has no Gemini Live equivalent; Gemini decides when to call tools')
   if (isObject(session.prompt)) notes.push('stored prompts (session.prompt) are OpenAI\'s; set instructions instead')
   const tools = Array.isArray(session.tools) ? session.tools : []
-  if (tools.some((tool) => !isObject(tool) || tool.type !== 'function')) notes.push('only function tools reach Gemini Live; the others are left out')
+  if (tools.some((tool) => functionOf(tool) === undefined)) notes.push('only function tools reach Gemini Live; the others are left out')
+  const detection = input.turn_detection
+  if (isObject(detection) && detection.create_response === false) {
+    notes.push('audio.input.turn_detection.create_response false has no Gemini Live equivalent: Gemini answers every turn it detects')
+  }
+  const transcription = input.transcription
+  if (isObject(transcription) && typeof transcription.prompt === 'string' && transcription.prompt !== '') {
+    notes.push('audio.input.transcription.prompt has no Gemini Live equivalent and is ignored')
+  }
   return { session, notes }
+}
+
+/**
+ * A function tool in either shape a client sends: OpenAI Realtime's (`{ type, name, description, parameters }`)
+ * or Chat Completions' (`{ type, function: { name, description, parameters } }`, what Pipecat sends).
+ */
+function functionOf (tool: unknown): Json | undefined {
+  if (!isObject(tool) || tool.type !== 'function') return undefined
+  const fn = isObject(tool.function) ? tool.function : tool
+  return typeof fn.name === 'string' ? fn : undefined
 }
 
 function vad (detection: unknown): Json {
@@ -84,7 +102,8 @@ export function buildSetup (session: Json, model: string, handle: string | undef
   const setup: Json = { model, generationConfig }
   if (typeof session.instructions === 'string' && session.instructions !== '') setup.systemInstruction = { parts: [{ text: session.instructions }] }
   const functions = (Array.isArray(session.tools) ? session.tools : [])
-    .filter((tool): tool is Json => isObject(tool) && tool.type === 'function' && typeof tool.name === 'string')
+    .map(functionOf)
+    .filter((fn): fn is Json => fn !== undefined)
     .map(({ name, description, parameters }) => {
       const declaration: Json = { name }
       if (typeof description === 'string') declaration.description = description
@@ -93,7 +112,11 @@ export function buildSetup (session: Json, model: string, handle: string | undef
     })
   if (functions.length > 0) setup.tools = [{ functionDeclarations: functions }]
   setup.realtimeInputConfig = vad(input.turn_detection)
-  if (isObject(input.transcription)) setup.inputAudioTranscription = {}
+  // A transcription language is a hint Gemini takes (BCP-47 codes); a prompt is named back in applyUpdate.
+  if (isObject(input.transcription)) {
+    const { language } = input.transcription
+    setup.inputAudioTranscription = typeof language === 'string' && language !== '' ? { languageCodes: [language] } : {}
+  }
   if (answersInAudio(session)) setup.outputAudioTranscription = {}
   setup.sessionResumption = handle === undefined ? { transparent: true } : { handle, transparent: true }
   // Without it Gemini ends an audio session at 15 minutes whatever the connections: older turns are summarised

@@ -54,6 +54,9 @@ const FINAL_CODES = new Set([1007, 1008])
 
 const ignore = (): void => {}
 
+/** A toolCall that names a function: it ends the model's turn (an empty one changes nothing). */
+const callsTools = (call: unknown): boolean => isObject(call) && Array.isArray(call.functionCalls) && call.functionCalls.length > 0
+
 export class GeminiLeg extends EventEmitter {
   readyState: number = WebSocket.OPEN
   /** Connections opened to resume the session (goAway, a new setup, a dropped connection). */
@@ -297,7 +300,7 @@ export class GeminiLeg extends EventEmitter {
     }
     this.#translator.fromGemini(message)
     const content = message.serverContent
-    if ((isObject(content) && content.turnComplete === true) || message.toolCall !== undefined) {
+    if ((isObject(content) && content.turnComplete === true) || callsTools(message.toolCall)) {
       this.#turns++
       this.#drops = 0
       this.#resumes = 0

@@ -31,6 +31,9 @@ export class Resampler {
   readonly #lengths: number
   /** An odd byte left over from the last frame (a client may split a sample across frames). */
   #odd: Buffer | undefined
+  /** Samples taken in and given out since the stream began (or was last flushed). */
+  #in = 0
+  #out = 0
 
   constructor (readonly inRate: number, readonly outRate: number) {
     // loadResampler() has resolved: the route awaits it before a Gemini session is made.
@@ -53,6 +56,7 @@ export class Resampler {
       this.#odd = Buffer.from(data.subarray(data.length - 1))
       data = data.subarray(0, data.length - 1)
     }
+    this.#in += data.length / 2
     if (data.length <= MAX_SAMPLES * 2) return this.#convert(data)
     const pieces: Buffer[] = []
     for (let at = 0; at < data.length; at += MAX_SAMPLES * 2) pieces.push(this.#convert(data.subarray(at, at + MAX_SAMPLES * 2)))
@@ -67,8 +71,30 @@ export class Resampler {
     s.HEAP32[lengths + 1] = Math.ceil(MAX_SAMPLES * this.outRate / this.inRate + 16)
     s._speex_resampler_process_int(this.#state, 0, this.#input, this.#lengths, this.#output, this.#lengths + 4)
     const written = s.HEAP32[lengths + 1] as number
+    this.#out += written
     // A copy: the heap is reused by the next frame (and may move when the module's memory grows).
     return Buffer.from(s.HEAPU8.subarray(this.#output, this.#output + written * 2))
+  }
+
+  /**
+   * Ends the stream: the samples the filter still holds (its delay, 64 at 24 -> 16 kHz) come out, so the output is
+   * as long as the input at the new rate, and the next piece starts a new stream.
+   */
+  flush (): Buffer {
+    const s = this.#speex
+    this.#odd = undefined
+    const owed = Math.floor(this.#in * this.outRate / this.inRate) - this.#out
+    let tail: Buffer = Buffer.alloc(0)
+    if (owed > 0) {
+      // Silence past the filter's delay pushes the held samples out; what it adds beyond them is cut.
+      const samples = Math.min(MAX_SAMPLES, s._speex_resampler_get_input_latency(this.#state) + Math.ceil(owed * this.inRate / this.outRate) + 16)
+      tail = this.#convert(Buffer.alloc(samples * 2)).subarray(0, owed * 2)
+    }
+    s._speex_resampler_reset_mem(this.#state)
+    s._speex_resampler_skip_zeros(this.#state)
+    this.#in = 0
+    this.#out = 0
+    return tail
   }
 
   /** Frees its memory in the module (once); the instance must not be used after. */

@@ -10,6 +10,8 @@ declare module '@echogarden/speex-resampler-wasm/simd' {
     _speex_resampler_skip_zeros (state: number): number
     _speex_resampler_process_int (state: number, channel: number, input: number, inLength: number, output: number, outLength: number): number
     _speex_resampler_destroy (state: number): void
+    _speex_resampler_get_input_latency (state: number): number
+    _speex_resampler_reset_mem (state: number): number
   }
   const factory: () => Promise<SpeexModule>
   export default factory

@@ -152,6 +152,8 @@ export class GeminiTranslator {
       return this.#sink.toClient(updated)
     }
     this.#updated.push(updated)
+    // The audio so far goes out whole on this connection: the new one starts a new stream.
+    this.#flushAudio()
     this.#sink.reconfigure()
   }
 
@@ -176,6 +178,7 @@ export class GeminiTranslator {
     if (this.#input === undefined || this.#input.announced) {
       return this.#error('input_audio_buffer_commit_empty', 'Error committing input audio buffer: the buffer is empty', id)
     }
+    this.#flushAudio()
     if (this.#activity) {
       this.#activity = false
       this.#sink.toGemini({ realtimeInput: { activityEnd: {} } })
@@ -184,6 +187,12 @@ export class GeminiTranslator {
     }
     this.#expecting = true
     this.#announceInput()
+  }
+
+  /** The samples the resampler still holds, to Gemini: the audio so far ends here (a commit, a new setup). */
+  #flushAudio (): void {
+    const tail = this.#resampler?.flush()
+    if (tail !== undefined && tail.length > 0) this.#sink.toGemini({ realtimeInput: { audio: { data: tail.toString('base64'), mimeType: GEMINI_AUDIO } } })
   }
 
   /** The user's audio turn as OpenAI shows it: committed, and an item in the conversation. */
@@ -278,6 +287,9 @@ export class GeminiTranslator {
       }
     }
     if (isObject(message.serverContent) && message.serverContent.turnComplete === true) this.#endTurn(this.#cancelled ? 'cancelled' : 'completed')
+    // Usage that came when no turn is under way (after its turnComplete: Gemini may send it on any message)
+    // belongs to the turn that ended: billed now, as a response of its own, never left for the next to overwrite.
+    else if (this.#usage !== undefined && this.#response === undefined) this.#endTurn('completed')
   }
 
   #unmappedMessage (key: string): void {
@@ -338,6 +350,7 @@ export class GeminiTranslator {
 
   #toolCall (call: Json): void {
     const calls = Array.isArray(call.functionCalls) ? call.functionCalls.filter(isObject) : []
+    if (calls.length === 0) return // a toolCall with no call changes nothing: the turn under way goes on
     const response = this.#turn()
     for (const fn of calls) {
       const callId = typeof fn.id === 'string' && fn.id !== '' ? fn.id : newId('call')

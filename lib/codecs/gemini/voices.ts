@@ -14,7 +14,9 @@ export const OPENAI_TO_GEMINI_VOICES: Readonly<Record<string, string>> = Object.
   verse: 'Orus'
 })
 
-/** Gemini's voice for an OpenAI or Gemini voice name (OpenAI's are lower-case, Gemini's capitalised). */
+/** Gemini's voice for an OpenAI or Gemini voice name, whatever its case (`Alloy`, `kore`): Gemini's are capitalised. */
 export function geminiVoice (voice: string): string {
-  return Object.hasOwn(OPENAI_TO_GEMINI_VOICES, voice) ? OPENAI_TO_GEMINI_VOICES[voice] as string : voice
+  const lower = voice.toLowerCase()
+  if (Object.hasOwn(OPENAI_TO_GEMINI_VOICES, lower)) return OPENAI_TO_GEMINI_VOICES[lower] as string
+  return lower.charAt(0).toUpperCase() + lower.slice(1)
 }
