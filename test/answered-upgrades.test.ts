@@ -22,6 +22,7 @@ t.test('upgrades answered by the router, a hook or a route are closed by the ser
     [`/v1/live/sessions/${'a'.repeat(101)}/attach`, 404], // 414 before: past maxParamLength, though CALL_ID allows 128
     [`/v1/live/sessions/${'a'.repeat(129)}/attach`, 404],
     ['/v1/realtime%zz', 400],
+    ['/v1/live/sessions/abc', 404], // the attach route's wildcard: not ID/attach
     ['/nowhere', 404],
     ['/v1/realtime?model=m&deny=1', 401],
     ['/v1/realtime', 400] // the plugin's own refusal: no model

@@ -3,7 +3,7 @@
 // validated (15), and a failing hook's message sent to the client (16).
 import t from 'tap'
 import WebSocket from 'ws'
-import { MemoryStore } from '../lib/index.js'
+import { MemoryStore, type SessionSummary } from '../lib/index.js'
 import { closed, fakeUpstream, nextMessage, open, startProxy, until } from './helpers.js'
 
 type Event = Record<string, any>
@@ -102,11 +102,15 @@ t.test('a second session.start is refused with an error event and never reaches 
   ws.send(start('gpt-live-1'))
   ws.send(JSON.stringify({ type: 'session.start', event_id: 'c_2', session: { model: 'gpt-live-1', instructions: 'unseen' } }))
   ws.send('{"type":"session.st\\u0061rt","event_id":"c_3","session":{"model":"gpt-live-1"}}')
-  ws.send('{"type":"session.input_audio.append","audio":""}')
+  ws.send('{"type":"session.start","session":{"model":"gpt-live-1"}}')
+  ws.send('{"type":"session.input_audio.append","audio":"","note":"caf\\u00e9 \\"session.start\\""}')
   t.match(await next(ws), { type: 'error', error: { code: 'session_already_started', client_event_id: 'c_2' } })
   t.match(await next(ws), { type: 'error', error: { code: 'session_already_started', client_event_id: 'c_3' } }, 'an escaped type is read too')
+  const third = await next(ws)
+  t.match(third, { type: 'error', error: { code: 'session_already_started' } }, 'without an event_id')
+  t.notOk('client_event_id' in third.error)
   await until(() => conn.frames.length === 2, 'the first session.start and the append')
-  t.same(conn.frames.map((f) => JSON.parse(f.data.toString()).type), ['session.start', 'session.input_audio.append'])
+  t.same(conn.frames.map((f) => JSON.parse(f.data.toString()).type), ['session.start', 'session.input_audio.append'], 'an append that only names session.start goes on')
   t.same(seen, ['session.start'])
 })
 
@@ -172,4 +176,33 @@ t.test('frames held during a slow dial or failover are charged to the frame rate
   for (let i = 0; i < 20; i++) flood.send('{"type":"session.input_audio.append","audio":""}')
   t.match(await next(flood), { type: 'error', error: { code: 'rate_limit_exceeded' } }, 'a burst past the rate while dialled is refused')
   t.equal((await c).code, 1008)
+})
+
+t.test('a client that leaves while its slots are taken in an async store is let go: nothing dialled, the slot back', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const inner = new MemoryStore()
+  const store = { acquire: async (key: string, limit: number, ttl: number) => { await new Promise((resolve) => setTimeout(resolve, 150)); return inner.acquire(key, limit, ttl) } }
+  const proxy = await startProxy(t, { providers: { openai: { apiKey: KEY, baseURL: `${upstream.url}/v1` }, b: { type: 'openai', apiKey: KEY } }, live: true, store, maxSessions: 5 })
+  const ws = await open(t, `${proxy.url}/v1/live/sessions`)
+  ws.send(start('openai/gpt-live-1'))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  ws.terminate()
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  t.equal(upstream.requests.length, 0, 'nothing dialled')
+  t.equal(inner.count('global'), 0, 'the slot taken after it left was given back')
+})
+
+t.test('a GPT-Live session that drops before its first usage event says usageFinal: false, with the time the plugin saw (#24 item 13)', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const summaries: SessionSummary[] = []
+  const proxy = await startProxy(t, { providers: { openai: { apiKey: KEY, baseURL: `${upstream.url}/v1` } }, live: true, onSessionEnd: (s) => { summaries.push(s) } })
+  const ws = await open(t, `${proxy.url}/v1/live/sessions`)
+  const conn = await upstream.next()
+  ws.send(start('gpt-live-1'))
+  await until(() => conn.frames.length === 1, 'session.start upstream')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  conn.socket.terminate()
+  await until(() => summaries.length === 1, 'the summary')
+  t.match(summaries[0], { usageFinal: false, usage: { durationSeconds: 0 } })
+  t.ok((summaries[0]?.durationMs as number) >= 50, 'the duration the plugin saw')
 })

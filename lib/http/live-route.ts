@@ -177,9 +177,10 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
         slots = await acquireSlots(settings, request, undefined, entry.credential)
         if (client.readyState !== client.OPEN) return onClose()
         const opened = await dialer.dialAny(request, order, controller, settings.failover, state.health) // a client that leaves aborts it
+        // No departure can come between the dial's open and here (no I/O in between); one whose close
+        // handshake is still under way is the relay's to finish, like any close.
         ;({ upstream, resolution, attempts: tried } = opened)
         apiKey = opened.prepared.apiKey
-        if (client.readyState !== client.OPEN) return onClose()
         // The serving target's own model name (another deployment may call it otherwise), unless the app pinned one.
         if (isObject(decided.session)) decided.session.model = sentModel(decided.session.model, shown, resolution.model)
       }

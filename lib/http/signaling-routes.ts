@@ -144,7 +144,7 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
     const { answer, resolution, apiKey } = await postAny(request, order, build)
     if (answer.statusCode < 300) request.log.info({ provider: resolution.provider.name, model: resolution.model }, 'realtime translation call created')
     // The provider's Location, under this route's path, as for a realtime call.
-    const id = answer.statusCode < 300 ? callIdFrom(answer.headers.location) : undefined
+    const id = callIdFrom(answer.headers.location)
     if (id !== undefined) reply.header('location', `${base}/translations/calls/${id}`)
     return relay(reply, answer, apiKey)
   }

@@ -420,7 +420,9 @@ export class RealtimeSession implements PolicySession {
       upstream: stats.upstream,
       usage: this.usage
     }
-    const final = this.#meter?.final
+    // A cumulative-usage session (GPT-Live) that ended before any report is not final either: its time so far is
+    // the plugin's own (durationMs), not the provider's.
+    const final = this.#meter?.final ?? (this.#protocol.name === 'live' ? false : undefined)
     if (final !== undefined) summary.usageFinal = final
     if (this.#resumable !== undefined) summary.reconnects = this.#resumable.reconnects
     if (this.#attempts !== undefined) summary.attempts = this.#attempts

@@ -71,8 +71,7 @@ export function dial (target: UpstreamTarget, options: DialOptions): Promise<Web
     followRedirects: false
   }
   return new Promise((resolve, reject) => {
-    // Aborted before it began (the client left while the key was read): nothing is dialled.
-    if (signal.aborted) return reject(signal.reason as Error) // eslint-disable-line prefer-promise-reject-errors -- an AbortSignal reason is always our Error
+    signal.throwIfAborted() // aborted before it began: nothing is dialled (a throw here rejects)
     const socket = new WebSocket(target.url, target.protocols, wsOptions)
     let settled = false
     const fail = (err: Error): void => {

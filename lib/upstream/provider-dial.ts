@@ -107,9 +107,10 @@ export class ProviderDialer {
     try {
       return await new Promise<string | undefined>((resolve, reject) => {
         timer = setTimeout(() => reject(new UpstreamTimeoutError(provider.name, dialTimeout)), dialTimeout)
+        // A client that leaves while the key is read is never dialled: the wait ends with its abort.
         if (signal !== undefined) {
+          signal.throwIfAborted()
           onAbort = () => reject(signal.reason)
-          if (signal.aborted) onAbort()
           signal.addEventListener('abort', onAbort, { once: true })
         }
         provider.apiKey().then(resolve, (err: unknown) => reject(new ProviderKeyError(provider.name, { cause: err })))

@@ -90,7 +90,7 @@ export class GeminiLeg extends EventEmitter {
   /** New connections since the last finished turn (RESUME_DELAYS). */
   #resumes = 0
   /** Keys the connections carried, redacted from everything logged or sent on. */
-  readonly #secrets: Array<string | undefined>
+  readonly #secrets = new Set<string | undefined>()
   /** Gemini's setupComplete is awaited within setupTimeout. */
   #setupTimer: NodeJS.Timeout | undefined
   /** Causes already logged (junk frames): one line each per session. */
@@ -101,7 +101,7 @@ export class GeminiLeg extends EventEmitter {
   constructor (ws: WebSocket, options: GeminiLegOptions) {
     super()
     this.#options = options
-    this.#secrets = [options.apiKey]
+    this.#secrets.add(options.apiKey)
     this.#translator = new GeminiTranslator({
       toGemini: (message) => this.#queue(message),
       toClient: (event) => this.#toClient(event),
@@ -272,7 +272,7 @@ export class GeminiLeg extends EventEmitter {
   }
 
   #redact (text: string): string {
-    return redact(text, this.#secrets)
+    return redact(text, [...this.#secrets])
   }
 
   #warnOnce (cause: string, fields: object, message: string): void {
@@ -361,7 +361,7 @@ export class GeminiLeg extends EventEmitter {
 
   #redial (attempt: number): void {
     this.#options.redial().then(({ upstream: ws, apiKey }) => {
-      if (!this.#secrets.includes(apiKey)) this.#secrets.push(apiKey)
+      this.#secrets.add(apiKey)
       if (this.#phase !== 'redialing') return ws.terminate() // the client left meanwhile
       this.#ws = ws
       this.#attach(ws)
