@@ -13,6 +13,7 @@ import { acquireSlots, type SlotOptions, type Slots } from '../limits/slots.js'
 import { readQuery } from './query.js'
 import type { Resolution, RouteProtocol, RouteQuery } from '../providers/registry.js'
 import { RealtimeSession, type SessionOptions } from '../session/session.js'
+import { refuseUnpriced } from '../session/unpriced.js'
 import type { PluginState } from '../state.js'
 import type { Opened, ProviderTarget } from '../upstream/provider-dial.js'
 import { attemptOrder, type Attempt, type FailedAttempts, type FailoverSettings } from '../upstream/failover.js'
@@ -172,6 +173,7 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
     const order = call !== undefined ? [call] : attempts(state, settings.failover, protocol === realtime ? query : { ...query, callId: undefined, protocol: protocol.name as RouteProtocol })
     if (order.some((r) => r.provider.codec !== undefined)) await loadResampler()
     const slots = await acquireSlots(settings, request, reply, credential, call?.callId)
+    refuseUnpriced(settings.pricing, order, slots, settings.budgets?.allowUnpriced === true)
     const opened = await dialBeforeUpgrade(state, request, reply, order, slots, settings.failover)
     if (opened === undefined) return reply
     const metered = settings.metering && (call === undefined || settings.signaling?.sideband !== true)

@@ -13,6 +13,11 @@ export interface BudgetOptions {
   window: number
   /** The key spending is kept under. Default: the session key (`sessionKey`, else the credential, else the IP). */
   key?: (request: FastifyRequest) => string | undefined
+  /**
+   * Let a session whose model has no `pricing` entry open while its caller has a budget: it spends without
+   * counting. Default false: such a session is refused with 402 FST_REALTIME_UNPRICED_MODEL before any dial.
+   */
+  allowUnpriced?: boolean
 }
 
 /** `budgets` after validation, with the store that keeps the totals. */
@@ -26,8 +31,9 @@ export interface BudgetSettings extends BudgetOptions {
 export function budgetsFrom (budgets: unknown, store: object): Omit<BudgetSettings, 'spent'> | undefined {
   if (budgets === undefined) return undefined
   if (budgets === null || typeof budgets !== 'object') throw new InvalidOptionError('"budgets" must be { limitUSD(key), window, key? }')
-  refuseUnknownKeys(budgets, ['limitUSD', 'window', 'key'] satisfies Array<keyof BudgetOptions>, 'budgets.')
-  const { limitUSD, window, key } = budgets as BudgetOptions
+  refuseUnknownKeys(budgets, ['limitUSD', 'window', 'key', 'allowUnpriced'] satisfies Array<keyof BudgetOptions>, 'budgets.')
+  const { limitUSD, window, key, allowUnpriced = false } = budgets as BudgetOptions
+  if (typeof allowUnpriced !== 'boolean') throw new InvalidOptionError('"budgets.allowUnpriced" must be true or false')
   if (typeof limitUSD !== 'function') throw new InvalidOptionError('"budgets.limitUSD" must be a function (key) => USD or undefined')
   if (typeof window !== 'number' || !Number.isInteger(window) || window <= 0) throw new InvalidOptionError('"budgets.window" must be a positive number of milliseconds, such as 86_400_000 for a day')
   if (key !== undefined && typeof key !== 'function') throw new InvalidOptionError('"budgets.key" must be a function (request) => string')
@@ -35,7 +41,7 @@ export function budgetsFrom (budgets: unknown, store: object): Omit<BudgetSettin
   if (typeof budgetStore.spent !== 'function' || typeof budgetStore.debit !== 'function') {
     throw new InvalidOptionError('"store" must also have spent(key, window) and debit(key, usd, window) when "budgets" is on: MemoryStore and RedisStore do')
   }
-  return { limitUSD, window, key, store: budgetStore as BudgetStore }
+  return { limitUSD, window, key, allowUnpriced, store: budgetStore as BudgetStore }
 }
 
 /**

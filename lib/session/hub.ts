@@ -63,6 +63,8 @@ export class SessionHub implements SessionReporter {
   #started = 0
   readonly #endedUsage = emptyTotals()
   readonly #endedTraffic = new Map<string, Traffic>()
+  /** Models (`provider/model`) already named as having no price. */
+  readonly #unpriced = new Set<string>()
 
   constructor (hooks: SessionHooks, metrics?: (hub: SessionHub) => Metrics, heartbeat?: Heartbeat) {
     this.#hooks = hooks
@@ -137,6 +139,13 @@ export class SessionHub implements SessionReporter {
   /** One attempt of a session's failover (every dial is one), for the attempts counter. */
   attempted (provider: string, outcome: string): void {
     this.#metrics?.attempted(provider, outcome)
+  }
+
+  unpriced (session: RealtimeSession): void {
+    const target = targetKey(session.provider, session.model)
+    if (this.#unpriced.has(target)) return
+    this.#unpriced.add(target)
+    session.log.warn({ model: session.model }, 'this model has no pricing entry: its usage is metered without a cost (costUSD absent); add it to "pricing"')
   }
 
   /** A session that never opened: once, however many attempts its failover made. */

@@ -43,6 +43,8 @@ export interface SessionReporter {
   started (session: RealtimeSession): void
   usage (record: UsageRecord, session: RealtimeSession): void
   ended (summary: SessionSummary, session: RealtimeSession): void
+  /** The session's model has no `pricing` entry: its usage is metered without a cost. */
+  unpriced (session: RealtimeSession): void
 }
 
 export interface SessionInit {
@@ -312,7 +314,8 @@ export class RealtimeSession implements PolicySession {
 
   /** Made on the first usage event (or at the end, for per-minute billing): quiet sessions hold none. */
   #meterNow (): Meter {
-    return (this.#meter ??= new Meter({
+    if (this.#meter !== undefined) return this.#meter
+    const meter = this.#meter = new Meter({
       sessionId: this.id,
       provider: this.provider,
       model: this.model,
@@ -324,7 +327,10 @@ export class RealtimeSession implements PolicySession {
         this.#hub.usage(record, this)
       },
       invalid: () => this.logOnce('usageNumber', 'warn', {}, 'the provider reported a usage count that is not a finite, non-negative, sane number; it was bounded')
-    }))
+    })
+    // Never a silent $0: with prices set, a model without one is named (once per model, for the process).
+    if (this.#options.pricing !== undefined && !meter.priced) this.#hub.unpriced(this)
+    return meter
   }
 
   /** @internal Each provider text frame, after it was forwarded: usage, then onServerEvent. */

@@ -72,6 +72,11 @@ export class Meter {
     this.#add(record)
   }
 
+  /** Whether `pricing` has an entry for the session's model. */
+  get priced (): boolean {
+    return this.#price !== undefined
+  }
+
   /**
    * Whether the provider reported usage that bills something: a report of zero tokens or `seconds: 0` is no
    * reason to leave the input audio a session sent unbilled.

@@ -1,5 +1,6 @@
 // Optional prices (USD) per model. Nothing is hard-coded: the user fills in what their contract says.
 import { InvalidOptionError } from '../errors.js'
+import { refuseUnknownKeys } from '../validate.js'
 import { roundUSD, type TokenUsage } from './records.js'
 
 /** USD per 1M tokens, per minute of session, per second of transcribed audio. Missing rates cost 0. */
@@ -17,6 +18,14 @@ export type Pricing = Record<string, ModelPricing>
 
 const PER_TOKEN = 1e-6
 
+/** The rates a pricing entry may name, by group (null: a number, not a group). */
+const RATES = {
+  input: ['text', 'audio', 'image', 'cached'],
+  output: ['text', 'audio'],
+  perMinute: null,
+  transcription: ['input', 'output', 'perSecond']
+} as const satisfies Record<keyof ModelPricing, readonly string[] | null>
+
 const ownEntry = <T>(map: Record<string, T>, key: string): T | undefined => Object.hasOwn(map, key) ? map[key] : undefined
 
 export function checkPricing (pricing: unknown): Pricing | undefined {
@@ -25,12 +34,28 @@ export function checkPricing (pricing: unknown): Pricing | undefined {
     throw new InvalidOptionError(`pricing${path} must be a non-negative number of USD (per 1M tokens, per minute or per second)`)
   }
   if (pricing === null || typeof pricing !== 'object') bad('')
-  const walk = (value: unknown, path: string): void => {
-    if (value !== null && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) walk(v, `${path}.${k}`)
-    } else if (typeof value !== 'number' || !(value >= 0) || value === Infinity) bad(path)
+  const rate = (value: unknown, path: string): void => {
+    if (typeof value !== 'number' || !(value >= 0) || value === Infinity) bad(path)
   }
-  for (const [model, price] of Object.entries(pricing as object)) walk(price, `["${model}"]`)
+  function group (value: unknown, path: string): asserts value is object {
+    if (value === null || typeof value !== 'object') bad(path)
+  }
+  // A misspelt rate (`input: { txt: 4 }`) would bill that modality at 0: refused by name, like any option.
+  for (const [model, price] of Object.entries(pricing as object)) {
+    const at = `["${model}"]`
+    group(price, at)
+    refuseUnknownKeys(price, Object.keys(RATES), `pricing${at}.`)
+    for (const [name, value] of Object.entries(price)) {
+      const names = RATES[name as keyof typeof RATES]
+      if (names === null) {
+        rate(value, `${at}.${name}`)
+        continue
+      }
+      group(value, `${at}.${name}`)
+      refuseUnknownKeys(value, names, `pricing${at}.${name}.`)
+      for (const [k, v] of Object.entries(value)) rate(v, `${at}.${name}.${k}`)
+    }
+  }
   return pricing as Pricing
 }
 
