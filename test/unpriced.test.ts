@@ -25,7 +25,9 @@ t.test('budgets on: an unpriced model is refused before any dial, on the realtim
   const res = await refused(t, `${proxy.url}/v1/realtime?model=gpt-realtime-mini`, [], as('ana'))
   t.equal(res.status, 402)
   t.same(JSON.parse(res.body), {
-    statusCode: 402, code: 'FST_REALTIME_UNPRICED_MODEL', error: 'Payment Required',
+    statusCode: 402,
+    code: 'FST_REALTIME_UNPRICED_MODEL',
+    error: 'Payment Required',
     message: 'Model "gpt-realtime-mini" of provider "openai" has no price, and budgets are on: add it to "pricing", or set budgets.allowUnpriced'
   })
   const live = await open(t, `${proxy.url}/v1/live/sessions`, [], as('ana'))
