@@ -62,7 +62,8 @@ t.test('Chat-Completions-shaped tools reach Gemini like Realtime ones', async (t
   const { conn } = await configured(t, {
     tools: [
       { type: 'function', function: { name: 'get_weather', description: 'Weather now', parameters } },
-      { type: 'function', name: 'get_time', parameters }
+      { type: 'function', name: 'get_time', parameters },
+      { type: 'function', function: { description: 'no name' } }
     ]
   })
   t.same(received(conn)[0].setup.tools, [{ functionDeclarations: [{ name: 'get_weather', description: 'Weather now', parameters }, { name: 'get_time', parameters }] }])

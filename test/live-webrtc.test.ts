@@ -196,3 +196,51 @@ t.test('sideband off: registered for attach and hangup, no slot held; without si
   const plain = await startProxy(t, { providers: { openai: { apiKey: KEY, baseURL: upstream.url } }, live: true })
   t.equal((await create(plain.url, { session: { model: 'gpt-live-1' }, transport: OFFER })).status, 404)
 })
+
+t.test('sideband off: re-attaches to one GPT-Live session bill the cumulative total once, whatever the attaches (#24 item 12)', async (t) => {
+  const upstream = await fakeUpstream(t, { http: provider })
+  const records: UsageRecord[] = []
+  const store = new MemoryStore()
+  const { url } = await startProxy(t, {
+    providers: { openai: { apiKey: KEY, baseURL: upstream.url } },
+    live: true,
+    store,
+    signaling: { sideband: false },
+    pricing: { 'gpt-live-1': { perMinute: 0.06 } },
+    onUsage: (r) => { records.push(r) }
+  })
+  t.equal((await create(url, { session: { model: 'gpt-live-1' }, transport: OFFER })).status, 201)
+  for (const total of [100, 160]) {
+    const ws = await open(t, `${url}/v1/live/sessions/${SESSION}/attach`, [], as('owner'))
+    const conn = await upstream.next()
+    const before = records.length
+    conn.socket.send(JSON.stringify({ type: 'session.usage.updated', usage: { seconds: total } }))
+    await until(() => records.length > before, 'a record')
+    const c = closed(ws)
+    ws.close()
+    await c
+  }
+  t.same(records.map((r) => (r as { seconds: number }).seconds), [100, 60], 'the second attach bills what the total added')
+  t.equal(store.getCall(SESSION)?.billedSeconds, 160, 'kept with the call, for any replica')
+})
+
+t.test('a store that cannot keep the billed total is logged; the attach goes on', async (t) => {
+  const upstream = await fakeUpstream(t, { http: provider })
+  const inner = new MemoryStore()
+  const store = {
+    acquire: inner.acquire.bind(inner),
+    getCall: inner.getCall.bind(inner),
+    deleteCall: inner.deleteCall.bind(inner),
+    setCall: (id: string, call: Parameters<MemoryStore['setCall']>[1], ttl: number) => {
+      if (call.billedSeconds !== undefined) throw new Error('store down')
+      inner.setCall(id, call, ttl)
+    }
+  }
+  const { url, logs } = await startProxy(t, { providers: { openai: { apiKey: KEY, baseURL: upstream.url } }, live: true, store, signaling: { sideband: false } })
+  t.equal((await create(url, { session: { model: 'gpt-live-1' }, transport: OFFER })).status, 201)
+  const ws = await open(t, `${url}/v1/live/sessions/${SESSION}/attach`, [], as('owner'))
+  const conn = await upstream.next()
+  conn.socket.send(JSON.stringify({ type: 'session.usage.updated', usage: { seconds: 5 } }))
+  await until(() => logs.lines.some((l) => l.msg === 'could not keep the GPT-Live session\'s billed total with the call; a later attach may bill it again'), 'the warning')
+  t.equal(ws.readyState, 1)
+})

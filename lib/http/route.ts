@@ -1,18 +1,18 @@
 // The realtime route, top to bottom: (app hooks have authenticated) -> resolve -> dial -> upgrade -> relay.
 import type { ServerResponse } from 'node:http'
-import type { FastifyReply, FastifyRequest, preHandlerHookHandler, RouteOptions } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest, preHandlerHookHandler, RouteOptions } from 'fastify'
 import type { WebsocketHandler } from '@fastify/websocket'
 import WebSocket from 'ws'
 import { watchClient, type ClientWatch } from './client-watch.js'
 import type { UpstreamRejection } from '../upstream/dial.js'
 import { callerHooks, type CallerOptions } from './caller-hooks.js'
-import { lookupCall, type CallLookupOptions } from '../signaling/calls.js'
+import { lookupCall, type CallLookupOptions, type CallResolution } from '../signaling/calls.js'
 import { BadUpgradeError, ShuttingDownError, UnknownCallError, UpgradeRequiredError } from '../errors.js'
 import { CALL_ID } from '../signaling/offer.js'
 import { acquireSlots, type SlotOptions, type Slots } from '../limits/slots.js'
 import { readQuery } from './query.js'
 import type { Resolution, RouteProtocol, RouteQuery } from '../providers/registry.js'
-import { RealtimeSession, type SessionOptions } from '../session/session.js'
+import { RealtimeSession, type SessionInit, type SessionOptions } from '../session/session.js'
 import { refuseUnpriced } from '../session/unpriced.js'
 import type { PluginState } from '../state.js'
 import type { Opened, ProviderTarget } from '../upstream/provider-dial.js'
@@ -32,6 +32,7 @@ export interface RealtimeRouteOptions extends CallerOptions, SlotOptions, CallLo
 }
 
 interface Dialed {
+  carried: SessionInit['carried']
   response: ServerResponse
   resolution: Resolution
   prepared: ProviderTarget
@@ -139,6 +140,26 @@ export async function dialBeforeUpgrade (
   return { ...opened, watch }
 }
 
+/**
+ * A client's attach to a GPT-Live session it meters (the plugin's own sideband is off): what earlier attaches billed
+ * of the session's cumulative usage, and how to keep the new total with the call (any replica's next attach reads it).
+ */
+function carriedUsage (settings: RealtimeRouteOptions, call: CallResolution | undefined, log: FastifyBaseLogger): SessionInit['carried'] {
+  if (call?.protocol !== 'live') return undefined
+  const { calls } = settings.signaling as NonNullable<RealtimeRouteOptions['signaling']>
+  const { record } = call
+  return {
+    seconds: record.billedSeconds ?? 0,
+    keep: (total) => {
+      const { expiresAt = Date.now() + 1, ...kept } = record
+      record.billedSeconds = total
+      // Not awaited: a store that fails costs a later attach its carry-over, never this session its relay.
+      new Promise((resolve) => { resolve(calls.setCall(call.callId as string, { ...kept, billedSeconds: total }, Math.max(1, expiresAt - Date.now()))) })
+        .catch((err: unknown) => log.warn({ err, callId: call.callId }, 'could not keep the GPT-Live session\'s billed total with the call; a later attach may bill it again'))
+    }
+  }
+}
+
 /** Lets the request and reply of an upgraded request go; the session's own error handling replaces ws's. */
 export function detach (client: WebSocket, request: FastifyRequest, response: ServerResponse): void {
   // The socket is ws's now, and the session outlives the request: let the request and reply go (3 KB of
@@ -162,7 +183,7 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
     // A client's attach to a call created here: routed by the registry, and not metered when the plugin's own
     // sideband is. It is a provider websocket on the app's key all the same: it holds a slot like any session,
     // and one of the call's maxAttachesPerCall.
-    let call: Resolution | undefined
+    let call: CallResolution | undefined
     if (attach) {
       const sessionId = attachedId(request.params)
       call = CALL_ID.test(sessionId) ? await lookupCall(settings, registry, request, sessionId, credential, 'live') : undefined
@@ -177,17 +198,17 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
     const opened = await dialBeforeUpgrade(state, request, reply, order, slots, settings.failover)
     if (opened === undefined) return reply
     const metered = settings.metering && (call === undefined || settings.signaling?.sideband !== true)
-    dialed.set(request, { ...opened, response: reply.raw, openedAt: Date.now(), slots, credential, metered })
+    dialed.set(request, { ...opened, response: reply.raw, openedAt: Date.now(), slots, credential, metered, carried: metered ? carriedUsage(settings, call, request.log) : undefined })
     return undefined
   }
 
   function handler (client: WebSocket, request: FastifyRequest): void {
-    const { response, resolution, prepared, upstream, attempts, openedAt, watch, slots, credential, metered } = dialed.get(request) as Dialed
+    const { response, resolution, prepared, upstream, attempts, openedAt, watch, slots, credential, metered, carried } = dialed.get(request) as Dialed
     dialed.delete(request)
     watch.stop()
     detach(client, request, response)
     const translated = resolution.provider.codec === undefined ? undefined : geminiLeg(upstream, prepared.apiKey, resolution, dialer.redialer(resolution, prepared), settings.dialTimeout, request.log)
-    const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered, resumable: translated, attempts, apiKey: prepared.apiKey }
+    const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered, resumable: translated, attempts, apiKey: prepared.apiKey, carried }
     // The relay drives a translated leg as it drives a socket (codecs/gemini/leg.ts).
     const leg = translated === undefined ? upstream : translated as unknown as WebSocket
     // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets

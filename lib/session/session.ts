@@ -74,6 +74,8 @@ export interface SessionInit {
   charged?: { bucket: TokenBucket, frames: number }
   /** The key the provider leg was dialled with: redacted from its close reason. */
   apiKey?: string
+  /** A re-attach to a GPT-Live session: the total billed by earlier attaches, and where the new total is kept. */
+  carried?: { seconds: number, keep (total: number): void }
 }
 
 /** What a session was and how it ended; logged once at info level when it ends. */
@@ -132,6 +134,7 @@ export class RealtimeSession implements PolicySession {
   readonly #hangup: (() => Promise<unknown>) | undefined
   readonly #resumable: { readonly reconnects: number } | undefined
   readonly #attempts: Attempt[] | undefined
+  readonly #carried: SessionInit['carried']
   readonly #relay: Legs
   readonly #client: WebSocket | undefined
   readonly #upstream: WebSocket
@@ -169,6 +172,7 @@ export class RealtimeSession implements PolicySession {
     this.#hangup = init.hangup
     this.#resumable = init.resumable
     this.#attempts = init.attempts !== undefined && init.attempts.length > 1 ? init.attempts : undefined
+    this.#carried = init.carried
     this.requestId = init.requestId
     this.credential = init.credential
     this.metered = init.metered
@@ -326,7 +330,9 @@ export class RealtimeSession implements PolicySession {
         this.#spend(record)
         this.#hub.usage(record, this)
       },
-      invalid: () => this.logOnce('usageNumber', 'warn', {}, 'the provider reported a usage count that is not a finite, non-negative, sane number; it was bounded')
+      invalid: () => this.logOnce('usageNumber', 'warn', {}, 'the provider reported a usage count that is not a finite, non-negative, sane number; it was bounded'),
+      carried: this.#carried?.seconds,
+      billedTotal: this.#carried?.keep
     })
     // Never a silent $0: with prices set, a model without one is named (once per model, for the process).
     if (this.#options.pricing !== undefined && !meter.priced) this.#hub.unpriced(this)

@@ -4,7 +4,10 @@ import type { FastifyRequest } from 'fastify'
 import { CallForbiddenError, UnknownProviderError } from '../errors.js'
 import type { ProviderRegistry, Resolution } from '../providers/registry.js'
 import { callerKey, type CallerKeyOptions } from '../limits/slots.js'
-import type { CallStore } from '../store/types.js'
+import type { CallRecord, CallStore } from '../store/types.js'
+
+/** A call found in the registry: how to reach it, and its record (its owner, what it was billed so far). */
+export type CallResolution = Resolution & { record: CallRecord }
 
 /** The options a call lookup reads: who the caller is, and the call registry (absent without signaling). */
 export interface CallLookupOptions extends CallerKeyOptions {
@@ -19,7 +22,7 @@ export interface CallLookupOptions extends CallerKeyOptions {
 export async function lookupCall (
   options: CallLookupOptions, registry: ProviderRegistry, request: FastifyRequest, callId: string, credential: string | undefined,
   protocol: 'realtime' | 'live' = 'realtime'
-): Promise<Resolution | undefined> {
+): Promise<CallResolution | undefined> {
   const call = await options.signaling?.calls.getCall(callId)
   if (call === undefined) return undefined
   // Owner first, whichever route names it: another caller's GPT-Live session is no unregistered realtime call.
@@ -27,7 +30,7 @@ export async function lookupCall (
   if ((call.protocol ?? 'realtime') !== protocol) return undefined
   const provider = registry.get(call.provider)
   if (provider === undefined) throw new UnknownProviderError(call.provider, registry.names().join(', '))
-  const resolution: Resolution = { provider, model: call.model, requestedModel: call.requestedModel, callId }
+  const resolution: CallResolution = { provider, model: call.model, requestedModel: call.requestedModel, callId, record: call }
   if (protocol === 'live') resolution.protocol = 'live'
   return resolution
 }

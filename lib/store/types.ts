@@ -26,6 +26,11 @@ export interface CallRecord {
   protocol?: 'live'
   /** When the record expires (ms since the epoch), set by the store from the ttl. */
   expiresAt?: number
+  /**
+   * A GPT-Live session's cumulative `usage.seconds` billed so far, across the attaches that metered it (on any
+   * replica): a re-attach bills only what the provider's total adds to it.
+   */
+  billedSeconds?: number
 }
 
 export interface CallStore {

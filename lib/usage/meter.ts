@@ -20,6 +20,10 @@ export interface MeterContext {
   emit (record: UsageRecord): void
   /** The provider reported a count that is not sane (NaN, negative, past the bounds of numbers.ts): it was bounded. */
   invalid? (): void
+  /** A cumulative total (GPT-Live seconds) already billed for this provider session by an earlier attach. */
+  carried?: number
+  /** The cumulative total billed so far rose to `total` (kept with the call, for a later attach). */
+  billedTotal? (total: number): void
 }
 
 export class Meter {
@@ -32,6 +36,7 @@ export class Meter {
 
   constructor (ctx: MeterContext) {
     this.#ctx = ctx
+    this.#totalSeconds = ctx.carried
     this.#price = priceFor(ctx.pricing, ctx.provider, [ctx.model, ctx.requestedModel])
   }
 
@@ -58,6 +63,7 @@ export class Meter {
     this.#totalSeconds = Math.max(total, this.#totalSeconds ?? 0)
     this.#final ||= final
     if (increase <= 0) return // a repeated (or late, smaller) snapshot bills nothing
+    this.#ctx.billedTotal?.(total)
     const record: DurationUsage = { kind: 'duration', ...this.#who(), seconds: increase, totalSeconds: total }
     if (this.#price !== undefined) record.costUSD = durationCost(this.#price, increase)
     this.totals.durationSeconds += increase
