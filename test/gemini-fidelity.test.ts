@@ -3,27 +3,14 @@
 // (what it can is applied), voices map whatever their case, the resampler's tail reaches Gemini, and usage that
 // comes after its turn is billed to that turn.
 import t from 'tap'
-import type WebSocket from 'ws'
 import type { UsageRecord } from '../lib/index.js'
-import { fakeUpstream, nextMessage, open, startProxy, until, type Tap, type UpstreamConnection } from './helpers.js'
+import { open, startProxy, until, type Tap, type UpstreamConnection } from './helpers.js'
+import { geminiUpstream, next, send, type Event } from './gemini-fake.js'
 
-type Event = Record<string, any>
-const send = (ws: WebSocket, message: object): void => ws.send(Buffer.from(JSON.stringify(message)), { binary: true })
 const received = (conn: UpstreamConnection): any[] => conn.frames.map((f) => JSON.parse(f.data.toString()))
 
-async function next (ws: WebSocket, type?: string): Promise<Event> {
-  for (;;) {
-    const event = JSON.parse((await nextMessage(ws)).data.toString())
-    if (type === undefined || event.type === type) return event
-  }
-}
-
 async function configured (t: Tap, session: object) {
-  const upstream = await fakeUpstream(t, {
-    onConnection: (ws) => ws.on('message', (data: Buffer) => {
-      if (JSON.parse(data.toString()).setup !== undefined) send(ws, { setupComplete: {} })
-    })
-  })
+  const upstream = await geminiUpstream(t)
   const records: UsageRecord[] = []
   const proxy = await startProxy(t, {
     providers: { gemini: { type: 'gemini', apiKey: 'AIzaSyTEST0123456789abcdefghijklmnopqrs', baseURL: upstream.url } },

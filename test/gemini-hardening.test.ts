@@ -5,29 +5,16 @@ import t from 'tap'
 import type WebSocket from 'ws'
 import { RESUME_DELAYS } from '../lib/codecs/gemini/leg.js'
 import { MAX_ITEM_TEXT } from '../lib/codecs/gemini/response.js'
-import { closed, deafClient, fakeUpstream, nextMessage, open, startProxy, until, type Tap, type UpstreamConnection } from './helpers.js'
+import { closed, deafClient, fakeUpstream, open, startProxy, until, type Tap, type UpstreamConnection } from './helpers.js'
+import { geminiUpstream, next, send, type Event } from './gemini-fake.js'
 import { maskedFrames, settled } from './frames.js'
 
-type Event = Record<string, any>
 const KEY = 'plainkey-0f3a9c2e7b51d8' // no known key shape: only the exact value can be redacted
-const send = (ws: WebSocket, message: object): void => ws.send(Buffer.from(JSON.stringify(message)), { binary: true })
 
-async function next (ws: WebSocket, type?: string): Promise<Event> {
-  for (;;) {
-    const event = JSON.parse((await nextMessage(ws)).data.toString())
-    if (type === undefined || event.type === type) return event
-  }
-}
-
-async function gemini (t: Tap, onSetup: (ws: WebSocket, n: number) => void = (ws) => send(ws, { setupComplete: {} }), options: object = {}) {
-  let setups = 0
-  const upstream = await fakeUpstream(t, {
-    onConnection: (ws) => ws.on('message', (data: Buffer) => {
-      if (JSON.parse(data.toString()).setup !== undefined) onSetup(ws, ++setups)
-    })
-  })
+async function gemini (t: Tap, onSetup?: (ws: WebSocket, n: number) => void, options: object = {}) {
+  const upstream = await geminiUpstream(t, onSetup)
   const proxy = await startProxy(t, { providers: { gemini: { type: 'gemini', apiKey: KEY, baseURL: upstream.url } }, ...options })
-  return { upstream, proxy, url: `${proxy.url}/v1/realtime?model=gemini/gemini-live`, setups: () => setups }
+  return { upstream, proxy, url: `${proxy.url}/v1/realtime?model=gemini/gemini-live`, setups: upstream.setups }
 }
 
 t.test('the codec\'s own answers to a client that reads nothing obey its highWaterMark: the client is not read past it', async (t) => {

@@ -9,6 +9,7 @@ import { connect as tcp } from 'node:net'
 import WebSocket from 'ws'
 import { closed, fakeUpstream, nextMessage, open, refused, startProxy, until, type FakeUpstream, type Proxy, type Tap, type UpstreamConnection } from './helpers.js'
 import { tone } from '../lib/simulator/audio.js'
+import { next, send } from './gemini-fake.js'
 
 type Event = Record<string, any>
 const KEY = 'AIzaSyTEST0123456789abcdefghijklmnopqrs'
@@ -20,15 +21,7 @@ function gemini (ws: WebSocket, _req: IncomingMessage): void {
     if (JSON.parse(data.toString()).setup !== undefined) send(ws, { setupComplete: {} })
   })
 }
-const send = (ws: WebSocket, message: object): void => ws.send(Buffer.from(JSON.stringify(message)), { binary: true })
 const received = (conn: UpstreamConnection): any[] => conn.frames.map((f) => JSON.parse(f.data.toString()))
-
-async function next (ws: WebSocket, type?: string): Promise<Event> {
-  for (;;) {
-    const event = JSON.parse((await nextMessage(ws)).data.toString())
-    if (type === undefined || event.type === type) return event
-  }
-}
 
 async function collect (ws: WebSocket, until: string): Promise<Event[]> {
   const events: Event[] = []

@@ -8,6 +8,7 @@ import type WebSocket from 'ws'
 import type { UsageRecord } from '../lib/index.js'
 import { MAX_SECONDS, MAX_TOKENS } from '../lib/usage/numbers.js'
 import { fakeUpstream, nextMessage, open, startProxy, until, type Tap } from './helpers.js'
+import { geminiUpstream } from './gemini-fake.js'
 
 type Event = Record<string, any>
 const next = async (ws: WebSocket): Promise<Event> => JSON.parse((await nextMessage(ws)).data.toString())
@@ -93,11 +94,7 @@ t.test('GPT-Live: usage.seconds 1e999 is skipped; the snapshots after it still b
 })
 
 t.test('Gemini usageMetadata of 1e308: the response.done the client sees and the record carry bounded counts', async (t) => {
-  const upstream = await fakeUpstream(t, {
-    onConnection: (ws) => ws.on('message', (data: Buffer) => {
-      if (JSON.parse(data.toString()).setup !== undefined) ws.send(Buffer.from('{"setupComplete":{}}'), { binary: true })
-    })
-  })
+  const upstream = await geminiUpstream(t)
   const records: UsageRecord[] = []
   const proxy = await startProxy(t, {
     providers: { gemini: { type: 'gemini', apiKey: 'AIzaSyTEST0123456789abcdefghijklmnopqrs', baseURL: upstream.url } },
