@@ -73,3 +73,19 @@ t.test('a misspelt rate in pricing is refused by name', async (t) => {
     await app.close()
   }
 })
+
+t.test('budgets on: a WebRTC call or GPT-Live session on an unpriced model is refused before it is created', async (t) => {
+  const upstream = await fakeUpstream(t, { http: (_req, res) => res.writeHead(201, { 'content-type': 'application/sdp', location: '/v1/realtime/calls/rtc_1' }).end('v=0\r\n') })
+  const proxy = await startProxy(t, {
+    providers: { openai: { baseURL: `${upstream.url}/v1`, apiKey: 'sk-provider-000' } },
+    pricing: { 'gpt-realtime': { input: { text: 4 } } },
+    live: true,
+    signaling: true,
+    budgets: { limitUSD: () => 10, window: HOUR }
+  })
+  const call = await proxy.app.inject({ method: 'POST', url: '/v1/realtime/calls?model=gpt-realtime-mini', headers: { 'content-type': 'application/sdp', authorization: 'Bearer ana' }, payload: 'v=0\r\n' })
+  t.same([call.statusCode, JSON.parse(call.body).code], [402, 'FST_REALTIME_UNPRICED_MODEL'])
+  const live = await proxy.app.inject({ method: 'POST', url: '/v1/live/sessions', headers: { authorization: 'Bearer ana' }, payload: { session: { model: 'gpt-live-1' }, transport: { type: 'webrtc', sdp: 'v=0' } } })
+  t.same([live.statusCode, JSON.parse(live.body).code], [402, 'FST_REALTIME_UNPRICED_MODEL'])
+  t.equal(upstream.posts.length, 0, 'nothing was created at the provider')
+})

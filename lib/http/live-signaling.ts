@@ -62,7 +62,7 @@ export function liveSignalingRoutes (state: PluginState, settings: LiveSignaling
       const { target: endpoint, apiKey } = await endpointOf(target.provider, '')
       return { target: endpoint, apiKey, body: JSON.stringify({ ...body, session: { ...decided, model: sentModel(decided.model, (order[0] as Resolution).model, target.model) } }), contentType: 'application/json' }
     })
-    const { answer, apiKey } = await createSession(state, settings, request, reply, live, { name: 'GPT-Live WebRTC session', idIn: 'session.id' }, send, sessionIdFrom,
+    const { answer, apiKey } = await createSession(state, settings, request, reply, live, { name: 'GPT-Live WebRTC session', idIn: 'session.id' }, order, send, sessionIdFrom,
       async (served, sessionId) => await hangUp(request, served.provider, sessionId))
     return relay(reply, answer, apiKey)
   }

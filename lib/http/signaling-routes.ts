@@ -151,7 +151,7 @@ export function signalingRoutes (state: PluginState, settings: SignalingRouteOpt
 
   async function createCall (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { order, build } = await offer(request, 'realtime')
-    const { answer, id, apiKey } = await createSession(state, settings, request, reply, realtime, { name: 'realtime call', idIn: 'Location' },
+    const { answer, id, apiKey } = await createSession(state, settings, request, reply, realtime, { name: 'realtime call', idIn: 'Location' }, order,
       async () => await postAny(request, order, build), (created) => callIdFrom(created.headers.location),
       async (served, callId) => await hangUp(request, served.provider, callId))
     if (id !== undefined) reply.header('location', `${base}/calls/${id}`)

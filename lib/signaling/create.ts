@@ -10,6 +10,7 @@ import type { CallStore } from '../store/types.js'
 import type { HttpAnswer } from '../upstream/http-client.js'
 import { attachSideband, type SidebandOptions } from './sideband.js'
 import type { Attempt } from '../upstream/failover.js'
+import { refuseUnpriced } from '../session/unpriced.js'
 
 /** The options creating a session reads. */
 export interface CreateOptions extends SlotOptions, SidebandOptions {
@@ -46,12 +47,14 @@ export interface Naming {
  * ends the call for when it is cut. Slots are given back on every other path.
  */
 export async function createSession (
-  state: PluginState, options: CreateOptions, request: FastifyRequest, reply: FastifyReply, protocol: Protocol, what: Naming,
+  state: PluginState, options: CreateOptions, request: FastifyRequest, reply: FastifyReply, protocol: Protocol, what: Naming, order: readonly Resolution[],
   send: () => Promise<CreateAnswer>, idOf: (answer: HttpAnswer) => string | undefined, hangup: (resolution: Resolution, id: string) => Promise<{ answer: HttpAnswer }>
 ): Promise<Created> {
   const signaling = options.signaling as NonNullable<CreateOptions['signaling']>
   const { credential } = request.realtime
   const slots = await acquireSlots(options, request, reply, credential)
+  // Its sideband meters it like any session: with a budget, a model without a price is refused before it is created.
+  refuseUnpriced(options.pricing, order, slots, options.budgets?.allowUnpriced === true)
   let sent: CreateAnswer
   try {
     sent = await send()
