@@ -87,8 +87,8 @@ export const ProviderKeyError = createError<'FST_REALTIME_PROVIDER_KEY', 500, [s
   'FST_REALTIME_PROVIDER_KEY', 'The key of provider "%s" could not be read', 500, Base)
 
 /** Budgets are on and a target of the session has no price: it would spend without counting against the budget. */
-export const UnpricedModelError = createError<'FST_REALTIME_UNPRICED_MODEL', 402, [string, string]>(
-  'FST_REALTIME_UNPRICED_MODEL', 'Model "%s" of provider "%s" has no price, and budgets are on: add it to "pricing", or set budgets.allowUnpriced', 402, Base)
+export const UnpricedModelError = createError<'FST_REALTIME_UNPRICED_MODEL', 402, [string]>(
+  'FST_REALTIME_UNPRICED_MODEL', '"%s" has no price, and budgets are on: add it to "pricing", or set budgets.allowUnpriced', 402, Base)
 
 export const ShuttingDownError = createError<'FST_REALTIME_SHUTTING_DOWN', 503, []>(
   'FST_REALTIME_SHUTTING_DOWN', 'The server is shutting down', 503, Base)

@@ -201,6 +201,7 @@ t.test('options: budgets and drainTimeout are checked', async (t) => {
     [{ budgets: { limitUSD: 1, window: 1 } }, /"budgets.limitUSD" must be a function/],
     [{ budgets: { limitUSD: () => 1, window: 0 } }, /"budgets.window" must be a positive number/],
     [{ budgets: { limitUSD: () => 1, window: 1, key: 'x' } }, /"budgets.key" must be a function/],
+    [{ budgets: { limitUSD: () => 1, window: 1, allowUnpriced: 'yes' } }, /"budgets.allowUnpriced" must be true or false/],
     [{ budgets: { limitUSD: () => 1, window: 1, windw: 2 } }, /unknown option "budgets.windw"/],
     [{ budgets: { limitUSD: () => 1, window: 1 }, store: { acquire: () => undefined } }, /"store" must also have spent\(key, window\) and debit/],
     [{ drainTimeout: -1 }, /drainTimeout/]

@@ -28,7 +28,7 @@ t.test('budgets on: an unpriced model is refused before any dial, on the realtim
     statusCode: 402,
     code: 'FST_REALTIME_UNPRICED_MODEL',
     error: 'Payment Required',
-    message: 'Model "gpt-realtime-mini" of provider "openai" has no price, and budgets are on: add it to "pricing", or set budgets.allowUnpriced'
+    message: '"openai/gpt-realtime-mini" has no price, and budgets are on: add it to "pricing", or set budgets.allowUnpriced'
   })
   const live = await open(t, `${proxy.url}/v1/live/sessions`, [], as('ana'))
   live.send('{"type":"session.start","session":{"model":"gpt-live-1"}}')

@@ -170,7 +170,7 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
         : attempts(state, settings.failover, { provider: entry.query.provider, model: session.model, protocol: 'live' })
       let resolution = order[0] as Resolution
       // Dialled before the upgrade, the model is known only now.
-      if (slots !== undefined) refuseUnpriced(settings.pricing, order, slots, settings.budgets?.allowUnpriced === true)
+      if (slots !== undefined) refuseUnpriced(settings, order, slots)
       const shown = session.model = resolution.model
       const decided = await decide(event as RealtimeEvent, resolution)
       if (decided === null) throw new Refusal('session_refused', 'The session was refused by the server', CLOSE.policyViolation)
@@ -179,7 +179,7 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
       if (upstream === undefined) {
         slots = await acquireSlots(settings, request, undefined, entry.credential)
         if (client.readyState !== client.OPEN) return onClose()
-        refuseUnpriced(settings.pricing, order, slots, settings.budgets?.allowUnpriced === true)
+        refuseUnpriced(settings, order, slots)
         const opened = await dialer.dialAny(request, order, controller, settings.failover, state.health) // a client that leaves aborts it
         // No departure can come between the dial's open and here (no I/O in between); one whose close
         // handshake is still under way is the relay's to finish, like any close.

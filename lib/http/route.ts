@@ -194,7 +194,7 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
     const order = call !== undefined ? [call] : attempts(state, settings.failover, protocol === realtime ? query : { ...query, callId: undefined, protocol: protocol.name as RouteProtocol })
     if (order.some((r) => r.provider.codec !== undefined)) await loadResampler()
     const slots = await acquireSlots(settings, request, reply, credential, call?.callId)
-    refuseUnpriced(settings.pricing, order, slots, settings.budgets?.allowUnpriced === true)
+    refuseUnpriced(settings, order, slots)
     const opened = await dialBeforeUpgrade(state, request, reply, order, slots, settings.failover)
     if (opened === undefined) return reply
     const metered = settings.metering && (call === undefined || settings.signaling?.sideband !== true)

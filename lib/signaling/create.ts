@@ -54,7 +54,7 @@ export async function createSession (
   const { credential } = request.realtime
   const slots = await acquireSlots(options, request, reply, credential)
   // Its sideband meters it like any session: with a budget, a model without a price is refused before it is created.
-  refuseUnpriced(options.pricing, order, slots, options.budgets?.allowUnpriced === true)
+  refuseUnpriced(options, order, slots)
   let sent: CreateAnswer
   try {
     sent = await send()
