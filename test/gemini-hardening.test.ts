@@ -113,11 +113,17 @@ t.test('append audio that is not base64 is an invalid_value error, not garbage s
   const conn = await upstream.next()
   ws.send('{"type":"session.update","session":{}}')
   await next(ws, 'session.updated')
-  for (const audio of ['not base64!', 'AAA', 'AAAA====', '\u00e9t\u00e9']) {
+  for (const audio of ['not base64!', 'AAA', 'AAAA====', '\u00e9t\u00e9', 'AA=A', 'AAA\u00e9']) {
     ws.send(JSON.stringify({ type: 'input_audio_buffer.append', event_id: 'e1', audio }))
     t.match(await next(ws, 'error'), { error: { code: 'invalid_value', param: 'audio', event_id: 'e1' } }, audio)
   }
   t.equal(conn.frames.length, 1, 'only the setup reached Gemini')
+  // Padded appends are whole base64: no error for them (the next error is the invalid frame's after them).
+  ws.send(JSON.stringify({ type: 'input_audio_buffer.append', event_id: 'ok1', audio: 'AQID' }))
+  ws.send(JSON.stringify({ type: 'input_audio_buffer.append', event_id: 'ok2', audio: 'AQI=' }))
+  ws.send(JSON.stringify({ type: 'input_audio_buffer.append', event_id: 'ok3', audio: 'AQ==' }))
+  ws.send(JSON.stringify({ type: 'input_audio_buffer.append', event_id: 'e2', audio: '!' }))
+  t.match(await next(ws, 'error'), { error: { code: 'invalid_value', event_id: 'e2' } })
 })
 
 t.test('a turn\'s text kept for its done events is bounded (MAX_ITEM_TEXT); every delta still reaches the client', async (t) => {

@@ -36,8 +36,14 @@ const OUTPUT_RATE = /rate=(\d+)/
 /** Output rates converted to 24 kHz: anything else is no real audio (rate=1 turned 480 bytes into 8 MiB). */
 const MIN_RATE = 8000
 const MAX_RATE = 48_000
-/** Standard base64, padded, as OpenAI's schema sends audio (Buffer.from would decode anything into garbage). */
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+/**
+ * Whether `pcm` is all that `base64` holds: padded base64 decodes to exactly 3/4 of its length less the padding,
+ * and Buffer.from skips what is not base64 (it would decode anything into garbage). No second pass over the audio.
+ */
+function wholeBase64 (base64: string, pcm: Buffer): boolean {
+  const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0
+  return base64.length % 4 === 0 && pcm.length === base64.length / 4 * 3 - padding
+}
 
 /** Client events with no Gemini equivalent, and why. */
 const UNSUPPORTED: Readonly<Record<string, string>> = {
@@ -163,8 +169,8 @@ export class GeminiTranslator {
   }
 
   #append (event: Json, id: unknown): void {
-    if (typeof event.audio !== 'string' || !BASE64.test(event.audio)) return this.#error('invalid_value', 'input_audio_buffer.append needs base64 "audio"', id, 'audio')
-    const pcm = Buffer.from(event.audio, 'base64')
+    const pcm = typeof event.audio === 'string' ? Buffer.from(event.audio, 'base64') : undefined
+    if (pcm === undefined || !wholeBase64(event.audio as string, pcm)) return this.#error('invalid_value', 'input_audio_buffer.append needs base64 "audio"', id, 'audio')
     const resampled = (this.#resampler ??= new Resampler(INPUT_RATE, GEMINI_INPUT_RATE)).process(pcm)
     this.#inputItem()
     if (!serverDetectsTurns(this.#session) && !this.#activity) {
