@@ -71,29 +71,24 @@ export class ProviderDialer {
    * leaves, shutdown).
    */
   async dialAny (request: FastifyRequest, order: readonly Resolution[], controller: AbortController, failover: FailoverSettings, health: TargetHealth): Promise<Opened> {
-    let last = (order[0] as Resolution).provider.name
+    let last = ''
     try {
-      return await this.#dialInTurn(request, order, controller, failover, health, (name) => { last = name })
+      const { value, resolution, attempts } = await tryInTurn(order, failover, health, request.log, this.#attempted, async (target): Promise<Tried<Pick<Opened, 'upstream' | 'prepared'>>> => {
+        last = target.provider.name
+        try {
+          const prepared = await this.target(request, target, controller.signal)
+          return { outcome: 'ok', value: { upstream: await this.dial(target.provider.name, prepared, controller), prepared } }
+        } catch (err) {
+          if (controller.signal.aborted) throw err
+          return { outcome: outcomeOf(err as { code?: string }), error: err, retryAfter: (err as { retryAfter?: string }).retryAfter }
+        }
+      })
+      return { ...value, resolution, attempts }
     } catch (err) {
+      // The session never opened: counted once, by the last target tried.
       this.unopened(last, err, controller.signal.aborted)
       throw err
     }
-  }
-
-  async #dialInTurn (
-    request: FastifyRequest, order: readonly Resolution[], controller: AbortController, failover: FailoverSettings, health: TargetHealth, trying: (provider: string) => void
-  ): Promise<Opened> {
-    const { value, resolution, attempts } = await tryInTurn(order, failover, health, request.log, this.#attempted, async (target): Promise<Tried<Pick<Opened, 'upstream' | 'prepared'>>> => {
-      trying(target.provider.name)
-      try {
-        const prepared = await this.target(request, target, controller.signal)
-        return { outcome: 'ok', value: { upstream: await this.dial(target.provider.name, prepared, controller), prepared } }
-      } catch (err) {
-        if (controller.signal.aborted) throw err
-        return { outcome: outcomeOf(err as { code?: string }), error: err, retryAfter: (err as { retryAfter?: string }).retryAfter }
-      }
-    })
-    return { ...value, resolution, attempts }
   }
 
   /**
