@@ -1,6 +1,7 @@
 // A recording fake Gemini Live for the codec's tests, and reading a client's OpenAI events by type.
 import type WebSocket from 'ws'
-import { fakeUpstream, nextMessage, type FakeUpstream, type Tap } from './helpers.js'
+import type { UsageRecord } from '../lib/index.js'
+import { fakeUpstream, nextMessage, open, startProxy, type FakeUpstream, type Tap } from './helpers.js'
 
 export type Event = Record<string, any>
 
@@ -24,4 +25,18 @@ export async function geminiUpstream (t: Tap, onSetup: (ws: WebSocket, n: number
     })
   })
   return Object.assign(upstream, { setups: () => setups })
+}
+
+/** A client on a Gemini Live session through the plugin (priced at 1 and 2 USD per 1M text tokens in and out), its Gemini connection, and the usage records. */
+export async function geminiSession (t: Tap) {
+  const upstream = await geminiUpstream(t)
+  const records: UsageRecord[] = []
+  const proxy = await startProxy(t, {
+    providers: { gemini: { type: 'gemini', apiKey: 'AIzaSyTEST0123456789abcdefghijklmnopqrs', baseURL: upstream.url } },
+    pricing: { 'gemini-live': { input: { text: 1 }, output: { text: 2 } } },
+    onUsage: (r) => { records.push(r) }
+  })
+  const ws = await open(t, `${proxy.url}/v1/realtime?model=gemini/gemini-live`)
+  const conn = await upstream.next()
+  return { upstream, proxy, ws, conn, records }
 }

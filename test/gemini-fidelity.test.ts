@@ -3,22 +3,13 @@
 // (what it can is applied), voices map whatever their case, the resampler's tail reaches Gemini, and usage that
 // comes after its turn is billed to that turn.
 import t from 'tap'
-import type { UsageRecord } from '../lib/index.js'
-import { open, startProxy, until, type Tap, type UpstreamConnection } from './helpers.js'
-import { geminiUpstream, next, send, type Event } from './gemini-fake.js'
+import { until, type Tap, type UpstreamConnection } from './helpers.js'
+import { geminiSession, next, send, type Event } from './gemini-fake.js'
 
 const received = (conn: UpstreamConnection): any[] => conn.frames.map((f) => JSON.parse(f.data.toString()))
 
 async function configured (t: Tap, session: object) {
-  const upstream = await geminiUpstream(t)
-  const records: UsageRecord[] = []
-  const proxy = await startProxy(t, {
-    providers: { gemini: { type: 'gemini', apiKey: 'AIzaSyTEST0123456789abcdefghijklmnopqrs', baseURL: upstream.url } },
-    pricing: { 'gemini-live': { input: { text: 1 }, output: { text: 2 } } },
-    onUsage: (r) => { records.push(r) }
-  })
-  const ws = await open(t, `${proxy.url}/v1/realtime?model=gemini/gemini-live`)
-  const conn = await upstream.next()
+  const { proxy, ws, conn, records } = await geminiSession(t)
   await next(ws, 'session.created')
   ws.send(JSON.stringify({ type: 'session.update', event_id: 'u1', session }))
   const events: Event[] = []

@@ -8,7 +8,7 @@ import type WebSocket from 'ws'
 import type { UsageRecord } from '../lib/index.js'
 import { MAX_SECONDS, MAX_TOKENS } from '../lib/usage/numbers.js'
 import { fakeUpstream, nextMessage, open, startProxy, until, type Tap } from './helpers.js'
-import { geminiUpstream } from './gemini-fake.js'
+import { geminiSession } from './gemini-fake.js'
 
 type Event = Record<string, any>
 const next = async (ws: WebSocket): Promise<Event> => JSON.parse((await nextMessage(ws)).data.toString())
@@ -94,15 +94,7 @@ t.test('GPT-Live: usage.seconds 1e999 is skipped; the snapshots after it still b
 })
 
 t.test('Gemini usageMetadata of 1e308: the response.done the client sees and the record carry bounded counts', async (t) => {
-  const upstream = await geminiUpstream(t)
-  const records: UsageRecord[] = []
-  const proxy = await startProxy(t, {
-    providers: { gemini: { type: 'gemini', apiKey: 'AIzaSyTEST0123456789abcdefghijklmnopqrs', baseURL: upstream.url } },
-    pricing: { 'gemini-live': { input: { text: 1 }, output: { text: 2 } } },
-    onUsage: (r) => { records.push(r) }
-  })
-  const ws = await open(t, `${proxy.url}/v1/realtime?model=gemini/gemini-live`)
-  const conn = await upstream.next()
+  const { ws, conn, records } = await geminiSession(t)
   ws.send('{"type":"session.update","session":{"output_modalities":["text"]}}')
   await until(() => conn.frames.length === 1, 'the setup')
   conn.socket.send(Buffer.from('{"usageMetadata":{"promptTokenCount":1e308,"responseTokenCount":1e999,"thoughtsTokenCount":-3},"serverContent":{"turnComplete":true}}'), { binary: true })
