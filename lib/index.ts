@@ -57,6 +57,7 @@ export { isSessionUpdate } from './session/policy.js'
 export type { EventPolicyOptions, PolicySession, RealtimeEvent, SessionConfig, SessionUpdateEvent } from './session/policy.js'
 export type { FrameRate } from './limits/rate-limit.js'
 export type { ModelPricing, Pricing } from './usage/pricing.js'
+export { defaultPricing, defaultPricingSources, type PriceSource } from './usage/prices.js'
 export type { Billing } from './providers/types.js'
 export type { DurationUsage, ResponseUsage, TokenUsage, TranscriptionUsage, UsageRecord, UsageTotals } from './usage/records.js'
 

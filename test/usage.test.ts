@@ -3,26 +3,11 @@ import t from 'tap'
 import { fakeUpstream, nextMessage, open, startProxy, until, type Tap } from './helpers.js'
 import type { RealtimeProxyOptions, RealtimeSession, UsageRecord, SessionSummary } from '../lib/index.js'
 import type WebSocket from 'ws'
+import { OPENAI_DONE } from './usage-fixtures.js'
 
 const pricing = {
   'gpt-realtime': { input: { text: 4, audio: 32, image: 5, cached: 0.4 }, output: { text: 16, audio: 64 }, transcription: { input: 6, output: 10, perSecond: 0.0001 } },
   'xai/grok-voice': { perMinute: 0.05 }
-}
-
-const OPENAI_DONE = {
-  type: 'response.done',
-  event_id: 'ev_9',
-  response: {
-    id: 'resp_1',
-    status: 'completed',
-    usage: {
-      total_tokens: 1500,
-      input_tokens: 1000,
-      output_tokens: 500,
-      input_token_details: { text_tokens: 200, audio_tokens: 790, image_tokens: 10, cached_tokens: 300, cached_tokens_details: { text_tokens: 100, audio_tokens: 200 } },
-      output_token_details: { text_tokens: 100, audio_tokens: 400 }
-    }
-  }
 }
 
 // Bailian (Qwen-Omni) spells the details with "tokens" and may omit the total.

@@ -1,11 +1,13 @@
-// Optional prices (USD) per model. Nothing is hard-coded: the user fills in what their contract says.
+// Optional prices (USD) per model. None applies on its own: the app fills in what its contract says, or
+// spreads the list prices of `defaultPricing` (prices.ts) and overrides them.
 import { InvalidOptionError } from '../errors.js'
 import { refuseUnknownKeys } from '../validate.js'
 import { roundUSD, type TokenUsage } from './records.js'
 
 /** USD per 1M tokens, per minute of session, per second of transcribed audio. Missing rates cost 0. */
 export interface ModelPricing {
-  input?: { text?: number, audio?: number, image?: number, cached?: number }
+  /** `cached` is the rate of cached input tokens; `cachedAudio`, when set, that of the cached audio ones. */
+  input?: { text?: number, audio?: number, image?: number, cached?: number, cachedAudio?: number }
   output?: { text?: number, audio?: number }
   /** Per minute of session time, for providers billed by duration (xAI). */
   perMinute?: number
@@ -20,7 +22,7 @@ const PER_TOKEN = 1e-6
 
 /** The rates a pricing entry may name, by group (null: a number, not a group). */
 const RATES = {
-  input: ['text', 'audio', 'image', 'cached'],
+  input: ['text', 'audio', 'image', 'cached', 'cachedAudio'],
   output: ['text', 'audio'],
   perMinute: null,
   transcription: ['input', 'output', 'perSecond']
@@ -71,8 +73,9 @@ export function priceFor (pricing: Pricing | undefined, provider: string, models
 }
 
 /**
- * Cached input tokens are part of input tokens: they are charged at the cached rate instead of the text or
- * audio rate. `cachedAudio` says how many of them were audio; unknown, they are taken from text first.
+ * Cached input tokens are part of input tokens: they are charged at the cached rate (the audio ones at
+ * `input.cachedAudio` when set) instead of the text or audio rate. `cachedAudio` says how many of them were
+ * audio; unknown, they are taken from text first.
  */
 export function tokenCost (price: ModelPricing, usage: TokenUsage, cachedAudio?: number): number {
   const { input = {}, output = {} } = price
@@ -86,7 +89,8 @@ export function tokenCost (price: ModelPricing, usage: TokenUsage, cachedAudio?:
     (inText - cachedText) * (input.text ?? 0) +
     (usage.input.audio - audioPart) * (input.audio ?? 0) +
     usage.input.image * (input.image ?? 0) +
-    cached * (input.cached ?? 0) +
+    cachedText * (input.cached ?? 0) +
+    audioPart * (input.cachedAudio ?? input.cached ?? 0) +
     outText * (output.text ?? 0) +
     usage.output.audio * (output.audio ?? 0)))
 }

@@ -2,12 +2,16 @@
 import Fastify, { type FastifyRequest } from 'fastify'
 import { expect, test } from 'tstyche'
 import realtimeProxy, {
+  defaultPricing,
+  defaultPricingSources,
   MemoryStore,
   ProviderRegistry,
   RedisStore,
   type Attempt,
   type CallRecord,
   type Lease,
+  type PriceSource,
+  type Pricing,
   type RealtimeDecorator,
   type RealtimeEvent,
   type RealtimeProxyOptions,
@@ -127,4 +131,11 @@ test('a provider says which protocols it serves', () => {
   expect(registry.get('openai')?.serves('translation')).type.toBe<boolean | undefined>()
   const provider = registry.get('openai')
   if (provider !== undefined) expect(provider.serves).type.not.toBeCallableWith('gemini')
+})
+
+test('defaultPricing spreads into pricing and is read-only', () => {
+  expect<RealtimeProxyOptions>().type.toBeAssignableFrom({ providers: {}, pricing: { ...defaultPricing, 'gpt-realtime': { perMinute: 1 } } })
+  expect(defaultPricing).type.toBe<Readonly<Pricing>>()
+  expect(defaultPricingSources['gpt-realtime']).type.toBe<Readonly<PriceSource> | undefined>()
+  expect<Pricing>().type.not.toBeAssignableFrom({ m: { input: { txt: 4 } } })
 })
