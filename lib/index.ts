@@ -28,6 +28,7 @@ import { TargetHealth } from './upstream/failover.js'
 import type { RealtimeSession } from './session/session.js'
 import type { PluginState } from './state.js'
 import { CLOSE } from './session/close-codes.js'
+import { Ledger } from './limits/budget.js'
 
 export * from './errors.js'
 export {
@@ -164,7 +165,10 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
   // Fleet-wide messages (terminate, a spent budget) from the store's bus: this replica's own included.
   const bus = settings.store as Partial<FleetBus>
   if (typeof bus.subscribe === 'function' && typeof bus.publish === 'function') {
-    await bus.subscribe((message) => { hub.fleet(message) })
+    await bus.subscribe((message) => {
+      if (message.type === 'budget' && typeof message.total === 'number') settings.budgets?.ledger.remember(message.key, message.total)
+      hub.fleet(message)
+    })
     fastify.addHook('onClose', async () => { await bus.close?.() })
   }
   /** Cuts locally at once, and tells the other replicas; a failed publish is logged (the local cut stands). */
@@ -178,7 +182,11 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
     return cut
   }
   const { budgetOptions } = settings
-  if (budgetOptions !== undefined) settings.budgets = { ...budgetOptions, spent: async (key) => await broadcast({ type: 'budget', key }) }
+  if (budgetOptions !== undefined) {
+    const ledger = new Ledger(budgetOptions.store, budgetOptions.window, async (key, total) => await broadcast({ type: 'budget', key, total }), fastify.log)
+    fastify.addHook('onClose', () => { ledger.close() })
+    settings.budgets = { ...budgetOptions, ledger }
+  }
   if (fastify.hasDecorator('websocketServer')) {
     const appMax = fastify.websocketServer.options.maxPayload
     if (appMax !== undefined && appMax > settings.maxPayload) {

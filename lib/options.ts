@@ -158,7 +158,7 @@ export interface Settings extends RealtimeRouteOptions, SignalingRouteOptions, P
   live?: Required<LiveOptions>
   drainTimeout: number
   /** `budgets` validated; `budgets` (with how to cut a key everywhere) is made from it where the hub is. */
-  budgetOptions?: Omit<BudgetSettings, 'spent'>
+  budgetOptions?: Omit<BudgetSettings, 'ledger'>
 }
 
 export const DEFAULT_START_TIMEOUT = 10_000

@@ -178,20 +178,53 @@ t.test('a record that costs nothing debits nothing', async (t) => {
   t.equal(debits, 0)
 })
 
-t.test('a debit that fails is logged once per session; the session goes on', async (t) => {
+t.test('debits the store refuses are kept, logged once, counted when it answers again, then the key is cut', async (t) => {
+  const upstream = await fakeUpstream(t)
+  const store = new MemoryStore()
+  const debit = store.debit.bind(store)
+  let down = true
+  store.debit = (key, usd, window) => { if (down) throw new Error('down'); return debit(key, usd, window) }
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, pricing: PRICES, store, budgets: { limitUSD: () => 0.05, window: HOUR } })
+  const ws = await open(t, `${proxy.url}/v1/realtime?model=m`, [], as('kim'))
+  const provider = await upstream.next()
+  for (let i = 0; i < 3; i++) { // $0.06 while the store is down: over, but nobody knows yet
+    provider.socket.send(DONE)
+    await nextMessage(ws)
+  }
+  const failed = 'a budget debit failed: it is kept, and debited when the store answers again'
+  await until(() => proxy.logs.lines.some((l) => l.msg === failed), 'the log line')
+  t.equal(proxy.logs.lines.filter((l) => l.msg === failed).length, 1, 'once for the outage, not per debit')
+  t.equal(ws.readyState, ws.OPEN, 'the session goes on')
+  t.equal(store.spent(storeKey('kim'), HOUR), 0)
+  // A new session of the key counts what this replica has not sent: $0.06 is over $0.05.
+  t.equal((await refused(t, `${proxy.url}/v1/realtime?model=m`, [], as('kim'))).status, 402)
+  const ended = closed(ws)
+  down = false
+  t.same(await ended, { code: 1008, reason: 'budget_exceeded' }, 'cut once the kept debits were counted')
+  t.ok(Math.abs(store.spent(storeKey('kim'), HOUR) - 0.06) < 1e-9, 'made up in full, once')
+  t.ok(proxy.logs.lines.some((l) => l.msg === 'the budget store answers again: the debits it missed are counted'))
+})
+
+t.test('kept debits of a window that ended are dropped with a warning; closing with kept debits says so', async (t) => {
   const upstream = await fakeUpstream(t)
   const store = new MemoryStore()
   store.debit = () => { throw new Error('down') }
-  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, pricing: PRICES, store, budgets: { limitUSD: () => 1, window: HOUR } })
-  const ws = await open(t, `${proxy.url}/v1/realtime?model=m`)
+  const WINDOW = 1500
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, pricing: PRICES, store, budgets: { limitUSD: () => 1, window: WINDOW } })
+  // Start just after a window boundary, so the debit is kept in one window and retried in the next.
+  await new Promise((resolve) => setTimeout(resolve, WINDOW - (Date.now() % WINDOW) + 10))
+  const ws = await open(t, `${proxy.url}/v1/realtime?model=m`, [], as('lou'))
   const provider = await upstream.next()
   provider.socket.send(DONE)
+  await nextMessage(ws)
+  const dropped = 'budget debits kept past the end of their window are dropped: the window they count against is over'
+  await until(() => proxy.logs.lines.some((l) => l.msg === dropped), 'the drop', 5000)
   provider.socket.send(DONE)
   await nextMessage(ws)
-  await nextMessage(ws)
-  await until(() => proxy.logs.lines.some((l) => l.msg === 'budget debit failed; this session\'s spending is not counted'), 'the log line')
-  t.equal(proxy.logs.lines.filter((l) => l.msg === 'budget debit failed; this session\'s spending is not counted').length, 1)
-  t.equal(ws.readyState, ws.OPEN)
+  ws.close()
+  await closed(ws)
+  await proxy.app.close()
+  t.ok(proxy.logs.lines.some((l) => l.msg === 'closing with budget debits the store never took: they are not counted'))
 })
 
 t.test('options: budgets and drainTimeout are checked', async (t) => {

@@ -142,8 +142,25 @@ t.test('fail closed: a client that is not connected, or a Redis that does not an
   await server.start()
   await until(() => redis.status === 'ready', 'the client to reconnect', 10_000)
   t.ok(await store.acquire('k', 5, 1000), 'recovered without a restart')
-  t.throws(() => new RedisStore({} as never), { message: 'RedisStore needs { client }: the app\'s ioredis client, such as new Redis(process.env.REDIS_URL)' })
-  t.throws(() => new RedisStore(undefined as never), TypeError)
+})
+
+t.test('options are checked like every option: FST_REALTIME_INVALID_OPTION saying what to pass', async (t) => {
+  const needs = 'RedisStore needs { client }: the app\'s ioredis client, such as new Redis(process.env.REDIS_URL)'
+  const client = { status: 'ready', call: async () => null, duplicate: () => { throw new Error('unused') } }
+  const bad: Array<[unknown, string]> = [
+    [{}, needs],
+    [{ client: {} }, needs],
+    [undefined, 'RedisStore takes { client }: the app\'s ioredis client, such as new Redis(process.env.REDIS_URL)'],
+    [{ client, prefx: 'a:' }, 'unknown option "RedisStore prefx"; did you mean "RedisStore prefix"?'],
+    [{ client, prefix: 1 }, 'RedisStore "prefix" must be a string, such as "realtime-proxy:"'],
+    [{ client, leaseTTL: -1 }, 'RedisStore "leaseTTL" must be a non-negative whole number of milliseconds'],
+    [{ client, commandTimeout: 0 }, 'RedisStore "commandTimeout" must be a positive whole number of milliseconds'],
+    [{ client, fleetLogTTL: 1.5 }, 'RedisStore "fleetLogTTL" must be a positive whole number of milliseconds']
+  ]
+  for (const [options, message] of bad) {
+    t.throws(() => new RedisStore(options as never), { code: 'FST_REALTIME_INVALID_OPTION', statusCode: 500, message: `Invalid fastify-realtime-proxy option: ${message}` }, message)
+  }
+  t.ok(new RedisStore({ client, leaseTTL: 0, commandTimeout: 1, fleetLogTTL: 1 }))
 })
 
 t.test('the plugin on a RedisStore: slots in Redis, terminate through pub/sub, the duplicate closed with the app', { skip: noRedis }, async (t) => {

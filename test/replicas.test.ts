@@ -1,48 +1,10 @@
 // Replicas as real child processes sharing one real redis-server through RedisStore: limits, a SIGKILLed
 // replica's slots, calls across replicas, budgets cut everywhere, terminate() everywhere, a Redis outage.
 import t from 'tap'
-import { fork, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { request } from 'undici'
-import type { SessionSummary, UsageRecord } from '../lib/index.js'
-import { closed, connect, fakeUpstream, nextMessage, open, refused, until, type FakeUpstream } from './helpers.js'
-import { noRedis, redisServer, type RedisServer } from './redis-server.js'
-
-interface Replica {
-  url: string
-  http: string
-  child: ChildProcess
-  usage: UsageRecord[]
-  ended: SessionSummary[]
-}
-
-async function replica (t: { teardown: (fn: () => unknown) => void }, redis: RedisServer, upstream: FakeUpstream, env: Record<string, string> = {}): Promise<Replica> {
-  const child = fork(new URL('./fixtures/replica.ts', import.meta.url), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, REDIS_PORT: String(redis.port), UPSTREAM: upstream.url, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
-  })
-  const usage: UsageRecord[] = []
-  const ended: SessionSummary[] = []
-  const port = await new Promise<number>((resolve, reject) => {
-    child.on('message', (message: { port?: number, usage?: UsageRecord, ended?: SessionSummary }) => {
-      if (message.port !== undefined) resolve(message.port)
-      if (message.usage !== undefined) usage.push(message.usage)
-      if (message.ended !== undefined) ended.push(message.ended)
-    })
-    child.once('exit', (code) => reject(new Error(`replica exited with ${String(code)}`)))
-  })
-  t.teardown(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    const exited = once(child, 'exit')
-    child.send('close')
-    await exited
-  })
-  return { url: `ws://127.0.0.1:${port}/v1/realtime`, http: `http://127.0.0.1:${port}`, child, usage, ended }
-}
-
-const as = (token: string) => ({ headers: { authorization: `Bearer ${token}` } })
-const DONE = JSON.stringify({ type: 'response.done', response: { id: 'resp_1', usage: { input_tokens: 10, output_tokens: 10, total_tokens: 20 } } }) // $0.02 at the replica's prices
+import { closed, connect, fakeUpstream, nextMessage, open, refused, until } from './helpers.js'
+import { noRedis, redisServer } from './redis-server.js'
+import { as, DONE, replica, type Replica } from './replicas.js'
 
 t.test('three replicas, one Redis: a per-key limit holds across them; a SIGKILLed replica\'s slots come back', { skip: noRedis }, async (t) => {
   const redis = await redisServer(t)

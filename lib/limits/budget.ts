@@ -20,15 +20,14 @@ export interface BudgetOptions {
   allowUnpriced?: boolean
 }
 
-/** `budgets` after validation, with the store that keeps the totals. */
+/** `budgets` after validation, with the store that keeps the totals and this replica's ledger. */
 export interface BudgetSettings extends BudgetOptions {
   store: BudgetStore
-  /** Called when a key's spending reaches its limit: cut its sessions here and on every replica (never rejects). */
-  spent: (key: string) => unknown
+  ledger: Ledger
 }
 
 /** Checks `budgets` once, at registration, with the store that must keep the totals. */
-export function budgetsFrom (budgets: unknown, store: object): Omit<BudgetSettings, 'spent'> | undefined {
+export function budgetsFrom (budgets: unknown, store: object): Omit<BudgetSettings, 'ledger'> | undefined {
   if (budgets === undefined) return undefined
   if (budgets === null || typeof budgets !== 'object') throw new InvalidOptionError('"budgets" must be { limitUSD(key), window, key? }')
   refuseUnknownKeys(budgets, ['limitUSD', 'window', 'key', 'allowUnpriced'] satisfies Array<keyof BudgetOptions>, 'budgets.')
@@ -44,36 +43,136 @@ export function budgetsFrom (budgets: unknown, store: object): Omit<BudgetSettin
   return { limitUSD, window, key, allowUnpriced, store: budgetStore as BudgetStore }
 }
 
+/** How often debits the store could not take are tried again (ms). */
+export const DEBIT_RETRY = 1000
+/** The most spent keys a replica remembers per window (the oldest forgotten first). */
+const MAX_REMEMBERED = 100_000
+
 /**
- * One key's spending, held by each of its sessions: debits are atomic in the store, and the key is cut when a
- * debit brings its total to the limit (by whichever session, on whichever replica, made it).
+ * This replica's side of the budgets. Debits the store could not take (Redis unreachable) are kept and debited
+ * when it answers again; the key is then cut if that brings it over. Keys cut in the current window are
+ * remembered with the total that crossed the limit, so a store that forgot them (a flush, a restart without
+ * persistence) is raised back to it when the key tries again.
  */
+export class Ledger {
+  readonly #store: BudgetStore
+  readonly #window: number
+  /** Cuts `key`'s sessions here and on every replica (never rejects). */
+  readonly #spent: (key: string, total: number) => unknown
+  readonly #log: FastifyBaseLogger
+  readonly #unsent = new Map<string, { usd: number, limit: number, window: number }>()
+  readonly #cut = new Map<string, { total: number, window: number }>()
+  #timer: NodeJS.Timeout | undefined
+  #failing = false
+
+  constructor (store: BudgetStore, window: number, spent: (key: string, total: number) => unknown, log: FastifyBaseLogger) {
+    this.#store = store
+    this.#window = window
+    this.#spent = spent
+    this.#log = log
+  }
+
+  #now (): number {
+    return Math.floor(Date.now() / this.#window)
+  }
+
+  /** Debits `usd` to `key` (negative: a refund); a total at or over `limit` cuts the key everywhere. */
+  debit (key: string, limit: number, usd: number): void {
+    // A store that throws synchronously is handled like one that rejects: a debit never breaks the relay.
+    new Promise<number>((resolve) => { resolve(this.#store.debit(key, usd, this.#window)) }).then((total) => {
+      if (this.#failing && this.#unsent.size === 0) {
+        this.#failing = false
+        this.#log.info('the budget store answers again: the debits it missed are counted')
+      }
+      const owed = total + this.unsent(key)
+      if (usd > 0 && owed >= limit) {
+        this.remember(key, owed)
+        this.#spent(key, owed)
+      }
+    }, (err: unknown) => { this.#keep(key, limit, usd, err) })
+  }
+
+  #keep (key: string, limit: number, usd: number, err: unknown): void {
+    if (!this.#failing) {
+      this.#failing = true
+      this.#log.error({ err }, 'a budget debit failed: it is kept, and debited when the store answers again')
+    }
+    const window = this.#now()
+    const kept = this.#unsent.get(key)
+    if (kept?.window === window) kept.usd += usd
+    else this.#unsent.set(key, { usd, limit, window })
+    this.#timer ??= setInterval(() => { this.#retry() }, DEBIT_RETRY).unref()
+  }
+
+  #retry (): void {
+    const window = this.#now()
+    const due = [...this.#unsent]
+    this.#unsent.clear()
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    for (const [key, { usd, limit, window: spentIn }] of due) {
+      if (spentIn === window) this.debit(key, limit, usd)
+      else this.#log.warn({ usd }, 'budget debits kept past the end of their window are dropped: the window they count against is over')
+    }
+  }
+
+  /** USD this replica debited to `key` in the current window that the store has not counted yet. */
+  unsent (key: string): number {
+    const kept = this.#unsent.get(key)
+    return kept?.window === this.#now() ? kept.usd : 0
+  }
+
+  /** `key` was cut with `total` spent (here, or on a replica that said so). */
+  remember (key: string, total: number): void {
+    if (!Number.isFinite(total)) return
+    const window = this.#now()
+    const known = this.#cut.get(key)
+    this.#cut.delete(key)
+    this.#cut.set(key, { total: known?.window === window ? Math.max(known.total, total) : total, window })
+    for (const [old, entry] of this.#cut) {
+      if (this.#cut.size <= MAX_REMEMBERED && entry.window === window) break
+      this.#cut.delete(old)
+    }
+  }
+
+  /**
+   * What `key` has spent in the current window, from the store's total: with what this replica has not sent
+   * yet, and never less than a cut it remembers (a store that forgot it is raised back to it).
+   */
+  reckon (key: string, stored: number): number {
+    const cut = this.#cut.get(key)
+    const remembered = cut?.window === this.#now() ? cut.total : 0
+    if (stored < remembered) {
+      this.#log.warn('the budget store had forgotten a spent key (flushed, or restarted without persistence): its total is raised back')
+      const store = this.#store
+      new Promise((resolve) => {
+        resolve(store.raise === undefined ? store.debit(key, remembered - stored, this.#window) : store.raise(key, remembered, this.#window))
+      }).catch(() => {}) // tried again when the key next tries to start
+    }
+    return Math.max(stored, remembered) + this.unsent(key)
+  }
+
+  close (): void {
+    clearInterval(this.#timer)
+    if (this.#unsent.size > 0) this.#log.error({ keys: this.#unsent.size }, 'closing with budget debits the store never took: they are not counted')
+  }
+}
+
+/** One key's spending, held by each of its sessions. */
 export class Account {
   readonly key: string
   readonly limit: number
-  readonly #settings: BudgetSettings
-  readonly #log: FastifyBaseLogger
-  #failed = false
+  readonly #ledger: Ledger
 
-  constructor (settings: BudgetSettings, key: string, limit: number, log: FastifyBaseLogger) {
-    this.#settings = settings
+  constructor (ledger: Ledger, key: string, limit: number) {
+    this.#ledger = ledger
     this.key = key
     this.limit = limit
-    this.#log = log
   }
 
   /** Debits `usd` (negative: a refund); a total at or over the limit cuts the key everywhere. */
   charge (usd: number): void {
-    if (usd === 0) return
-    const { store, window } = this.#settings
-    // A store that throws synchronously is handled like one that rejects: a debit never breaks the relay.
-    new Promise<number>((resolve) => { resolve(store.debit(this.key, usd, window)) }).then((total) => {
-      if (usd > 0 && total >= this.limit) this.#settings.spent(this.key)
-    }, (err: unknown) => {
-      if (this.#failed) return
-      this.#failed = true
-      this.#log.error({ err }, 'budget debit failed; this session\'s spending is not counted')
-    })
+    if (usd !== 0) this.#ledger.debit(this.key, this.limit, usd)
   }
 }
 
@@ -93,6 +192,6 @@ export async function openAccount (settings: BudgetSettings | undefined, request
   } catch (err) {
     throw storeUnavailable(err)
   }
-  if (spent >= limit) throw new BudgetExceededError()
-  return new Account(settings, key, limit, request.log)
+  if (settings.ledger.reckon(key, spent) >= limit) throw new BudgetExceededError()
+  return new Account(settings.ledger, key, limit)
 }

@@ -8,6 +8,9 @@ import { addTotals, emptyTotals, type UsageRecord, type UsageTotals } from '../u
 import { targetKey } from '../upstream/failover.js'
 import type { FleetMessage } from '../store/types.js'
 
+/** How far replicas' clocks may disagree when a late fleet message is matched to session start times (ms). */
+const CLOCK_SKEW = 1000
+
 type MaybePromise = void | Promise<void>
 
 export interface SessionHooks {
@@ -109,7 +112,10 @@ export class SessionHub implements SessionReporter {
    */
   fleet (message: FleetMessage): number {
     let cut = 0
+    // Heard late: the sessions that started after it was sent (replicas' clocks agreeing within a second) stay.
+    const before = message.at === undefined ? Infinity : message.at + CLOCK_SKEW
     for (const session of this.live.values()) {
+      if (session.startedAt > before) continue
       if (message.type === 'budget' && session.account?.key === message.key) {
         if (session.cut('budget_exceeded', 'The budget for this caller is spent; the session is closed')) cut++
       } else if (message.type === 'terminate' && (session.id === message.sessionId || (message.key !== undefined && session.key === message.key))) {

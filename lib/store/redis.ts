@@ -1,11 +1,13 @@
 // The store for several replicas: session leases, the call registry, budgets and fleet-wide messages in Redis,
 // through the app's own ioredis client (one duplicate of it for pub/sub). Every script touches one key, whose
-// name is hash-tagged, so it works on Redis Cluster too. Time is the Redis server's (TIME), not each replica's.
-import { randomUUID } from 'node:crypto'
-import { StoreUnavailableError } from '../errors.js'
+// name is hash-tagged, and runs on the node that owns it (EVALSHA, else EVAL on the same connection: never a
+// SCRIPT LOAD on a random node), so Redis Cluster works. Time is the Redis server's (TIME), not each replica's.
+import { createHash, randomUUID } from 'node:crypto'
+import { InvalidOptionError, StoreUnavailableError } from '../errors.js'
+import { refuseUnknownKeys } from '../validate.js'
 import type { BudgetStore, CallRecord, CallStore, FleetBus, FleetMessage, Lease, SessionStore } from './types.js'
 
-/** The part of an ioredis client the store uses (`new Redis(...)` from ioredis 5 is one). */
+/** The part of an ioredis client the store uses (`new Redis(...)` and `new Cluster(...)` from ioredis 5 are). */
 export interface RedisClient {
   /** ioredis's connection state: commands are sent only when `ready`. */
   readonly status: string
@@ -18,6 +20,7 @@ export interface RedisSubscriber {
   subscribe (...channels: string[]): Promise<unknown>
   on (event: 'message', listener: (channel: string, message: string) => void): unknown
   on (event: 'error', listener: (err: Error) => void): unknown
+  on (event: 'ready', listener: () => void): unknown
   quit (): Promise<unknown>
 }
 
@@ -33,7 +36,19 @@ export interface RedisStoreOptions {
   leaseTTL?: number
   /** Milliseconds a command may take before the store is taken as unreachable (503). Default 2000. */
   commandTimeout?: number
+  /**
+   * Milliseconds a fleet message (`terminate()`, a spent budget) is kept in Redis for the replicas that did not
+   * hear it (cut off from Redis when it was sent): they read it when they reconnect and as they renew leases.
+   * Default 600 000 (10 minutes).
+   */
+  fleetLogTTL?: number
 }
+
+export const DEFAULT_FLEET_LOG_TTL = 600_000
+/** The most fleet messages read back at once, and kept while they cannot be sent. */
+const FLEET_BATCH = 1000
+/** Renewals check the fleet log at most this often (ms). */
+const CATCH_UP_EVERY = 1000
 
 // Leases: a sorted set per key, member = lease id, score = expiry in ms of Redis's clock (inf: never).
 const NOW = `local t = redis.call('TIME')
@@ -66,26 +81,68 @@ return 1`
 const DEBIT = `local total = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return total`
+// A total raised to at least ARGV[1] (a spent key re-asserted after a flush): idempotent, unlike a debit.
+const RAISE = `local total = tonumber(redis.call('GET', KEYS[1]) or '0')
+if total >= tonumber(ARGV[1]) then return tostring(total) end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]`
+// Fleet messages: kept in a sorted set scored by Redis's clock (older than the TTL trimmed), then published.
+const RECORD = `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return now`
 
-interface Script { lua: string, sha?: string }
+interface Script { lua: string, sha: string }
+const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') })
+const SCRIPTS = { acquire: script(ACQUIRE), renew: script(RENEW), debit: script(DEBIT), raise: script(RAISE), record: script(RECORD) }
+
+/** A fleet message as it travels: with an id (heard once per replica, by pub/sub or from the log) and when it was sent. */
+interface Envelope { message: FleetMessage, id: string, at: number, late?: true }
+
+function positive (value: unknown, name: string, zero = false): void {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < (zero ? 0 : 1))) {
+    throw new InvalidOptionError(`RedisStore "${name}" must be a ${zero ? 'non-negative' : 'positive'} whole number of milliseconds`)
+  }
+}
 
 export class RedisStore implements SessionStore, CallStore, BudgetStore, FleetBus {
   readonly #client: RedisClient
   readonly #prefix: string
   readonly #leaseTTL: number | undefined
   readonly #timeout: number
-  readonly #scripts = { acquire: { lua: ACQUIRE } as Script, renew: { lua: RENEW } as Script, debit: { lua: DEBIT } as Script }
+  readonly #logTTL: number
+  /** Commands that timed out: they may still run when Redis answers again. */
+  readonly #timedOut = new WeakSet<Error>()
   #subscriber: RedisSubscriber | undefined
+  #handler: ((message: FleetMessage) => void) | undefined
+  /** Ids of the fleet messages this replica has heard, with when they can be forgotten (local ms). */
+  readonly #heard = new Map<string, number>()
+  /** Messages this replica could not send: sent (late) once Redis answers. */
+  readonly #unsent: Envelope[] = []
+  /** The Redis time of the newest fleet message read from the log. */
+  #cursor = 0
+  #catchingUp: Promise<void> | undefined
+  #lastCatchUp = 0
+  #retry: NodeJS.Timeout | undefined
 
   constructor (options: RedisStoreOptions) {
-    const { client, prefix = 'realtime-proxy:', leaseTTL, commandTimeout = 2000 } = options ?? {}
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('RedisStore takes { client }: the app\'s ioredis client, such as new Redis(process.env.REDIS_URL)')
+    refuseUnknownKeys(options, ['client', 'prefix', 'leaseTTL', 'commandTimeout', 'fleetLogTTL'], 'RedisStore ')
+    const { client, prefix = 'realtime-proxy:', leaseTTL, commandTimeout = 2000, fleetLogTTL = DEFAULT_FLEET_LOG_TTL } = options
     if (client === null || typeof client !== 'object' || typeof client.call !== 'function' || typeof client.duplicate !== 'function') {
-      throw new TypeError('RedisStore needs { client }: the app\'s ioredis client, such as new Redis(process.env.REDIS_URL)')
+      throw new InvalidOptionError('RedisStore needs { client }: the app\'s ioredis client, such as new Redis(process.env.REDIS_URL)')
     }
+    if (typeof prefix !== 'string') throw new InvalidOptionError('RedisStore "prefix" must be a string, such as "realtime-proxy:"')
+    positive(leaseTTL, 'leaseTTL', true)
+    positive(commandTimeout, 'commandTimeout')
+    positive(fleetLogTTL, 'fleetLogTTL')
     this.#client = client
     this.#prefix = prefix
     this.#leaseTTL = leaseTTL
     this.#timeout = commandTimeout
+    this.#logTTL = fleetLogTTL
   }
 
   /** The Redis key for `name` under `kind`, hash-tagged so one key's scripts land on one Cluster slot. */
@@ -93,12 +150,21 @@ export class RedisStore implements SessionStore, CallStore, BudgetStore, FleetBu
     return `${this.#prefix}${kind}:{${name}}`
   }
 
-  /** A command, refused at once when the client is not connected and bounded by `commandTimeout`: fail closed. */
-  async #call (command: string, ...args: Array<string | number>): Promise<unknown> {
+  /**
+   * A command, refused at once when the client is not connected and bounded by `commandTimeout`: fail closed.
+   * `bounded: false` waits for Redis's answer however long it takes (a debit must not be retried while it may
+   * still run).
+   */
+  async #call (bounded: boolean, command: string, ...args: Array<string | number>): Promise<unknown> {
     if (this.#client.status !== 'ready') throw new StoreUnavailableError(`Redis is ${this.#client.status}`)
+    if (!bounded) return await this.#client.call(command, ...args)
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailableError(`Redis did not answer within ${this.#timeout} ms`)), this.#timeout)
+      timer = setTimeout(() => {
+        const err = new StoreUnavailableError(`Redis did not answer within ${this.#timeout} ms`)
+        this.#timedOut.add(err)
+        reject(err)
+      }, this.#timeout)
     })
     try {
       return await Promise.race([this.#client.call(command, ...args), timeout])
@@ -107,53 +173,60 @@ export class RedisStore implements SessionStore, CallStore, BudgetStore, FleetBu
     }
   }
 
-  /** EVALSHA, loading the script on first use and again after a Redis restart (NOSCRIPT). */
-  async #run (script: Script, key: string, ...args: Array<string | number>): Promise<unknown> {
-    if (script.sha !== undefined) {
-      try {
-        return await this.#call('EVALSHA', script.sha, 1, key, ...args)
-      } catch (err) {
-        if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err
-      }
+  /** EVALSHA on the key's node; after a flush or a restart (NOSCRIPT), EVAL there, which caches it again. */
+  async #run (bounded: boolean, { lua, sha }: Script, key: string, ...args: Array<string | number>): Promise<unknown> {
+    try {
+      return await this.#call(bounded, 'EVALSHA', sha, 1, key, ...args)
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err
     }
-    script.sha = await this.#call('SCRIPT', 'LOAD', script.lua) as string
-    return await this.#call('EVALSHA', script.sha, 1, key, ...args)
+    return await this.#call(bounded, 'EVAL', lua, 1, key, ...args)
   }
 
   async acquire (key: string, limit: number, ttl: number): Promise<Lease | undefined> {
     const leaseTTL = this.#leaseTTL ?? ttl
     const redisKey = this.#key('slots', key)
     const id = randomUUID()
-    if (await this.#run(this.#scripts.acquire, redisKey, limit, leaseTTL, id) !== 1) return undefined
+    let taken: unknown
+    try {
+      taken = await this.#run(true, SCRIPTS.acquire, redisKey, limit, leaseTTL, id)
+    } catch (err) {
+      // The script is still queued and takes its slot when Redis answers (a stall): give it back right behind
+      // it, on the same connection, so a refused session never holds a slot.
+      if (this.#timedOut.has(err as Error)) this.#client.call('ZREM', redisKey, id).catch(() => {})
+      throw err
+    }
+    if (taken !== 1) return undefined
     return {
       // While Redis is unreachable, renewals and releases are skipped: the lease expires on its own, and the
       // next renewal after it is back counts the session again.
       renew: async () => {
-        if (leaseTTL > 0 && this.#client.status === 'ready') await this.#run(this.#scripts.renew, redisKey, leaseTTL, id)
+        this.#checkFleet()
+        if (leaseTTL > 0 && this.#client.status === 'ready') await this.#run(true, SCRIPTS.renew, redisKey, leaseTTL, id)
       },
       release: async () => {
-        if (this.#client.status === 'ready') await this.#call('ZREM', redisKey, id)
+        if (this.#client.status === 'ready') await this.#call(true, 'ZREM', redisKey, id)
       }
     }
   }
 
   /** Unexpired slots held under `key` (for tests and introspection). */
   async count (key: string): Promise<number> {
-    const [seconds, micros] = await this.#call('TIME') as [string, string]
-    return Number(await this.#call('ZCOUNT', this.#key('slots', key), `(${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)}`, '+inf'))
+    const [seconds, micros] = await this.#call(true, 'TIME') as [string, string]
+    return Number(await this.#call(true, 'ZCOUNT', this.#key('slots', key), `(${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)}`, '+inf'))
   }
 
   async setCall (callId: string, call: CallRecord, ttl: number): Promise<void> {
-    await this.#call('SET', this.#key('call', callId), JSON.stringify({ ...call, expiresAt: Date.now() + ttl }), 'PX', ttl)
+    await this.#call(true, 'SET', this.#key('call', callId), JSON.stringify({ ...call, expiresAt: Date.now() + ttl }), 'PX', ttl)
   }
 
   async getCall (callId: string): Promise<CallRecord | undefined> {
-    const text = await this.#call('GET', this.#key('call', callId)) as string | null
+    const text = await this.#call(true, 'GET', this.#key('call', callId)) as string | null
     return text === null ? undefined : JSON.parse(text) as CallRecord
   }
 
   async deleteCall (callId: string): Promise<void> {
-    await this.#call('DEL', this.#key('call', callId))
+    await this.#call(true, 'DEL', this.#key('call', callId))
   }
 
   /** The budget key of `key` for the window of `window` ms that holds now. */
@@ -162,33 +235,117 @@ export class RedisStore implements SessionStore, CallStore, BudgetStore, FleetBu
   }
 
   async spent (key: string, window: number): Promise<number> {
-    return Number(await this.#call('GET', this.#budgetKey(key, window)) ?? 0)
+    return Number(await this.#call(true, 'GET', this.#budgetKey(key, window)) ?? 0)
   }
 
+  /**
+   * Not bounded by `commandTimeout`: a debit Redis has not answered (a stall) still counts when it runs, so it
+   * is awaited, never retried. Refused at once while the client is not connected (it was not sent).
+   */
   async debit (key: string, usd: number, window: number): Promise<number> {
-    return Number(await this.#run(this.#scripts.debit, this.#budgetKey(key, window), usd, window))
+    return Number(await this.#run(false, SCRIPTS.debit, this.#budgetKey(key, window), usd, window))
   }
 
+  /** Raises `key`'s window total to `usd` if it is lower (a spent key re-asserted after a flush); the new total. */
+  async raise (key: string, usd: number, window: number): Promise<number> {
+    return Number(await this.#run(true, SCRIPTS.raise, this.#budgetKey(key, window), usd, window))
+  }
+
+  /**
+   * Kept in the fleet log for `fleetLogTTL`, then published. A message that cannot be sent now is kept here and
+   * sent once Redis answers (the promise still rejects: the caller logs that it could not tell the fleet now).
+   */
   async publish (message: FleetMessage): Promise<void> {
-    await this.#call('PUBLISH', `${this.#prefix}fleet`, JSON.stringify(message))
+    const envelope: Envelope = { message, id: randomUUID(), at: Date.now() }
+    try {
+      await this.#send(envelope)
+    } catch (err) {
+      if (this.#unsent.push({ ...envelope, late: true }) > FLEET_BATCH) this.#unsent.shift()
+      this.#retryLater()
+      throw err
+    }
+  }
+
+  async #send (envelope: Envelope): Promise<void> {
+    await this.#run(true, SCRIPTS.record, this.#key('fleet', 'log'), this.#logTTL, `${this.#prefix}fleet`, JSON.stringify(envelope))
   }
 
   async subscribe (handler: (message: FleetMessage) => void): Promise<void> {
+    this.#handler = handler
     const channel = `${this.#prefix}fleet`
     const subscriber = this.#subscriber = this.#client.duplicate()
-    // ioredis reconnects and subscribes again by itself; an outage is reported by the commands that fail.
+    // ioredis reconnects by itself; an outage is reported by the commands that fail. What was sent meanwhile
+    // is read from the fleet log once it is back.
     subscriber.on('error', () => {})
-    subscriber.on('message', (_channel, text) => { // the duplicate is subscribed to the fleet channel only
-      let message: FleetMessage | undefined
-      try {
-        message = JSON.parse(text) as FleetMessage
-      } catch {}
-      if (message !== undefined) handler(message)
+    subscriber.on('message', (_channel, text) => { this.#hear(text, false) }) // subscribed to the fleet channel only
+    let subscribed = false
+    const join = (): void => {
+      if (subscribed) return
+      subscriber.subscribe(channel).then(() => { subscribed = true }, () => {}) // ioredis resubscribes after that
+    }
+    subscriber.on('ready', () => {
+      join()
+      this.#checkFleet(true)
     })
-    await subscriber.subscribe(channel)
+    // Redis down at start: the replica starts anyway (new sessions get 503 until it is back) and joins on
+    // 'ready'. Waited for at most commandTimeout, whatever the client's retry options.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      subscriber.subscribe(channel).then(() => { subscribed = true }, () => {}),
+      new Promise((resolve) => { timer = setTimeout(resolve, this.#timeout) })
+    ])
+    clearTimeout(timer)
+    this.#checkFleet(true)
+  }
+
+  /** A message heard on the channel or read from the log: acted on once; `fromLog`: it comes late. */
+  #hear (text: string, fromLog: boolean): void {
+    let envelope: Partial<Envelope> | undefined
+    try {
+      envelope = JSON.parse(text) as Partial<Envelope>
+    } catch {}
+    const message = envelope?.message
+    if (message === undefined || message === null || typeof message !== 'object' || typeof envelope?.id !== 'string' || this.#heard.has(envelope.id)) return
+    this.#heard.set(envelope.id, Date.now() + this.#logTTL)
+    const late = fromLog || envelope.late === true
+    this.#handler?.(late && typeof envelope.at === 'number' ? { ...message, at: envelope.at } : message)
+  }
+
+  /** Sends what could not be sent and reads what this replica missed: on reconnect, and with renewals (throttled). */
+  #checkFleet (now = false): void {
+    if (this.#handler === undefined || this.#catchingUp !== undefined) return
+    if (!now && Date.now() - this.#lastCatchUp < CATCH_UP_EVERY) return
+    this.#lastCatchUp = Date.now()
+    this.#catchingUp = this.#catchUp().catch(() => { this.#retryLater() }).finally(() => { this.#catchingUp = undefined })
+  }
+
+  #retryLater (): void {
+    if (this.#retry !== undefined || this.#handler === undefined) return
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined
+      this.#checkFleet(true)
+    }, CATCH_UP_EVERY).unref()
+  }
+
+  async #catchUp (): Promise<void> {
+    while (this.#unsent.length > 0) {
+      await this.#send(this.#unsent[0] as Envelope)
+      this.#unsent.shift()
+    }
+    const rows = await this.#call(true, 'ZRANGEBYSCORE', this.#key('fleet', 'log'), this.#cursor, '+inf', 'WITHSCORES', 'LIMIT', 0, FLEET_BATCH) as string[]
+    for (let i = 0; i < rows.length; i += 2) {
+      this.#hear(rows[i] as string, true)
+      this.#cursor = Math.max(this.#cursor, Number(rows[i + 1]))
+    }
+    const now = Date.now()
+    for (const [id, until] of this.#heard) if (until < now) this.#heard.delete(id)
+    if (rows.length === 2 * FLEET_BATCH) this.#retryLater() // more to read
   }
 
   async close (): Promise<void> {
+    this.#handler = undefined
+    clearTimeout(this.#retry)
+    await this.#catchingUp
     await this.#subscriber?.quit().catch(() => {})
     this.#subscriber = undefined
   }

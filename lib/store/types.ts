@@ -54,12 +54,22 @@ export interface BudgetStore {
   spent (key: string, window: number): number | Promise<number>
   /** Adds `usd` to `key`'s current window atomically and resolves with the window's new total. */
   debit (key: string, usd: number, window: number): number | Promise<number>
+  /**
+   * Raises `key`'s current window total to `usd` if it is lower, and resolves with the total: how a replica
+   * re-asserts a spent key that a shared store forgot (a flush, a restart without persistence). Optional: a
+   * store without it is raised by a debit of the difference.
+   */
+  raise? (key: string, usd: number, window: number): number | Promise<number>
 }
 
-/** A message to every replica (`app.realtime.terminate()`, a budget spent on one replica). */
+/**
+ * A message to every replica (`app.realtime.terminate()`, a budget spent on one replica). `at` is set on a
+ * message heard late (the replica was cut off from the store when it was sent): when it was sent, in ms since
+ * the epoch; only sessions that started before then are cut.
+ */
 export type FleetMessage =
-  | { type: 'terminate', key?: string, sessionId?: string }
-  | { type: 'budget', key: string }
+  | { type: 'terminate', key?: string, sessionId?: string, at?: number }
+  | { type: 'budget', key: string, /** The key's window total that crossed its limit. */ total?: number, at?: number }
 
 /** Messages between the replicas sharing a store (Redis pub/sub); in memory, this process only. */
 export interface FleetBus {
