@@ -2,10 +2,11 @@
 // through the app's own ioredis client (one duplicate of it for pub/sub). Every script touches one key, whose
 // name is hash-tagged, and runs on the node that owns it (EVALSHA, else EVAL on the same connection: never a
 // SCRIPT LOAD on a random node), so Redis Cluster works. Time is the Redis server's (TIME), not each replica's.
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { InvalidOptionError, StoreUnavailableError } from '../errors.js'
 import { refuseUnknownKeys } from '../validate.js'
 import type { BudgetStore, CallRecord, CallStore, FleetBus, FleetMessage, Lease, SessionStore } from './types.js'
+import { SCRIPTS, type Script } from './redis-scripts.js'
 
 /** The part of an ioredis client the store uses (`new Redis(...)` and `new Cluster(...)` from ioredis 5 are). */
 export interface RedisClient {
@@ -49,54 +50,6 @@ export const DEFAULT_FLEET_LOG_TTL = 600_000
 const FLEET_BATCH = 1000
 /** Renewals check the fleet log at most this often (ms). */
 const CATCH_UP_EVERY = 1000
-
-// Leases: a sorted set per key, member = lease id, score = expiry in ms of Redis's clock (inf: never).
-const NOW = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
-// The set lives as long as its longest lease; a set holding a lease that never expires never does.
-const KEEP = `local function keep (key, ttl, existed)
-  if ttl <= 0 then redis.call('PERSIST', key) return end
-  local left = redis.call('PTTL', key)
-  if existed == 0 or (left ~= -1 and left < ttl) then redis.call('PEXPIRE', key, ttl) end
-end`
-const ACQUIRE = `${NOW}
-${KEEP}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-local ttl = tonumber(ARGV[2])
-local existed = redis.call('EXISTS', KEYS[1])
-redis.call('ZADD', KEYS[1], ttl > 0 and now + ttl or 'inf', ARGV[3])
-keep(KEYS[1], ttl, existed)
-return 1`
-// A renewal adds the lease back if it expired meanwhile (Redis was unreachable longer than the TTL): the
-// session is live, so the count says so again.
-const RENEW = `${NOW}
-${KEEP}
-local ttl = tonumber(ARGV[1])
-local existed = redis.call('EXISTS', KEYS[1])
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
-keep(KEYS[1], ttl, existed)
-return 1`
-// Budgets: USD spent by a key in the current window; the key expires with its window.
-const DEBIT = `local total = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
-if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return total`
-// A total raised to at least ARGV[1] (a spent key re-asserted after a flush): idempotent, unlike a debit.
-const RAISE = `local total = tonumber(redis.call('GET', KEYS[1]) or '0')
-if total >= tonumber(ARGV[1]) then return tostring(total) end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return ARGV[1]`
-// Fleet messages: kept in a sorted set scored by Redis's clock (older than the TTL trimmed), then published.
-const RECORD = `${NOW}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
-redis.call('ZADD', KEYS[1], now, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return now`
-
-interface Script { lua: string, sha: string }
-const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') })
-const SCRIPTS = { acquire: script(ACQUIRE), renew: script(RENEW), debit: script(DEBIT), raise: script(RAISE), record: script(RECORD) }
 
 /** A fleet message as it travels: with an id (heard once per replica, by pub/sub or from the log) and when it was sent. */
 interface Envelope { message: FleetMessage, id: string, at: number, late?: true }
