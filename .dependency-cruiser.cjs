@@ -2,7 +2,7 @@
 // lower layer into a higher one. Type-only imports count too. Layers, lowest first; a file may import its own
 // layer's files and anything below.
 const LAYERS = [
-  ['base', '^lib/(errors|json|validate)\\.ts$'],
+  ['base', '^lib/(errors|json|validate|close-codes)\\.ts$'],
   ['store', '^lib/store/'],
   ['protocols', '^lib/protocols/'],
   ['simulator', '^lib/simulator/'],

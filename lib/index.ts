@@ -27,7 +27,7 @@ import { ProviderDialer } from './upstream/provider-dial.js'
 import { TargetHealth } from './upstream/failover.js'
 import type { RealtimeSession } from './session/session.js'
 import type { PluginState } from './state.js'
-import { CLOSE } from './session/close-codes.js'
+import { CLOSE } from './close-codes.js'
 import { Ledger } from './limits/budget.js'
 
 export * from './errors.js'

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { Socket } from 'node:net'
 import { closed, fakeUpstream, open, startProxy, until } from './helpers.js'
-import { errorCloseCode, WS_ERROR_CLOSE_CODES } from '../lib/session/close-codes.js'
+import { errorCloseCode, WS_ERROR_CLOSE_CODES } from '../lib/close-codes.js'
 
 t.test('the table holds every WS_ERR_* code of the installed ws, with the close code ws sends for it', async (t) => {
   const lib = join(dirname(createRequire(import.meta.url).resolve('ws')), 'lib')

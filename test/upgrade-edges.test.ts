@@ -3,7 +3,7 @@ import t from 'tap'
 import { once } from 'node:events'
 import { connect as tcp } from 'node:net'
 import websocket from '@fastify/websocket'
-import { closeReason } from '../lib/session/close-codes.js'
+import { closeReason } from '../lib/close-codes.js'
 import { closed, fakeUpstream, open, refused, startProxy, until } from './helpers.js'
 
 const HANDSHAKE = 'GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +

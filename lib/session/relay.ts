@@ -6,7 +6,7 @@
 // contexts per session, and nothing allocated per frame.
 import type { Socket } from 'node:net'
 import WebSocket from 'ws'
-import { CLOSE, closeReason, errorCloseCode, sendableCode } from './close-codes.js'
+import { CLOSE, closeReason, errorCloseCode, sendableCode } from '../close-codes.js'
 import { redact } from '../upstream/redact.js'
 
 export type Side = 'client' | 'upstream'

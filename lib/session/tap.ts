@@ -1,7 +1,7 @@
 // The provider leg alone, for a WebRTC call's sideband: the audio travels over WebRTC, the plugin only reads
 // the call's events (usage) with its own credentials. Same surface as the Relay, so a session runs on either.
 import WebSocket from 'ws'
-import { CLOSE, closeReason, errorCloseCode } from './close-codes.js'
+import { CLOSE, closeReason, errorCloseCode } from '../close-codes.js'
 import type { CloseRecord, LegStats, Legs, LegsOwner, Side } from './relay.js'
 import { redact } from '../upstream/redact.js'
 

@@ -9,6 +9,7 @@
 import type WebSocket from 'ws'
 import { rms, SPEECH_RMS, tone } from './audio.js'
 import { id, type Json } from './events.js'
+import { CLOSE } from '../close-codes.js'
 
 export interface GeminiSessionOptions {
   /** 1: answers at speaking pace; 0: at once. */
@@ -69,29 +70,29 @@ export class SimulatedGeminiSession {
     try {
       message = JSON.parse(data.toString())
     } catch {}
-    if (!isObject(message)) return this.#close(1007, 'Request contains an invalid argument.')
+    if (!isObject(message)) return this.#close(CLOSE.invalidPayload, 'Request contains an invalid argument.')
     const keys = Object.keys(message)
-    if (keys.length !== 1) return this.#close(1007, 'Request contains an invalid argument.')
-    if (this.#setup === undefined && keys[0] !== 'setup') return this.#close(1007, 'Request contains an invalid argument: setup must be first.')
+    if (keys.length !== 1) return this.#close(CLOSE.invalidPayload, 'Request contains an invalid argument.')
+    if (this.#setup === undefined && keys[0] !== 'setup') return this.#close(CLOSE.invalidPayload, 'Request contains an invalid argument: setup must be first.')
     switch (keys[0]) {
       case 'setup': return this.#start(message.setup)
       case 'realtimeInput': return this.#realtimeInput(message.realtimeInput)
       case 'clientContent': return this.#clientContent(message.clientContent)
       case 'toolResponse': return this.#toolResponse(message.toolResponse)
-      default: this.#close(1007, 'Request contains an invalid argument.')
+      default: this.#close(CLOSE.invalidPayload, 'Request contains an invalid argument.')
     }
   }
 
   #start (setup: unknown): void {
     if (this.#setup !== undefined || !isObject(setup) || typeof setup.model !== 'string' || !setup.model.startsWith('models/')) {
-      return this.#close(1007, 'Request contains an invalid argument.')
+      return this.#close(CLOSE.invalidPayload, 'Request contains an invalid argument.')
     }
     const resumption = isObject(setup.sessionResumption) ? setup.sessionResumption : undefined
     const handle = resumption?.handle
     if (typeof handle === 'string') {
       const state = this.#options.resumable.get(handle)
-      if (state === undefined) return this.#close(1008, 'session not found')
-      if (state.model !== setup.model) return this.#close(1007, 'Request contains an invalid argument: the model cannot change on resumption.')
+      if (state === undefined) return this.#close(CLOSE.policyViolation, 'session not found')
+      if (state.model !== setup.model) return this.#close(CLOSE.invalidPayload, 'Request contains an invalid argument: the model cannot change on resumption.')
       this.#state = structuredClone(state)
     } else {
       this.#state = { turns: 0, model: setup.model, heard: 0, speaking: false, silent: 0 }
@@ -102,7 +103,7 @@ export class SimulatedGeminiSession {
     const { connectionLifetime, goAwayGrace } = this.#options
     this.#timers.push(setTimeout(() => {
       this.#send({ goAway: { timeLeft: `${goAwayGrace / 1000}s` } })
-      this.#timers.push(setTimeout(() => this.#close(1000, 'connection lifetime reached'), goAwayGrace))
+      this.#timers.push(setTimeout(() => this.#close(CLOSE.normal, 'connection lifetime reached'), goAwayGrace))
     }, connectionLifetime))
   }
 
@@ -112,14 +113,14 @@ export class SimulatedGeminiSession {
   }
 
   #realtimeInput (input: unknown): void {
-    if (!isObject(input)) return this.#close(1007, 'Request contains an invalid argument.')
+    if (!isObject(input)) return this.#close(CLOSE.invalidPayload, 'Request contains an invalid argument.')
     if (input.audioStreamEnd === true || isObject(input.activityEnd)) {
       this.#consumed = this.#received
       return this.#turn(undefined)
     }
     const audio = isObject(input.audio) ? input.audio : undefined
-    if (audio === undefined || typeof audio.data !== 'string') return this.#close(1007, 'Request contains an invalid argument.')
-    if (audio.mimeType !== `audio/pcm;rate=${INPUT_RATE}`) return this.#close(1007, `Request contains an invalid argument: audio must be audio/pcm;rate=${INPUT_RATE}.`)
+    if (audio === undefined || typeof audio.data !== 'string') return this.#close(CLOSE.invalidPayload, 'Request contains an invalid argument.')
+    if (audio.mimeType !== `audio/pcm;rate=${INPUT_RATE}`) return this.#close(CLOSE.invalidPayload, `Request contains an invalid argument: audio must be audio/pcm;rate=${INPUT_RATE}.`)
     const pcm = Buffer.from(audio.data, 'base64')
     this.#consumed = this.#received
     const state = this.#state as ResumableState
@@ -133,7 +134,7 @@ export class SimulatedGeminiSession {
   }
 
   #clientContent (content: unknown): void {
-    if (!isObject(content) || !Array.isArray(content.turns)) return this.#close(1007, 'Request contains an invalid argument.')
+    if (!isObject(content) || !Array.isArray(content.turns)) return this.#close(CLOSE.invalidPayload, 'Request contains an invalid argument.')
     this.#consumed = this.#received
     const text = content.turns.flatMap((turn: unknown) => isObject(turn) && Array.isArray(turn.parts) ? turn.parts : [])
       .map((part: unknown) => isObject(part) && typeof part.text === 'string' ? part.text : '').join(' ')
@@ -144,7 +145,7 @@ export class SimulatedGeminiSession {
     const responses = isObject(response) && Array.isArray(response.functionResponses) ? response.functionResponses as unknown[] : []
     const state = this.#state as ResumableState
     const answer = responses.find((r) => isObject(r) && r.id === state.pendingCall?.id)
-    if (!isObject(answer) || !isObject(answer.response)) return this.#close(1007, 'Request contains an invalid argument: functionResponses[].id and an object response are required.')
+    if (!isObject(answer) || !isObject(answer.response)) return this.#close(CLOSE.invalidPayload, 'Request contains an invalid argument: functionResponses[].id and an object response are required.')
     this.#consumed = this.#received
     state.pendingCall = undefined
     this.#answer(`The tool said ${JSON.stringify(answer.response)}.`, 0)

@@ -7,6 +7,7 @@ import type WebSocket from 'ws'
 import { BYTES_PER_SECOND, rms, seconds, SPEECH_RMS, tone } from './audio.js'
 import { errorEvent } from '../protocols/live.js'
 import { id, type Json } from './events.js'
+import { CLOSE } from '../close-codes.js'
 
 export interface LiveSessionOptions {
   /** Milliseconds between session.usage.updated events. */
@@ -68,17 +69,17 @@ export class SimulatedLiveSession {
     const session = event.session as Json | undefined
     if (event.type !== 'session.start' || session === null || typeof session !== 'object') {
       this.#send(errorEvent('session_not_started', 'The first event must be session.start.', event.event_id, 'type'))
-      return this.#ws.close(1008, 'session.start required')
+      return this.#ws.close(CLOSE.policyViolation, 'session.start required')
     }
     const unknown = Object.keys(session).find((key) => !START_FIELDS.has(key))
     if (unknown !== undefined) {
       this.#send(errorEvent('unknown_parameter', `Unknown parameter: 'session.${unknown}'.`, event.event_id, `session.${unknown}`))
-      return this.#ws.close(1008, 'invalid session.start')
+      return this.#ws.close(CLOSE.policyViolation, 'invalid session.start')
     }
     const delegation = session.delegation as Json | null | undefined
     if (delegation?.type === 'responses' && typeof (delegation.responses as Json | undefined)?.model !== 'string') {
       this.#send(errorEvent('missing_required_parameter', "Missing required parameter: 'session.delegation.responses.model'.", event.event_id, 'session.delegation.responses.model'))
-      return this.#ws.close(1008, 'invalid session.start')
+      return this.#ws.close(CLOSE.policyViolation, 'invalid session.start')
     }
     this.#session = { ...session, id: id('live'), expires_at: Math.floor(Date.now() / 1000) + 3600, status: 'active' }
     this.#send({ type: 'session.started', session: this.#session })
@@ -131,7 +132,7 @@ export class SimulatedLiveSession {
   #close (): void {
     this.#send({ type: 'session.closed', reason: 'close_requested', session: this.#session, usage: { seconds: this.#seconds() } })
     this.#stop()
-    this.#ws.close(1000)
+    this.#ws.close(CLOSE.normal)
   }
 
   #stop (): void {

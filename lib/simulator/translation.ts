@@ -6,6 +6,7 @@
 import type WebSocket from 'ws'
 import { BYTES_PER_SECOND } from './audio.js'
 import { errorEvent, id, type Json } from './events.js'
+import { CLOSE } from '../close-codes.js'
 
 const FRAME = BYTES_PER_SECOND / 5 // 200 ms, the engine's frame
 const FRAMES_PER_LINE = 5 // a transcript delta per second of audio
@@ -89,6 +90,6 @@ export class SimulatedTranslationSession {
     if (this.#pending.length > 0) this.#translate(this.#pending)
     this.#pending = Buffer.alloc(0)
     this.#send({ type: 'session.closed' })
-    this.#ws.close(1000)
+    this.#ws.close(CLOSE.normal)
   }
 }

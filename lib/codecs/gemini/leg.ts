@@ -12,6 +12,7 @@ import { isObject, type Json } from '../../json.js'
 import { errorEvent, newId } from '../../protocols/realtime.js'
 import { redact } from '../../upstream/redact.js'
 import { GeminiTranslator, type TranslatorOptions } from './translator.js'
+import { CLOSE } from '../../close-codes.js'
 
 export interface GeminiLegOptions extends TranslatorOptions {
   /** The model the client asked for, echoed in its session. */
@@ -50,7 +51,7 @@ const MAX_DROPS = 3
  */
 export const RESUME_DELAYS = [0, 0, 100, 250, 500, 1000, 2000, 4000]
 /** A close code Gemini sends for a request it will refuse again (a bad argument, an unknown session). */
-const FINAL_CODES = new Set([1007, 1008])
+const FINAL_CODES = new Set<number>([CLOSE.invalidPayload, CLOSE.policyViolation])
 
 const ignore = (): void => {}
 
@@ -141,7 +142,7 @@ export class GeminiLeg extends EventEmitter {
     }
     ws.resume()
     if (drop) ws.terminate()
-    else ws.close(1000, 'resumed on a new connection')
+    else ws.close(CLOSE.normal, 'resumed on a new connection')
   }
 
   // ---- the ws face the relay drives ----
@@ -193,7 +194,7 @@ export class GeminiLeg extends EventEmitter {
 
   /** Drops the connection (a missed pong, a close handshake that never finished). */
   terminate (): void {
-    this.#stop(1006, '', true)
+    this.#stop(CLOSE.abnormal, '', true)
   }
 
   #stop (code: number, reason: string, drop: boolean): void {
@@ -267,7 +268,7 @@ export class GeminiLeg extends EventEmitter {
     // A Gemini that never completes its setup would hold the session and its slots for ever.
     this.#setupTimer = setTimeout(() => {
       this.#retire(this.#ws, true)
-      this.#end(1011, 'Gemini Live did not complete its setup', `Gemini Live did not complete its setup within ${setupTimeout} ms`)
+      this.#end(CLOSE.internalError, 'Gemini Live did not complete its setup', `Gemini Live did not complete its setup within ${setupTimeout} ms`)
     }, setupTimeout)
   }
 
@@ -353,7 +354,7 @@ export class GeminiLeg extends EventEmitter {
     this.#phase = 'redialing'
     const delay = RESUME_DELAYS[this.#resumes++]
     if (delay === undefined) {
-      return this.#end(1011, 'Gemini Live kept ending its connections', `Gemini Live ended ${RESUME_DELAYS.length} connections in a row without finishing a turn; the session is closed`)
+      return this.#end(CLOSE.internalError, 'Gemini Live kept ending its connections', `Gemini Live ended ${RESUME_DELAYS.length} connections in a row without finishing a turn; the session is closed`)
     }
     if (delay === 0) return this.#redial(0)
     setTimeout(() => { if (this.#phase === 'redialing') this.#redial(0) }, delay)
@@ -375,7 +376,7 @@ export class GeminiLeg extends EventEmitter {
         setTimeout(() => this.#redial(attempt + 1), delay)
         return
       }
-      this.#end(1011, 'Gemini Live could not be reached to resume the session', `The session could not be resumed: ${this.#redact(err.message)}`)
+      this.#end(CLOSE.internalError, 'Gemini Live could not be reached to resume the session', `The session could not be resumed: ${this.#redact(err.message)}`)
     })
   }
 

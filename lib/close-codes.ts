@@ -1,7 +1,8 @@
-// Close codes: every code the plugin sends, which may be sent on the wire, and what a local protocol error means
-// for the other leg. No other module writes a close-code literal.
+// Close codes: every code the plugin sends or reads, which may be sent on the wire, and what a local protocol
+// error means for the other leg. The base layer, so codecs and the simulator name them too: no other module
+// writes a close-code literal.
 
-/** The codes the plugin itself closes with (RFC 6455 § 7.4.1). */
+/** The codes the plugin closes with or reads (RFC 6455 § 7.4.1). */
 export const CLOSE = Object.freeze({
   /** idle timeout; a peer's 1005 (no status) sent on */
   normal: 1000,
@@ -9,6 +10,10 @@ export const CLOSE = Object.freeze({
   goingAway: 1001,
   /** a websocket protocol error */
   protocolError: 1002,
+  /** reported locally for a connection dropped without a close frame; never sent */
+  abnormal: 1006,
+  /** a payload the peer refuses (Gemini: an invalid argument) */
+  invalidPayload: 1007,
   /** rateLimit exceeded; policy */
   policyViolation: 1008,
   /** a frame larger than maxPayload */
@@ -17,10 +22,13 @@ export const CLOSE = Object.freeze({
   internalError: 1011
 })
 
+const NO_STATUS = 1005
+const TLS_FAILURE = 1015
+
 /** 1005 (no status), 1006 (abnormal) and 1015 (TLS) are reported locally but may never be sent. */
 export function sendableCode (code: number): number {
-  if (code === 1005) return CLOSE.normal
-  if (code === 1006 || code === 1015) return CLOSE.internalError
+  if (code === NO_STATUS) return CLOSE.normal
+  if (code === CLOSE.abnormal || code === TLS_FAILURE) return CLOSE.internalError
   return code
 }
 
