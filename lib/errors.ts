@@ -1,9 +1,21 @@
 // Every error the plugin raises: a stable code, an HTTP status, a message that says what to fix. They form a
-// family: every one is a RealtimeProxyError; the provider's refusals and failures are also UpstreamErrors.
-import createError, { type FastifyErrorConstructor } from '@fastify/error'
+// family: every one is a RealtimeProxyError; the provider's refusals and failures are also UpstreamErrors. Each
+// error's fields are set by its constructor, never patched on after.
+import createError from '@fastify/error'
 
-/** The parent of every error the plugin raises (`err instanceof RealtimeProxyError`). */
-export class RealtimeProxyError extends Error {}
+/**
+ * The parent of every error the plugin raises (`err instanceof RealtimeProxyError`). Option and argument errors
+ * are TypeErrors as well (RealtimeProxyTypeError): JavaScript has one prototype chain, so they join the family
+ * here.
+ */
+export class RealtimeProxyError extends Error {
+  static override [Symbol.hasInstance] (value: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, value) ||
+      (this === RealtimeProxyError && value instanceof RealtimeProxyTypeError)
+  }
+}
+/** A RealtimeProxyError that is also a TypeError: a bad option at registration, a bad argument to a method. */
+export class RealtimeProxyTypeError extends TypeError {}
 /** The provider refused, failed or did not answer. */
 export class UpstreamError extends RealtimeProxyError {}
 
@@ -15,7 +27,7 @@ const Upstream = UpstreamError as ErrorConstructor
 
 /** Registration or runtime registry change with a bad option. */
 export const InvalidOptionError = createError<'FST_REALTIME_INVALID_OPTION', [string]>(
-  'FST_REALTIME_INVALID_OPTION', 'Invalid fastify-realtime-proxy option: %s', 500, TypeError)
+  'FST_REALTIME_INVALID_OPTION', 'Invalid fastify-realtime-proxy option: %s', 500, RealtimeProxyTypeError as ErrorConstructor)
 
 /** A plain HTTP request reached the websocket route. */
 export const UpgradeRequiredError = createError<'FST_REALTIME_UPGRADE_REQUIRED', 426, []>(
@@ -38,7 +50,7 @@ export const UnknownProviderError = createError<'FST_REALTIME_UNKNOWN_PROVIDER',
 export const UnroutableModelError = createError<'FST_REALTIME_UNROUTABLE_MODEL', 400, [string, string]>(
   'FST_REALTIME_UNROUTABLE_MODEL',
   'No provider for model "%s": add it to the "models" option, prefix it as "<provider>/%s", pass ?provider=, or set "defaultProvider"',
-  400)
+  400, Base)
 
 /** `?intent=` (or a transcription client secret) on a provider that has no such session type. */
 export const UnsupportedIntentError = createError<'FST_REALTIME_UNSUPPORTED_INTENT', 400, [string, string, string]>(
@@ -52,18 +64,26 @@ export const UnsupportedProtocolError = createError<'FST_REALTIME_UNSUPPORTED_PR
 export const UpstreamRejectedError = createError<'FST_REALTIME_UPSTREAM_REJECTED', [number, string]>(
   'FST_REALTIME_UPSTREAM_REJECTED', 'The provider refused the session with HTTP %d: %s', 400, Upstream)
 
-// One class per status the provider answered, made once: the status is the class's, never patched on after.
-const rejectedByStatus = new Map<number, FastifyErrorConstructor<{ code: 'FST_REALTIME_UPSTREAM_REJECTED' }, [number, string]>>()
+/** What a provider's HTTP answer to a handshake carried that the client or the failover reads. */
+export interface ProviderAnswer {
+  /** The provider's JSON body, redacted, when it sent JSON: relayed to the client as is. */
+  body?: string
+  /** Its Retry-After header: relayed, and read by the failover's cooldown. */
+  retryAfter?: string
+}
 
-/** The provider's 4xx refusal of a handshake, with its status; an UpstreamRejectedError. */
-export function upstreamRejected (status: number, detail: string): Error & { code: 'FST_REALTIME_UPSTREAM_REJECTED', statusCode: number } {
-  let Rejected = rejectedByStatus.get(status)
-  if (Rejected === undefined) {
-    Rejected = createError<'FST_REALTIME_UPSTREAM_REJECTED', [number, string]>(
-      'FST_REALTIME_UPSTREAM_REJECTED', 'The provider refused the session with HTTP %d: %s', status, UpstreamRejectedError as unknown as ErrorConstructor)
-    rejectedByStatus.set(status, Rejected)
+/** The provider's 4xx refusal of a handshake, answered with the provider's own status; an UpstreamRejectedError. */
+export class ProviderRejectedError extends UpstreamRejectedError {
+  declare statusCode: number
+  readonly body?: string
+  readonly retryAfter?: string
+
+  constructor (status: number, detail: string, answer: ProviderAnswer = {}) {
+    super(status, detail)
+    this.statusCode = status
+    if (answer.body !== undefined) this.body = answer.body
+    if (answer.retryAfter !== undefined) this.retryAfter = answer.retryAfter
   }
-  return new Rejected(status, detail) as Error & { code: 'FST_REALTIME_UPSTREAM_REJECTED', statusCode: number }
 }
 
 /** Network error, TLS error, 5xx or any non-websocket answer from the provider. */
@@ -71,12 +91,32 @@ export const UpstreamUnavailableError = createError<'FST_REALTIME_UPSTREAM_UNAVA
   'FST_REALTIME_UPSTREAM_UNAVAILABLE', 'Could not open the %s realtime session: %s', 502, Upstream)
 
 /**
+ * The provider answered a handshake with a status that is no refusal of the client's (5xx, 3xx): it keeps the
+ * status and Retry-After, by which the failover tells a 503 from a network error.
+ */
+export class ProviderFailedError extends UpstreamUnavailableError {
+  readonly providerStatus: number
+  readonly retryAfter?: string
+
+  constructor (provider: string, status: number, retryAfter: string | undefined) {
+    super(provider, `the provider answered HTTP ${status}`)
+    this.providerStatus = status
+    if (retryAfter !== undefined) this.retryAfter = retryAfter
+  }
+}
+
+/**
  * The provider could not be reached (refused, reset, DNS, TLS). The client is told so in general terms; the
  * network cause, which names internal addresses, is kept in `detail` for the server's log line (a `cause`
  * would be printed twice there by pino, in the message and in the stack).
  */
-export function unreachableError (provider: string, detail: string): Error & { detail: string } {
-  return Object.assign(new UpstreamUnavailableError(provider, 'the provider could not be reached'), { detail })
+export class ProviderUnreachableError extends UpstreamUnavailableError {
+  readonly detail: string
+
+  constructor (provider: string, detail: string) {
+    super(provider, 'the provider could not be reached')
+    this.detail = detail
+  }
 }
 
 export const UpstreamTimeoutError = createError<'FST_REALTIME_UPSTREAM_TIMEOUT', 504, [string, number]>(

@@ -5,7 +5,7 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import type { Socket } from 'node:net'
 import { settingsFrom, type RealtimeProxyOptions, type Settings } from './options.js'
-import { ShuttingDownError } from './errors.js'
+import { RealtimeProxyTypeError, ShuttingDownError } from './errors.js'
 import { storeKey, type FleetBus, type FleetMessage } from './store/types.js'
 import { readCredential, type RealtimeRequest } from './http/credentials.js'
 import { Heartbeat } from './session/heartbeat.js'
@@ -212,7 +212,7 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
       if (target !== null && typeof target === 'object' && 'key' in target && typeof target.key === 'string') {
         return await broadcast({ type: 'terminate', key: storeKey(target.key) })
       }
-      throw new TypeError('terminate() takes { key } or { sessionId }')
+      throw new RealtimeProxyTypeError('terminate() takes { key } or { sessionId }')
     }
   } satisfies RealtimeDecorator)
   if (metrics !== undefined && metrics.route !== false) {

@@ -53,7 +53,7 @@ export function forwarder (state: PluginState, forwardHeaders: readonly string[]
   return {
     post,
     async postAny (request, order, build) {
-      const { value, resolution, attempts } = await tryInTurn(order, failover, state.health, request.log, (provider, outcome) => state.hub.attempted(provider, outcome),
+      const served = await tryInTurn(order, failover, state.health, request.log, (provider, outcome) => state.hub.attempted(provider, outcome),
         async (target): Promise<Tried<Pick<Sent, 'answer' | 'apiKey'>>> => {
           try {
             const { target: endpoint, apiKey, body, contentType } = await build(target)
@@ -61,10 +61,11 @@ export function forwarder (state: PluginState, forwardHeaders: readonly string[]
             const retryAfter = answer.headers['retry-after']
             return { outcome: statusOutcome(answer.statusCode), value: { answer, apiKey }, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined }
           } catch (err) {
-            return { outcome: outcomeOf(err as { code?: string }), error: err }
+            return { outcome: outcomeOf(err), error: err }
           }
         })
-      return { ...value, resolution, attempts }
+      if (!('value' in served)) throw served.error
+      return { ...served.value, resolution: served.resolution, attempts: served.attempts }
     },
     relay (reply, answer, apiKey) {
       const ok = answer.statusCode < 300

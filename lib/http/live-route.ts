@@ -19,13 +19,12 @@ import { TokenBucket } from '../limits/rate-limit.js'
 import { live } from '../protocols/live.js'
 import type { Resolution, RouteQuery } from '../providers/registry.js'
 import { CLOSE } from '../close-codes.js'
-import { ownError } from '../errors.js'
+import { ownError, ProviderRejectedError } from '../errors.js'
 import { NAME } from '../validate.js'
 import { parseEvent, type PolicySession, type RealtimeEvent } from '../session/policy.js'
 import { RealtimeSession } from '../session/session.js'
 import { refuseUnpriced } from '../session/unpriced.js'
 import type { PluginState } from '../state.js'
-import type { UpstreamRejection } from '../upstream/dial.js'
 import type { Attempt } from '../upstream/failover.js'
 import type { ProviderTarget } from '../upstream/provider-dial.js'
 
@@ -73,7 +72,7 @@ function refusalOf (err: unknown): Refusal {
   if (err instanceof Refusal) return err
   if (!ownError(err)) return FAILED
   const { code = 'internal_error', statusCode = 500, message } = err as Error & { code?: string, statusCode?: number }
-  const body = (err as UpstreamRejection).body
+  const body = err instanceof ProviderRejectedError ? err.body : undefined
   return new Refusal(code, body === undefined ? message : `${message}: ${body}`, statusCode < 500 ? CLOSE.policyViolation : CLOSE.internalError)
 }
 
@@ -181,6 +180,7 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
         if (client.readyState !== client.OPEN) return onClose()
         refuseUnpriced(settings, order, slots)
         const opened = await dialer.dialAny(request, order, controller, settings.failover, state.health) // a client that leaves aborts it
+        if ('error' in opened) throw opened.error
         // No departure can come between the dial's open and here (no I/O in between); one whose close
         // handshake is still under way is the relay's to finish, like any close.
         ;({ upstream, resolution, attempts: tried } = opened)

@@ -4,10 +4,9 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest, preHandlerHookHan
 import type { WebsocketHandler } from '@fastify/websocket'
 import WebSocket from 'ws'
 import { watchClient, type ClientWatch } from './client-watch.js'
-import type { UpstreamRejection } from '../upstream/dial.js'
 import { callerHooks, type CallerOptions } from './caller-hooks.js'
 import { lookupCall, type CallLookupOptions, type CallResolution } from '../signaling/calls.js'
-import { BadUpgradeError, ShuttingDownError, UnknownCallError, UpgradeRequiredError } from '../errors.js'
+import { BadUpgradeError, ProviderRejectedError, ShuttingDownError, UnknownCallError, UpgradeRequiredError } from '../errors.js'
 import { CALL_ID } from '../signaling/offer.js'
 import { acquireSlots, type SlotOptions, type Slots } from '../limits/slots.js'
 import { readQuery } from './query.js'
@@ -16,7 +15,7 @@ import { RealtimeSession, type SessionInit, type SessionOptions } from '../sessi
 import { refuseUnpriced } from '../session/unpriced.js'
 import type { PluginState } from '../state.js'
 import type { Opened, ProviderTarget } from '../upstream/provider-dial.js'
-import { attemptOrder, type Attempt, type FailedAttempts, type FailoverSettings } from '../upstream/failover.js'
+import { attemptOrder, type Attempt, type FailoverSettings, type Unserved } from '../upstream/failover.js'
 import { realtime } from '../protocols/realtime.js'
 import type { Protocol } from '../protocols/types.js'
 import { parseProtocols, selectProtocol } from './subprotocols.js'
@@ -67,7 +66,7 @@ function pinProtocol (request: FastifyRequest): void {
   else request.raw.headers['sec-websocket-protocol'] = protocol
 }
 
-function relayRejection (reply: FastifyReply, err: UpstreamRejection): void {
+function relayRejection (reply: FastifyReply, err: ProviderRejectedError): void {
   reply.log.warn({ statusCode: err.statusCode }, 'provider refused the realtime session')
   if (err.retryAfter !== undefined) reply.header('retry-after', err.retryAfter)
   reply.code(err.statusCode).type('application/json; charset=utf-8').send(err.body)
@@ -116,24 +115,26 @@ export async function dialBeforeUpgrade (
     slots.release()
   }
   const watch = watchClient(request.raw.socket, onClientGone)
-  let opened: Opened
+  let opened: Opened | Unserved
   try {
     opened = await state.dialer.dialAny(request, order, controller, failover, state.health)
-    upstream = opened.upstream
-  } catch (err) {
+    if ('upstream' in opened) upstream = opened.upstream
+  } catch {
+    // Only an abort rejects: the client left, or the server is shutting down.
     watch.stop()
     slots.release()
-    if (controller.signal.aborted) {
-      if (state.closing) throw new ShuttingDownError()
-      request.log.info('client left while the provider was dialed')
-      reply.hijack()
-      request.raw.socket.destroy()
-      return undefined
-    }
-    const { attempts = [] } = err as FailedAttempts
-    if (attempts.length > 1) request.log.warn({ attempts }, 'no target could serve the session')
-    if ((err as UpstreamRejection).body === undefined) throw err
-    relayRejection(reply, err as UpstreamRejection)
+    if (state.closing) throw new ShuttingDownError()
+    request.log.info('client left while the provider was dialed')
+    reply.hijack()
+    request.raw.socket.destroy()
+    return undefined
+  }
+  if ('error' in opened) {
+    watch.stop()
+    slots.release()
+    if (opened.attempts.length > 1) request.log.warn({ attempts: opened.attempts }, 'no target could serve the session')
+    if (!(opened.error instanceof ProviderRejectedError) || opened.error.body === undefined) throw opened.error
+    relayRejection(reply, opened.error)
     return undefined
   }
   watch.release()

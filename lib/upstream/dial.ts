@@ -2,7 +2,7 @@
 // answer: a provider 4xx with its (redacted) body, 502 for network errors and 5xx, 504 on timeout.
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import WebSocket from 'ws'
-import { unreachableError, upstreamRejected, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
+import { ProviderFailedError, ProviderRejectedError, ProviderUnreachableError, UpstreamTimeoutError } from '../errors.js'
 import type { UpstreamTarget } from '../providers/types.js'
 import { redact } from './redact.js'
 
@@ -21,14 +21,6 @@ export interface DialOptions {
   signal: AbortSignal
 }
 
-/** A provider's refusal, relayed to the client with the same status. */
-export interface UpstreamRejection extends Error {
-  statusCode: number
-  /** The provider's JSON body, redacted, when it sent JSON. */
-  body?: string
-  retryAfter?: string
-}
-
 const ignore = (): void => {}
 
 function readBody (res: IncomingMessage): Promise<string> {
@@ -44,17 +36,14 @@ function readBody (res: IncomingMessage): Promise<string> {
   })
 }
 
-function rejection (status: number, text: string, res: IncomingMessage): UpstreamRejection {
+function rejection (status: number, text: string, res: IncomingMessage): ProviderRejectedError {
   let body: string | undefined
   try {
     JSON.parse(text)
     body = text
   } catch {}
-  const err: UpstreamRejection = upstreamRejected(status, text.slice(0, 512) || (STATUS_CODES[status] ?? 'no body'))
-  if (body !== undefined) err.body = body
   const retryAfter = res.headers['retry-after']
-  if (retryAfter !== undefined) err.retryAfter = retryAfter
-  return err
+  return new ProviderRejectedError(status, text.slice(0, 512) || (STATUS_CODES[status] ?? 'no body'), { body, retryAfter })
 }
 
 /** Resolves with an open, paused socket: frames the provider sends first wait until the client is upgraded. */
@@ -80,8 +69,7 @@ export function dial (target: UpstreamTarget, options: DialOptions): Promise<Web
       clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
       socket.terminate()
-      err.message = redact(err.message, secrets)
-      reject(err)
+      reject(err) // every error here is the plugin's own, its text redacted where it came from the provider
     }
     const onAbort = (): void => fail(signal.reason as Error)
     const timer = setTimeout(() => fail(new UpstreamTimeoutError(provider, timeout)), timeout)
@@ -94,16 +82,12 @@ export function dial (target: UpstreamTarget, options: DialOptions): Promise<Web
       } else {
         res.resume()
         // The status and Retry-After stay on the error: failover tells a 503 from a network error by them.
-        const err: Error & { providerStatus?: number, retryAfter?: string } = new UpstreamUnavailableError(provider, `the provider answered HTTP ${status}`)
-        err.providerStatus = status
-        const retryAfter = res.headers['retry-after']
-        if (retryAfter !== undefined) err.retryAfter = retryAfter
-        fail(err)
+        fail(new ProviderFailedError(provider, status, res.headers['retry-after']))
       }
     }
     // The client learns that the provider could not be reached, never where it is (an address, a port, a TLS
     // name); the cause travels with the error to the server's log only.
-    const onError = (err: Error): void => fail(unreachableError(provider, redact(err.message, secrets)))
+    const onError = (err: Error): void => fail(new ProviderUnreachableError(provider, redact(err.message, secrets)))
     socket.on('unexpected-response', onUnexpected)
     socket.on('error', onError)
     // terminate() while connecting aborts the handshake, so 'open' cannot follow a failure.

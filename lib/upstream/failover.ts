@@ -4,7 +4,7 @@
 // and cools the failed one down; any other refusal (400, 401, 403, 404, ...) is the client's answer at once,
 // so a broken key is never hidden behind a fallback. Health is per replica: no coordination is needed.
 import type { FastifyBaseLogger } from 'fastify'
-import { InvalidOptionError } from '../errors.js'
+import { InvalidOptionError, ProviderFailedError, ProviderRejectedError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import type { Plan, Resolution } from '../providers/registry.js'
 import { refuseUnknownKeys } from '../validate.js'
 
@@ -125,15 +125,26 @@ export function statusOutcome (status: number): AttemptOutcome {
   return status === 429 ? 'rate_limited' : status >= 500 ? 'server_error' : status >= 400 ? 'rejected' : 'ok'
 }
 
-/** The outcome of a failed websocket dial or signaling request. */
-export function outcomeOf (err: { code?: string, statusCode?: number, providerStatus?: number }): AttemptOutcome {
-  if (err.code === 'FST_REALTIME_UPSTREAM_TIMEOUT') return 'timeout'
-  if (err.code === 'FST_REALTIME_UPSTREAM_REJECTED' || err.providerStatus !== undefined) {
-    const outcome = statusOutcome(err.providerStatus ?? err.statusCode as number)
-    // A failure is never `ok`: a 3xx answer to a handshake is refused like a 4xx.
-    return outcome === 'ok' ? 'rejected' : outcome
-  }
-  return err.code === 'FST_REALTIME_UPSTREAM_UNAVAILABLE' ? 'network' : 'error'
+/**
+ * The outcome of a failed websocket dial or signaling request: the one classifier of dial failures, for the
+ * failover and, through DIAL_LABELS, the metrics.
+ */
+export function outcomeOf (err: unknown): AttemptOutcome {
+  if (err instanceof UpstreamTimeoutError) return 'timeout'
+  const status = err instanceof ProviderRejectedError ? err.statusCode : err instanceof ProviderFailedError ? err.providerStatus : undefined
+  // A failure is never `ok`: a 3xx answer to a handshake is refused like a 4xx.
+  if (status !== undefined) return statusOutcome(status) === 'ok' ? 'rejected' : statusOutcome(status)
+  return err instanceof UpstreamUnavailableError ? 'network' : 'error'
+}
+
+/** The Retry-After a failed attempt's provider answered with, for the cooldown. */
+export function retryAfterOf (err: unknown): string | undefined {
+  return err instanceof ProviderRejectedError || err instanceof ProviderFailedError ? err.retryAfter : undefined
+}
+
+/** The metrics label of a dial's outcome (`realtime_proxy_sessions_total`, the dial histogram): coarser than the failover's. */
+export const DIAL_LABELS: Readonly<Record<AttemptOutcome, string>> = {
+  ok: 'ok', timeout: 'timeout', rejected: 'rejected', rate_limited: 'rejected', server_error: 'unavailable', network: 'unavailable', error: 'unavailable'
 }
 
 /** Whether an attempt that ended with `outcome` moves on to the next target. */
@@ -145,9 +156,6 @@ export function retryable (settings: FailoverSettings, outcome: AttemptOutcome):
 /** What one attempt came to: its outcome, and what to hand on (an open socket, an answer to relay) or to throw. */
 export type Tried<T> = { outcome: AttemptOutcome, retryAfter?: string } & ({ value: T } | { error: unknown })
 
-/** The last failure when no target served, with every attempt made. */
-export type FailedAttempts = Error & { attempts?: Attempt[] }
-
 /** What served: its value, the target, and every attempt made. */
 export interface Served<T> {
   value: T
@@ -155,16 +163,22 @@ export interface Served<T> {
   attempts: Attempt[]
 }
 
+/** No target served: the last failure (the client's answer), and every attempt made. */
+export interface Unserved {
+  error: unknown
+  attempts: Attempt[]
+}
+
 /**
  * Tries `order`'s targets in turn (a websocket dial, a signaling request): a retryable outcome cools the target
  * down and moves on; any other, or the last target's, ends it. Resolves with the value of the attempt that ended
- * it (an answer may be a refusal to relay), else throws its error with the attempts made. An `attempt` that
+ * it (an answer may be a refusal to relay), else with its error and the attempts made. An `attempt` that
  * rejects (an aborted dial) ends it at once.
  */
 export async function tryInTurn<T> (
   order: readonly Resolution[], settings: FailoverSettings, health: TargetHealth, log: FastifyBaseLogger,
   report: (provider: string, outcome: AttemptOutcome) => void, attempt: (resolution: Resolution) => Promise<Tried<T>>
-): Promise<Served<T>> {
+): Promise<Served<T> | Unserved> {
   const attempts: Attempt[] = []
   let last: { tried: Tried<T>, resolution: Resolution } | undefined
   for (const resolution of order) {
@@ -181,8 +195,5 @@ export async function tryInTurn<T> (
   }
   // attemptOrder gives one target at least.
   const { tried, resolution } = last as { tried: Tried<T>, resolution: Resolution }
-  if ('value' in tried) return { value: tried.value, resolution, attempts }
-  const failure = tried.error as FailedAttempts
-  failure.attempts = attempts
-  throw failure
+  return 'value' in tried ? { value: tried.value, resolution, attempts } : { error: tried.error, attempts }
 }

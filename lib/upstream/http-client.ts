@@ -3,7 +3,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { brotliDecompressSync, gunzipSync, inflateSync, type ZlibOptions } from 'node:zlib'
 import { Agent, type FormData } from 'undici'
-import { unreachableError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
+import { ProviderUnreachableError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import type { HttpTarget } from '../providers/types.js'
 import { redact } from './redact.js'
 
@@ -66,7 +66,7 @@ export class UpstreamHttp {
       const code = String((err as { code?: string }).code)
       if (TIMEOUTS.has(code)) throw new UpstreamTimeoutError(provider, this.#timeout)
       if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') throw new UpstreamUnavailableError(provider, `the answer was larger than ${MAX_RESPONSE} bytes`)
-      throw unreachableError(provider, redact((err as Error).message, secrets))
+      throw new ProviderUnreachableError(provider, redact((err as Error).message, secrets))
     }
     answer.body = decoded(provider, answer.headers, answer.body)
     return answer

@@ -6,7 +6,7 @@ import { dial } from './dial.js'
 import { ProviderKeyError, UpstreamTimeoutError } from '../errors.js'
 import { upstreamHeaders } from './headers.js'
 import type { Provider, Resolution } from '../providers/registry.js'
-import { outcomeOf, tryInTurn, type Attempt, type AttemptOutcome, type FailoverSettings, type TargetHealth, type Tried } from './failover.js'
+import { DIAL_LABELS, outcomeOf, retryAfterOf, tryInTurn, type Attempt, type AttemptOutcome, type FailoverSettings, type Served, type TargetHealth, type Tried, type Unserved } from './failover.js'
 import type { UpstreamTarget } from '../providers/types.js'
 
 export interface ProviderTarget {
@@ -38,10 +38,8 @@ export interface Opened {
 }
 
 /** The metrics label for a failed dial (or a session that never opened): `aborted`, `timeout`, `rejected`, `unavailable`. */
-export function dialOutcome (err: { code?: string }, aborted: boolean): string {
-  if (aborted) return 'aborted'
-  if (err.code === 'FST_REALTIME_UPSTREAM_TIMEOUT') return 'timeout'
-  return err.code === 'FST_REALTIME_UPSTREAM_REJECTED' ? 'rejected' : 'unavailable'
+export function dialOutcome (err: unknown, aborted: boolean): string {
+  return aborted ? 'aborted' : DIAL_LABELS[outcomeOf(err)]
 }
 
 export class ProviderDialer {
@@ -62,33 +60,36 @@ export class ProviderDialer {
 
   /** Counts a session that never opened, once: the last target tried, and why. */
   unopened (provider: string, err: unknown, aborted: boolean): void {
-    this.#unopened(provider, dialOutcome(err as { code?: string }, aborted))
+    this.#unopened(provider, dialOutcome(err, aborted))
   }
 
   /**
    * Dials `order`'s targets in turn until one opens: a retryable failure cools the target down and moves on, any
-   * other failure, or the last, is thrown with the attempts made. `controller` aborts the whole (a client that
-   * leaves, shutdown).
+   * other failure, or the last, ends it with its error and the attempts made. `controller` aborts the whole (a
+   * client that leaves, shutdown): then it rejects.
    */
-  async dialAny (request: FastifyRequest, order: readonly Resolution[], controller: AbortController, failover: FailoverSettings, health: TargetHealth): Promise<Opened> {
+  async dialAny (request: FastifyRequest, order: readonly Resolution[], controller: AbortController, failover: FailoverSettings, health: TargetHealth): Promise<Opened | Unserved> {
     let last = ''
+    let served: Served<Pick<Opened, 'upstream' | 'prepared'>> | Unserved
     try {
-      const { value, resolution, attempts } = await tryInTurn(order, failover, health, request.log, this.#attempted, async (target): Promise<Tried<Pick<Opened, 'upstream' | 'prepared'>>> => {
+      served = await tryInTurn(order, failover, health, request.log, this.#attempted, async (target): Promise<Tried<Pick<Opened, 'upstream' | 'prepared'>>> => {
         last = target.provider.name
         try {
           const prepared = await this.target(request, target, controller.signal)
           return { outcome: 'ok', value: { upstream: await this.dial(target.provider.name, prepared, controller), prepared } }
         } catch (err) {
           if (controller.signal.aborted) throw err
-          return { outcome: outcomeOf(err as { code?: string }), error: err, retryAfter: (err as { retryAfter?: string }).retryAfter }
+          return { outcome: outcomeOf(err), error: err, retryAfter: retryAfterOf(err) }
         }
       })
-      return { ...value, resolution, attempts }
     } catch (err) {
-      // The session never opened: counted once, by the last target tried.
-      this.unopened(last, err, controller.signal.aborted)
+      this.unopened(last, err, true)
       throw err
     }
+    if ('value' in served) return { ...served.value, resolution: served.resolution, attempts: served.attempts }
+    // The session never opened: counted once, by the last target tried.
+    this.unopened(last, served.error, controller.signal.aborted)
+    return served
   }
 
   /**
@@ -139,7 +140,7 @@ export class ProviderDialer {
       settle('ok')
       return upstream
     } catch (err) {
-      settle(dialOutcome(err as { code?: string }, controller.signal.aborted))
+      settle(dialOutcome(err, controller.signal.aborted))
       throw err
     }
   }
