@@ -27,6 +27,8 @@ import { refuseUnpriced } from '../session/unpriced.js'
 import type { PluginState } from '../state.js'
 import type { Attempt } from '../upstream/failover.js'
 import type { ProviderTarget } from '../upstream/provider-dial.js'
+import { TEXT } from '../upstream/leg.js'
+import { WsLeg } from '../upstream/ws-leg.js'
 
 /** The options the GPT-Live route reads. */
 export interface LiveRouteOptions extends RealtimeRouteOptions {
@@ -205,10 +207,11 @@ export function liveRoute (state: PluginState, settings: LiveRouteOptions): Pick
         charged: bucket === undefined ? undefined : { bucket, frames: held.length },
         apiKey
       }
+      const leg = new WsLeg(upstream)
       // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
-      new RealtimeSession(client, upstream, init, settings)
-      upstream.send(JSON.stringify(decided)) // the provider's first frame, model rewritten
-      upstream.resume()
+      new RealtimeSession(new WsLeg(client), leg, init, settings)
+      leg.send(JSON.stringify(decided), TEXT) // the provider's first frame, model rewritten
+      leg.resume()
       // Read again first: the relay may pause the client once more while the held frames go upstream.
       client.resume()
       for (const [frame, isBinary] of held.splice(0)) client.emit('message', frame, isBinary)

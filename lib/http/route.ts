@@ -19,8 +19,8 @@ import { attemptOrder, type Attempt, type FailoverSettings, type Unserved } from
 import { realtime } from '../protocols/realtime.js'
 import type { Protocol } from '../protocols/types.js'
 import { parseProtocols, selectProtocol } from './subprotocols.js'
-import { geminiLeg } from '../codecs/gemini/index.js'
-import { loadResampler } from '../codecs/gemini/resample.js'
+import { codecOf, prepareCodecs } from '../codecs/index.js'
+import { WsLeg } from '../upstream/ws-leg.js'
 
 /** The options the websocket route reads. */
 export interface RealtimeRouteOptions extends CallerOptions, SlotOptions, CallLookupOptions, SessionOptions {
@@ -193,7 +193,7 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
       call = await lookupCall(settings, registry, request, query.callId, credential)
     }
     const order = call !== undefined ? [call] : attempts(state, settings.failover, protocol === realtime ? query : { ...query, callId: undefined, protocol: protocol.name as RouteProtocol })
-    if (order.some((r) => r.provider.codec !== undefined)) await loadResampler()
+    await prepareCodecs(order)
     const slots = await acquireSlots(settings, request, reply, credential, call?.callId)
     refuseUnpriced(settings, order, slots)
     const opened = await dialBeforeUpgrade(state, request, reply, order, slots, settings.failover)
@@ -208,12 +208,13 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
     dialed.delete(request)
     watch.stop()
     detach(client, request, response)
-    const translated = resolution.provider.codec === undefined ? undefined : geminiLeg(upstream, prepared.apiKey, resolution, dialer.redialer(resolution, prepared), settings.dialTimeout, request.log)
-    const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered, resumable: translated, attempts, apiKey: prepared.apiKey, carried }
-    // The relay drives a translated leg as it drives a socket (codecs/gemini/leg.ts).
-    const leg = translated === undefined ? upstream : translated as unknown as WebSocket
+    const codec = codecOf(resolution)
+    const leg = codec === undefined
+      ? new WsLeg(upstream)
+      : codec.leg({ upstream, apiKey: prepared.apiKey, resolution, redial: dialer.redialer(resolution, prepared), setupTimeout: settings.dialTimeout, log: request.log })
+    const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: openedAt, credential, slots, metered, attempts, apiKey: prepared.apiKey, carried }
     // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as its sockets
-    new RealtimeSession(client, leg, init, settings)
+    new RealtimeSession(new WsLeg(client), leg, init, settings)
     leg.resume()
   }
 

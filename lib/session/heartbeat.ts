@@ -2,14 +2,14 @@
 // `timeout` later is reported to its session. A timer, a set and three closures per session would cost
 // about 1 KB each for thousands of quiet sessions. A leg we stopped reading (backpressure) cannot have its
 // pong read, so it is not judged.
-import type WebSocket from 'ws'
+import type { Leg } from '../upstream/leg.js'
 
 /** A session as the heartbeat sees it. */
 export interface Beating {
   /** The legs to ping: client and provider, or a call sideband's provider leg. */
-  readonly legs: readonly WebSocket[]
+  readonly legs: readonly Leg[]
   /** `leg` missed its pong; reported once a round, for the first silent leg. */
-  missedPong (leg: WebSocket): void
+  missedPong (leg: Leg): void
   /** Renews what the session holds in the store (its slot leases), once a round. */
   renew (): void
 }
@@ -17,8 +17,8 @@ export interface Beating {
 export class Heartbeat {
   readonly #members = new Set<Beating>()
   /** Legs pinged this round that have not answered yet. */
-  readonly #waiting = new Set<WebSocket>()
-  readonly #onPong: (this: WebSocket) => void
+  readonly #waiting = new Set<Leg>()
+  readonly #onPong: (this: Leg) => void
   readonly #interval: number
   readonly #timeout: number
   #tick: NodeJS.Timeout | undefined
@@ -28,7 +28,7 @@ export class Heartbeat {
     this.#interval = interval
     this.#timeout = timeout
     const waiting = this.#waiting
-    this.#onPong = function (this: WebSocket) { waiting.delete(this) }
+    this.#onPong = function (this: Leg) { waiting.delete(this) }
   }
 
   add (member: Beating): void {

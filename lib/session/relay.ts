@@ -2,11 +2,10 @@
 // for both legs, mirrored with the code and reason of whichever side closed first.
 //
 // Thousands of sessions sit idle for minutes, so a session's state lives in two Pipe objects (one per
-// direction) and the ws listeners are shared functions that find their pipe on the socket: no closures or
+// direction) and the legs' listeners are shared functions that find their pipe on the leg: no closures or
 // contexts per session, and nothing allocated per frame.
-import type { Socket } from 'node:net'
-import WebSocket from 'ws'
 import { CLOSE, closeReason, errorCloseCode, sendableCode } from '../close-codes.js'
+import { BINARY, LEG_CLOSED, LEG_CLOSING, LEG_OPEN, TEXT, type Leg } from '../upstream/leg.js'
 import { redact } from '../upstream/redact.js'
 
 export type Side = 'client' | 'upstream'
@@ -51,13 +50,9 @@ export interface Legs {
   sendToClient (text: string): void
 }
 
-// ws copies send options; two frozen objects spare an allocation per frame.
-const TEXT = Object.freeze({ binary: false })
-const BINARY = Object.freeze({ binary: true })
-
 const kPipe = Symbol('fastify-realtime-proxy.pipe')
-type Piped = WebSocket & { [kPipe]: Pipe }
-const pipeOf = (source: WebSocket): Pipe => (source as Piped)[kPipe]
+type Piped = Leg & { [kPipe]: Pipe }
+const pipeOf = (source: Leg): Pipe => (source as Piped)[kPipe]
 
 /** One direction: frames read from `source` are sent to `target`. */
 class Pipe implements LegStats {
@@ -76,24 +71,22 @@ class Pipe implements LegStats {
   /** Frames of the proxy's own (error events) over the source's high-water mark, not yet written to it. */
   ownPending = 0
   #drained: (() => void) | undefined = undefined
-  readonly socket: Socket
 
   constructor (
     readonly relay: Relay,
     readonly side: Side,
-    readonly source: WebSocket,
-    readonly target: WebSocket,
+    readonly source: Leg,
+    readonly target: Leg,
     readonly highWaterMark: number,
     readonly observe: boolean,
     readonly filter: boolean
   ) {
-    this.socket = (target as unknown as { _socket: Socket })._socket
     ;(source as Piped)[kPipe] = this
     source.on('message', onMessage)
     source.on('error', onError)
     source.on('close', onClose)
     // A translated provider leg's own answers to client frames (codecs/): the client produced them, so they go
-    // out under the client's mark, as the proxy's own error events do. A ws socket never emits it.
+    // out under the client's mark, as the proxy's own error events do. A websocket's leg never emits it.
     if (side === 'upstream') source.on('answer', onAnswer)
   }
 
@@ -115,7 +108,7 @@ class Pipe implements LegStats {
 
   send (data: Buffer | null, isBinary: boolean): void {
     if (data === null) return
-    if (this.target.readyState === WebSocket.OPEN) this.write(data, isBinary)
+    if (this.target.readyState === LEG_OPEN) this.write(data, isBinary)
     // Observed whether or not it could be delivered: usage the provider reports while the client is
     // closing (a response.done during the close handshake) is owed all the same.
     if (this.observe && !isBinary) this.relay.owner.observeUpstream(data)
@@ -127,7 +120,7 @@ class Pipe implements LegStats {
     // once this tick's frames are queued, instead of one writev syscall per frame.
     if (!this.corked) {
       this.corked = true
-      this.socket.cork()
+      target.cork()
       process.nextTick(uncork, this)
     }
     if (this.paused || target.bufferedAmount + data.length <= this.highWaterMark) {
@@ -154,7 +147,7 @@ class Pipe implements LegStats {
    */
   answer (text: string | Buffer): void {
     const { source } = this
-    if (source.readyState !== WebSocket.OPEN) return
+    if (source.readyState !== LEG_OPEN) return
     if (source.bufferedAmount + Buffer.byteLength(text) <= this.highWaterMark) return source.send(text, TEXT)
     this.ownPending++
     this.hold()
@@ -204,27 +197,27 @@ class Pipe implements LegStats {
 
 function uncork (pipe: Pipe): void {
   pipe.corked = false
-  pipe.socket.uncork()
+  pipe.target.uncork()
 }
 
-function onMessage (this: WebSocket, data: Buffer, isBinary: boolean): void {
+function onMessage (this: Leg, data: Buffer, isBinary: boolean): void {
   pipeOf(this).receive(data, isBinary)
 }
 
-function onAnswer (this: WebSocket, data: Buffer): void {
+function onAnswer (this: Leg, data: Buffer): void {
   const { relay } = pipeOf(this)
   relay.answerClient(data)
 }
 
 // ws has already sent its peer the matching close code (1009, 1007, 1002); mirror it to the other leg.
-function onError (this: WebSocket, err: Error): void {
+function onError (this: Leg, err: Error): void {
   const { relay, side, target } = pipeOf(this)
   const code = errorCloseCode(err)
   relay.record({ by: side, code, reason: err.message })
   closeLeg(target, code, err.message)
 }
 
-function onClose (this: WebSocket, code: number, reason: Buffer): void {
+function onClose (this: Leg, code: number, reason: Buffer): void {
   const { relay, side, target } = pipeOf(this)
   // A provider's close reason may echo its key (of any shape): the exact key is redacted before the client or
   // the summary sees it.
@@ -234,8 +227,8 @@ function onClose (this: WebSocket, code: number, reason: Buffer): void {
   relay.legClosed()
 }
 
-function closeLeg (leg: WebSocket, code: number, reason: string | Buffer): void {
-  if (leg.readyState === WebSocket.CLOSING || leg.readyState === WebSocket.CLOSED) return
+function closeLeg (leg: Leg, code: number, reason: string | Buffer): void {
+  if (leg.readyState === LEG_CLOSING || leg.readyState === LEG_CLOSED) return
   // A leg paused for backpressure must be read again, or its close frame would never arrive.
   leg.resume()
   leg.close(code, closeReason(reason))
@@ -250,7 +243,7 @@ export class Relay implements Legs {
   readonly #upstream: Pipe
   #open = 2
 
-  constructor (client: WebSocket, upstream: WebSocket, highWaterMark: number, owner: LegsOwner, secrets: ReadonlyArray<string | undefined> = []) {
+  constructor (client: Leg, upstream: Leg, highWaterMark: number, owner: LegsOwner, secrets: ReadonlyArray<string | undefined> = []) {
     this.owner = owner
     this.secrets = secrets
     this.#client = new Pipe(this, 'client', client, upstream, highWaterMark, false, owner.filters)

@@ -2,7 +2,6 @@
 // heartbeat, its meter, its logger, and the summary it ends with.
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type WebSocket from 'ws'
 import { parseEvent, pinTranscriptionModel, type EventPolicyOptions, type PolicySession, type RealtimeEvent } from './policy.js'
 import { TokenBucket, type FrameRate } from '../limits/rate-limit.js'
 import type { Slots } from '../limits/slots.js'
@@ -18,6 +17,7 @@ import { Tap } from './tap.js'
 import { CLOSE } from '../close-codes.js'
 import type { Resolution } from '../providers/registry.js'
 import type { Attempt } from '../upstream/failover.js'
+import type { Leg } from '../upstream/leg.js'
 import { emptyTotals, type UsageRecord, type UsageTotals } from '../usage/records.js'
 
 export interface SessionOptions {
@@ -63,8 +63,6 @@ export interface SessionInit {
   metered: boolean
   /** A call's sideband: ends the call at the provider when the session is cut (a spent budget, `terminate()`). */
   hangup?: () => Promise<unknown>
-  /** A provider leg that outlives its connections (Gemini's resumption): its reconnects go in the summary. */
-  resumable?: { readonly reconnects: number }
   /** The dials made to open it (failover): in the summary when there was more than one. */
   attempts?: Attempt[]
   /**
@@ -132,12 +130,11 @@ export class RealtimeSession implements PolicySession {
   readonly #upstreamOpenedAt: number
   readonly #slots: Slots | undefined
   readonly #hangup: (() => Promise<unknown>) | undefined
-  readonly #resumable: { readonly reconnects: number } | undefined
   readonly #attempts: Attempt[] | undefined
   readonly #carried: SessionInit['carried']
   readonly #relay: Legs
-  readonly #client: WebSocket | undefined
-  readonly #upstream: WebSocket
+  readonly #client: Leg | undefined
+  readonly #upstream: Leg
   #meter: Meter | undefined
   readonly #bucket: TokenBucket | undefined
   /** Client frames the route charged to the bucket already (see SessionInit.charged). */
@@ -159,7 +156,7 @@ export class RealtimeSession implements PolicySession {
   #resolveEnded: ((summary: SessionSummary) => void) | undefined
 
   /** `client` undefined: the sideband of a call, read for usage with nobody to relay to. */
-  constructor (client: WebSocket | undefined, upstream: WebSocket, init: SessionInit, options: SessionOptions) {
+  constructor (client: Leg | undefined, upstream: Leg, init: SessionInit, options: SessionOptions) {
     this.#protocol = init.protocol
     this.#resolution = init.resolution
     this.#options = options
@@ -170,7 +167,6 @@ export class RealtimeSession implements PolicySession {
     this.#upstream = upstream
     this.#slots = init.slots
     this.#hangup = init.hangup
-    this.#resumable = init.resumable
     this.#attempts = init.attempts !== undefined && init.attempts.length > 1 ? init.attempts : undefined
     this.#carried = init.carried
     this.requestId = init.requestId
@@ -436,7 +432,8 @@ export class RealtimeSession implements PolicySession {
     // the plugin's own (durationMs), not the provider's.
     const final = this.#meter?.final ?? (this.#protocol.name === 'live' ? false : undefined)
     if (final !== undefined) summary.usageFinal = final
-    if (this.#resumable !== undefined) summary.reconnects = this.#resumable.reconnects
+    const { reconnects } = this.#upstream
+    if (reconnects !== undefined) summary.reconnects = reconnects
     if (this.#attempts !== undefined) summary.attempts = this.#attempts
     this.#summary = summary
     this.#parentLog.info({ ...this.#bindings(), summary }, 'realtime session ended')
@@ -445,7 +442,7 @@ export class RealtimeSession implements PolicySession {
   }
 
   /** @internal The legs the heartbeat pings. */
-  get legs (): readonly WebSocket[] {
+  get legs (): readonly Leg[] {
     return this.#client === undefined ? [this.#upstream] : [this.#client, this.#upstream]
   }
 
@@ -456,7 +453,7 @@ export class RealtimeSession implements PolicySession {
   }
 
   /** @internal A leg missed its pong: drop it and close the other with 1011. */
-  missedPong (leg: WebSocket): void {
+  missedPong (leg: Leg): void {
     const side = leg === this.#client ? 'client' : 'upstream'
     this.log.warn({ side }, 'realtime peer missed its pong; terminating it')
     this.#relay.kill(side, `${side} missed heartbeat`)

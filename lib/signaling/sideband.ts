@@ -9,6 +9,7 @@ import type { PluginState } from '../state.js'
 import { realtime } from '../protocols/realtime.js'
 import type { Protocol } from '../protocols/types.js'
 import type { Attempt } from '../upstream/failover.js'
+import { WsLeg } from '../upstream/ws-leg.js'
 
 /** The options a call's sideband session reads. */
 export interface SidebandOptions extends SessionOptions {
@@ -41,6 +42,6 @@ async function attach (
   const upstream = await dialer.dial(resolution.provider.name, prepared, new AbortController())
   const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: Date.now(), credential, slots, metered: options.metering, hangup, attempts, apiKey: prepared.apiKey }
   // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as the call
-  new RealtimeSession(undefined, upstream, init, options)
+  new RealtimeSession(undefined, new WsLeg(upstream), init, options)
   upstream.resume()
 }

@@ -3,14 +3,13 @@
 // and go: the setup waits for the client's first session.update (or `startTimeout`); on `goAway`, on a change
 // of setup, or when a connection drops while the session is resumable, a new connection is dialled with the
 // latest resumption handle, and the client messages Gemini had not consumed (`lastConsumedClientMessageIndex`)
-// are sent again, in order. The relay, heartbeat and session drive it like a ws WebSocket: send, pause,
-// resume, close, terminate, ping, bufferedAmount, readyState, and 'message' / 'close' / 'pong' events.
-import { EventEmitter } from 'node:events'
+// are sent again, in order. The relay, heartbeat and session drive it as they drive any Leg (upstream/leg.ts).
 import type { FastifyBaseLogger } from 'fastify'
 import WebSocket from 'ws'
 import { isObject, type Json } from '../../json.js'
 import { errorEvent, newId } from '../../protocols/realtime.js'
 import { redact } from '../../upstream/redact.js'
+import { Leg, LEG_CLOSED, LEG_CLOSING, LEG_OPEN, type SendOptions } from '../../upstream/leg.js'
 import { GeminiTranslator, type TranslatorOptions } from './translator.js'
 import { CLOSE } from '../../close-codes.js'
 
@@ -58,12 +57,10 @@ const ignore = (): void => {}
 /** A toolCall that names a function: it ends the model's turn (an empty one changes nothing). */
 const callsTools = (call: unknown): boolean => isObject(call) && Array.isArray(call.functionCalls) && call.functionCalls.length > 0
 
-export class GeminiLeg extends EventEmitter {
-  readyState: number = WebSocket.OPEN
+export class GeminiLeg extends Leg {
   /** Connections opened to resume the session (goAway, a new setup, a dropped connection). */
-  reconnects = 0
-  /** The relay corks its target's socket per tick; messages here go out through the current connection. */
-  readonly _socket = { cork: ignore, uncork: ignore }
+  override reconnects = 0
+  #state = LEG_OPEN
   readonly #options: GeminiLegOptions
   readonly #translator: GeminiTranslator
   #ws: WebSocket
@@ -122,7 +119,7 @@ export class GeminiLeg extends EventEmitter {
     const listeners = {
       message: (data: Buffer) => this.#receive(data),
       close: (code: number, reason: Buffer) => this.#closed(code, reason.toString()),
-      pong: () => this.emit('pong')
+      pong: () => this.emitPong()
     }
     this.#listeners.set(ws, listeners)
     ws.on('message', listeners.message)
@@ -145,7 +142,11 @@ export class GeminiLeg extends EventEmitter {
     else ws.close(CLOSE.normal, 'resumed on a new connection')
   }
 
-  // ---- the ws face the relay drives ----
+  // ---- the Leg the relay drives ----
+
+  get readyState (): number {
+    return this.#state
+  }
 
   get bufferedAmount (): number {
     return (this.#phase === 'open' ? this.#ws.bufferedAmount : 0) + this.#pending
@@ -161,9 +162,9 @@ export class GeminiLeg extends EventEmitter {
    * writes those under the client's own high-water mark, so a client that reads nothing cannot make the codec
    * queue more than it sent.
    */
-  send (data: Buffer, _options?: unknown, cb?: (err?: Error) => void): void {
+  send (data: Buffer | string, _options: SendOptions, cb?: (err?: Error) => void): void {
     const batch: Entry[] = this.#batch = []
-    this.#translator.fromClient(data)
+    this.#translator.fromClient(typeof data === 'string' ? Buffer.from(data) : data)
     this.#batch = undefined
     this.#transmit(batch, cb)
   }
@@ -185,8 +186,12 @@ export class GeminiLeg extends EventEmitter {
   ping (): void {
     if ((this.#phase === 'open' || this.#phase === 'waiting' || this.#phase === 'opening') && this.#ws.readyState === WebSocket.OPEN) this.#ws.ping()
     // Between connections there is nobody to ping; the redial has its own timeout.
-    else process.nextTick(() => this.emit('pong'))
+    else process.nextTick(() => this.emitPong())
   }
+
+  // Messages go out through whichever connection is current when they are translated: nothing to cork here.
+  cork (): void {}
+  uncork (): void {}
 
   close (code: number, reason: string | Buffer): void {
     this.#stop(code, reason.toString(), false)
@@ -200,7 +205,7 @@ export class GeminiLeg extends EventEmitter {
   #stop (code: number, reason: string, drop: boolean): void {
     const redialing = this.#phase === 'redialing'
     this.#phase = 'closed'
-    this.readyState = WebSocket.CLOSING
+    this.#state = LEG_CLOSING
     clearTimeout(this.#startTimer)
     clearTimeout(this.#setupTimer)
     // Between connections there is none to close: the dial in flight is dropped when it opens.
@@ -248,7 +253,9 @@ export class GeminiLeg extends EventEmitter {
   #toClient (event: Json): void {
     const { type, ...rest } = event
     // `type` first, as OpenAI writes it: the meter rules audio deltas out by their first bytes.
-    this.emit(this.#batch === undefined ? 'message' : 'answer', Buffer.from(JSON.stringify({ type, event_id: newId('event'), ...rest })), false)
+    const data = Buffer.from(JSON.stringify({ type, event_id: newId('event'), ...rest }))
+    if (this.#batch === undefined) this.emitMessage(data, false)
+    else this.emitAnswer(data)
   }
 
   #reconfigure (): void {
@@ -400,15 +407,15 @@ export class GeminiLeg extends EventEmitter {
     this.#translator.connectionLost()
     this.#toClient(errorEvent('provider_closed', this.#redact(message)) as Json)
     this.#phase = 'closed'
-    this.readyState = WebSocket.CLOSING
+    this.#state = LEG_CLOSING
     this.#finish(code, this.#redact(reason))
   }
 
   #finish (code: number, reason: string): void {
-    this.readyState = WebSocket.CLOSED
+    this.#state = LEG_CLOSED
     clearTimeout(this.#startTimer)
     this.#translator.close()
     for (const cb of this.#waiters.splice(0)) process.nextTick(cb)
-    this.emit('close', code, Buffer.from(reason))
+    this.emitClose(code, Buffer.from(reason))
   }
 }
