@@ -2,8 +2,8 @@
 // heartbeat, its meter, its logger, and the summary it ends with.
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import { parseEvent, pinTranscriptionModel, type EventPolicyOptions, type PolicySession, type RealtimeEvent } from './policy.js'
-import { TokenBucket, type FrameRate } from '../limits/rate-limit.js'
+import { parseEvent, type PolicySession } from './policy.js'
+import { TokenBucket } from '../limits/rate-limit.js'
 import type { Slots } from '../limits/slots.js'
 import type { Account } from '../limits/budget.js'
 import { priceFor } from '../usage/pricing.js'
@@ -11,32 +11,19 @@ import { callHook } from './hooks.js'
 import { Meter } from '../usage/meter.js'
 import { InputAudio } from '../usage/input-audio.js'
 import type { Protocol } from '../protocols/types.js'
-import type { Pricing } from '../usage/pricing.js'
-import { Relay, type CloseRecord, type LegStats, type Legs } from './relay.js'
+import { Relay, type CloseRecord, type Legs } from './relay.js'
 import { Tap } from './tap.js'
 import { CLOSE } from '../close-codes.js'
+import { ClientFilter, wanted, type FilteredSession } from './client-filter.js'
+import { Spend } from './spend.js'
+import { SessionTimers } from './timers.js'
 import type { Resolution } from '../providers/registry.js'
 import type { Attempt } from '../upstream/failover.js'
 import type { Leg } from '../upstream/leg.js'
 import { emptyTotals, type UsageRecord, type UsageTotals } from '../usage/records.js'
+import type { SessionOptions, SessionSummary } from './types.js'
 
-export interface SessionOptions {
-  highWaterMark: number
-  pricing?: Pricing
-  /** Milliseconds; 0 for no limit. */
-  maxSessionDuration: number
-  /** Milliseconds without a frame either way; 0 for no limit. */
-  idleTimeout: number
-  frameRate?: FrameRate
-  /** Write the routed model into a transcription session's session.update events. */
-  pinTranscriptionModel: boolean
-  policy: EventPolicyOptions
-  /** Cheap pre-checks built once from `clientEvents` / `serverEvents`. */
-  wantsClient: (data: Buffer) => boolean
-  wantsServer: (data: Buffer) => boolean
-  clientTypes: ReadonlySet<string> | '*'
-  serverTypes: ReadonlySet<string> | '*'
-}
+export type { SessionOptions, SessionSummary } from './types.js'
 
 /** Where a session reports its life: the session hub (live sessions, stats, the app's hooks, metrics). */
 export interface SessionReporter {
@@ -76,39 +63,11 @@ export interface SessionInit {
   carried?: { seconds: number, keep (total: number): void }
 }
 
-/** What a session was and how it ended; logged once at info level when it ends. */
-export interface SessionSummary extends CloseRecord {
-  sessionId: string
-  requestId: string
-  provider: string
-  model?: string
-  /** The WebRTC call this session is the sideband of. */
-  callId?: string
-  /** The plugin's own sideband attach to a call it created: no client leg, metered. */
-  sideband: boolean
-  durationMs: number
-  /** Frames and bytes received from the client and from the provider. */
-  client: LegStats
-  upstream: LegStats
-  usage: UsageTotals
-  /**
-   * For providers that report a cumulative usage total (GPT-Live): false when the session ended before the
-   * provider's closing report, so the last total billed is not final. Absent for other providers.
-   */
-  usageFinal?: boolean
-  /** New provider connections the session was resumed on (Gemini Live's goAway, a changed setup, a dropped connection). */
-  reconnects?: number
-  /** The targets tried before one served (failover), when there was more than one attempt: provider, model, outcome, ms. */
-  attempts?: Attempt[]
-}
-
 const UNMETERED: Readonly<UsageTotals> = Object.freeze(emptyTotals())
-
-const wanted = (types: ReadonlySet<string> | '*', type: string): boolean => types === '*' || types.has(type)
 
 // Sessions are many and mostly quiet: state lives in fields, not in closures, and what only an active
 // session needs (its Meter, its pino child, the `ended` promise) is made when first needed.
-export class RealtimeSession implements PolicySession {
+export class RealtimeSession implements PolicySession, FilteredSession {
   // randomUUID() returns a rope of 14 concatenated pieces, about 490 bytes of heap for the session's life;
   // a flat copy of it is 66.
   readonly id = Buffer.from(randomUUID(), 'latin1').toString('latin1')
@@ -136,20 +95,13 @@ export class RealtimeSession implements PolicySession {
   readonly #client: Leg | undefined
   readonly #upstream: Leg
   #meter: Meter | undefined
-  readonly #bucket: TokenBucket | undefined
-  /** Client frames the route charged to the bucket already (see SessionInit.charged). */
-  #prepaid: number
-  /** The transcription model pinned into the client's session.update events. */
-  readonly #pin: string | undefined
-  /** Input audio the client sent, for a session billed by it when the provider reports no usage. */
-  readonly #audio: InputAudio | undefined
-  #expire: NodeJS.Timeout | undefined
-  #idle: NodeJS.Timeout | undefined
+  /** Decides client frames, for a session that does (frame rate, policy, pinned model, input audio). */
+  readonly #filter: ClientFilter | undefined
+  /** Spending against the caller's budget, when `budgets` set one. */
+  readonly #spend: Spend | undefined
+  #timers: SessionTimers | undefined
   /** Causes already logged: a client or a hook failing on every frame is one line, not thousands. */
   #logged: Set<string> | undefined
-  /** USD debited to the budget for time so far (heartbeat estimates or duration records), and billed by records. */
-  #timeCovered = 0
-  #timeBilled = 0
   #cutBy: string | undefined
   #summary: SessionSummary | undefined
   #ended: Promise<SessionSummary> | undefined
@@ -173,17 +125,20 @@ export class RealtimeSession implements PolicySession {
     this.credential = init.credential
     this.metered = init.metered
     this.observes = this.metered || options.policy.onServerEvent !== undefined
-    this.#bucket = init.charged?.bucket ?? (options.frameRate === undefined ? undefined : new TokenBucket(options.frameRate))
-    this.#prepaid = init.charged?.frames ?? 0
+    const bucket = init.charged?.bucket ?? (options.frameRate === undefined ? undefined : new TokenBucket(options.frameRate))
     const { model, intent } = init.resolution
-    this.#pin = options.pinTranscriptionModel && intent === 'transcription' ? model : undefined
+    const pin = options.pinTranscriptionModel && intent === 'transcription' ? model : undefined
     const byAudio = client !== undefined && this.metered && init.protocol.meterInputAudio(intent) && init.resolution.provider.billing !== 'duration'
-    this.#audio = byAudio ? new InputAudio() : undefined
-    this.filters = this.#bucket !== undefined || this.#pin !== undefined || this.#audio !== undefined || options.policy.onClientEvent !== undefined ||
+    const audio = byAudio ? new InputAudio() : undefined
+    this.filters = bucket !== undefined || pin !== undefined || audio !== undefined || options.policy.onClientEvent !== undefined ||
       init.protocol.refuseClient !== undefined
+    this.#filter = this.filters ? new ClientFilter(this, options, init.protocol, bucket, init.charged?.frames ?? 0, pin, audio) : undefined
+    const account = init.slots?.account
+    this.#spend = account === undefined ? undefined : new Spend(account, init.resolution.provider.billing === 'duration' || init.protocol.name === 'live')
     // `this` is the legs' owner: they call observeUpstream, filterClient and legsClosed.
     this.#relay = client === undefined ? new Tap(upstream, this, [init.apiKey]) : new Relay(client, upstream, options.highWaterMark, this, [init.apiKey])
-    if (client !== undefined) this.#limits()
+    const { maxSessionDuration, idleTimeout } = options
+    if (client !== undefined && (maxSessionDuration > 0 || idleTimeout > 0)) this.#timers = new SessionTimers(this, this.#relay, options)
     this.#parentLog.info(this.#bindings(), 'realtime session started')
     this.#hub.started(this)
   }
@@ -261,11 +216,6 @@ export class RealtimeSession implements PolicySession {
     return this.#slots?.account
   }
 
-  /** Billed by the time that passes (per-minute providers, GPT-Live): debited to a budget each heartbeat. */
-  get #timeBilledSession (): boolean {
-    return this.#resolution.provider.billing === 'duration' || this.#protocol.name === 'live'
-  }
-
   /**
    * Ends the session from the server side (a spent budget, `terminate()`): an error event with `code` for the
    * client, then 1008 on both legs; the summary's reason is `code`. Returns false when it was already cut.
@@ -284,28 +234,12 @@ export class RealtimeSession implements PolicySession {
     return true
   }
 
-  /** A usage record against the budget: tokens at once; time as far as the heartbeat estimates have not covered it. */
-  #spend (record: UsageRecord): void {
-    const account = this.#slots?.account
-    const cost = record.costUSD
-    if (account === undefined || cost === undefined) return
-    if (record.kind !== 'duration' || record.measuredFrom !== undefined || !this.#timeBilledSession) return account.charge(cost)
-    this.#timeBilled += cost
-    if (this.#timeBilled > this.#timeCovered) {
-      account.charge(this.#timeBilled - this.#timeCovered)
-      this.#timeCovered = this.#timeBilled
-    }
-  }
-
   /** Each heartbeat: the time so far at the model's per-minute price, debited ahead of the provider's report. */
   #spendTime (): void {
-    const account = this.#slots?.account
-    if (account === undefined || !this.#timeBilledSession) return
+    const spend = this.#spend
+    if (spend === undefined || !spend.byTime) return
     const perMinute = priceFor(this.#options.pricing, this.provider, [this.model, this.requestedModel])?.perMinute ?? 0
-    const estimate = (Date.now() - this.#upstreamOpenedAt) / 60_000 * perMinute
-    if (estimate <= this.#timeCovered) return
-    account.charge(estimate - this.#timeCovered)
-    this.#timeCovered = estimate
+    spend.estimate((Date.now() - this.#upstreamOpenedAt) / 60_000 * perMinute)
   }
 
   sendError (code: string, message: string, eventId?: string): void {
@@ -323,7 +257,7 @@ export class RealtimeSession implements PolicySession {
       billing: this.#resolution.provider.billing,
       pricing: this.#options.pricing,
       emit: (record) => {
-        this.#spend(record)
+        this.#spend?.record(record)
         this.#hub.usage(record, this)
       },
       invalid: () => this.logOnce('usageNumber', 'warn', {}, 'the provider reported a usage count that is not a finite, non-negative, sane number; it was bounded'),
@@ -350,70 +284,26 @@ export class RealtimeSession implements PolicySession {
 
   /** @internal Rate limit and event policy for each client frame; then the input audio of what is sent on. */
   filterClient (received: Buffer, isBinary: boolean): Buffer | null | Promise<Buffer | null> {
-    const out = this.#filter(received)
-    const audio = this.#audio
-    if (audio === undefined || isBinary) return out
-    if (out instanceof Promise) {
-      return out.then((data) => {
-        if (data !== null) audio.observe(data)
-        return data
-      })
-    }
-    if (out !== null) audio.observe(out)
-    return out
+    return (this.#filter as ClientFilter).decide(received, isBinary) // the relay asks only when `filters`
   }
 
-  #filter (received: Buffer): Buffer | null | Promise<Buffer | null> {
-    const options = this.#options
-    const { onClientEvent } = options.policy
-    if (this.#prepaid > 0) this.#prepaid--
-    else if (this.#bucket !== undefined && !this.#bucket.take()) {
-      this.logOnce('rateLimit', 'warn', {}, 'client exceeded its frame rate; closing with 1008')
-      this.#relay.close(CLOSE.policyViolation, 'frame rate limit exceeded')
-      return null
-    }
-    const refused = this.#protocol.refuseClient?.(received)
-    if (refused !== undefined) {
-      this.sendError(refused.code, refused.message, refused.eventId)
-      return null
-    }
-    // Pinned before the app's hook, which may still decide otherwise: the app is trusted, the client is not.
-    const data = this.#pin === undefined ? received : pinTranscriptionModel(received, this.#pin)
-    if (onClientEvent === undefined || !options.wantsClient(data)) return data
-    const event = parseEvent(data)
-    if (event === undefined) {
-      this.sendError('invalid_event', 'The event must be a JSON object with a string "type"')
-      return null
-    }
-    if (!wanted(options.clientTypes, event.type)) return data
-    const decide = (out: RealtimeEvent | null | undefined | void): Buffer | null =>
-      out === undefined ? data : out === null ? null : Buffer.from(JSON.stringify(out))
-    const refuse = (err: unknown): null => {
-      this.logOnce('onClientEvent', 'error', { err }, 'onClientEvent hook failed; event dropped')
-      this.sendError('policy_error', 'The event could not be checked and was not sent', event.event_id)
-      return null
-    }
-    try {
-      const out = onClientEvent(event, this)
-      return out instanceof Promise ? out.then(decide, refuse) : decide(out)
-    } catch (err) {
-      return refuse(err)
-    }
+  /** @internal The client went over its frame rate. */
+  overRate (): void {
+    this.logOnce('rateLimit', 'warn', {}, 'client exceeded its frame rate; closing with 1008')
+    this.#relay.close(CLOSE.policyViolation, 'frame rate limit exceeded')
   }
 
   /** @internal Both legs closed: stop the timers, give the slots back, bill the duration, report. */
   legsClosed (closed: CloseRecord): void {
-    clearTimeout(this.#expire)
-    clearInterval(this.#idle)
+    this.#timers?.stop()
     this.#slots?.release()
     const now = Date.now()
     if (this.metered && this.#resolution.provider.billing === 'duration') this.#meterNow().close((now - this.#upstreamOpenedAt) / 1000)
-    const audio = this.#audio
+    const audio = this.#filter?.audio
     if (audio !== undefined && audio.seconds > 0 && this.#meter?.reported !== true) this.#meterNow().measured(audio.seconds)
     // Heartbeat estimates beyond what was finally billed go back to the budget; a GPT-Live session that ended
     // before its closing report keeps them (its last total is not final).
-    const billedInFull = this.#protocol.name !== 'live' || this.#meter?.final === true
-    if (billedInFull && this.#timeCovered > this.#timeBilled) this.#slots?.account?.charge(this.#timeBilled - this.#timeCovered)
+    this.#spend?.settle(this.#protocol.name !== 'live' || this.#meter?.final === true)
     const stats = this.#relay.stats
     const summary: SessionSummary = {
       sessionId: this.id,
@@ -457,35 +347,6 @@ export class RealtimeSession implements PolicySession {
     const side = leg === this.#client ? 'client' : 'upstream'
     this.log.warn({ side }, 'realtime peer missed its pong; terminating it')
     this.#relay.kill(side, `${side} missed heartbeat`)
-  }
-
-  /** maxSessionDuration and idleTimeout, for a client's session (a call's sideband lasts as long as the call). */
-  #limits (): void {
-    const { maxSessionDuration, idleTimeout } = this.#options
-    if (maxSessionDuration > 0) {
-      this.#expire = setTimeout(() => {
-        this.log.info('realtime session reached maxSessionDuration')
-        this.sendError('session_expired', `The session reached its maximum duration of ${maxSessionDuration / 1000} seconds`)
-        this.#relay.close(CLOSE.goingAway, 'maximum session duration reached')
-      }, maxSessionDuration)
-    }
-    if (idleTimeout > 0) {
-      let seen = -1
-      let quietSince = 0
-      // Counters, not a timestamp per frame: the check costs nothing on the hot path.
-      this.#idle = setInterval(() => {
-        const { client, upstream } = this.#relay.stats
-        const frames = client.frames + upstream.frames
-        const now = Date.now()
-        if (frames !== seen) {
-          seen = frames
-          quietSince = now
-        } else if (now - quietSince >= idleTimeout) {
-          this.log.info('realtime session idle; closing')
-          this.#relay.close(CLOSE.normal, 'idle timeout')
-        }
-      }, Math.max(10, idleTimeout / 4))
-    }
   }
 
   /** Closes both legs with `code` (1001 on shutdown); terminates them if the close handshake takes longer than `timeout`. */
