@@ -27,16 +27,15 @@ function authHeaders (settings: ProviderSettings): Record<string, string> {
 
 export const azure: ProviderModule = {
   baseURLHint: 'set it to your resource endpoint, such as https://my-resource.openai.azure.com',
-  options: ['apiVersion', 'auth'],
-  privateHeaders: ['api-key'],
-  validate (name, { apiVersion, auth }) {
-    if (apiVersion !== undefined && (typeof apiVersion !== 'string' || apiVersion === '')) {
-      throw new InvalidOptionError(`providers.${name}.apiVersion must be a non-empty string such as "2025-04-01-preview"`)
-    }
-    if (auth !== undefined && auth !== 'api-key' && auth !== 'bearer') {
-      throw new InvalidOptionError(`providers.${name}.auth must be "api-key" or "bearer"`)
+  options: {
+    apiVersion (value, where) {
+      if (value !== undefined && (typeof value !== 'string' || value === '')) throw new InvalidOptionError(`${where} must be a non-empty string such as "2025-04-01-preview"`)
+    },
+    auth (value, where) {
+      if (value !== undefined && value !== 'api-key' && value !== 'bearer') throw new InvalidOptionError(`${where} must be "api-key" or "bearer"`)
     }
   },
+  privateHeaders: ['api-key'],
   // The preview shape has no transcription sessions; a sideband attach always uses the GA surface.
   modelOptional: (req, settings) => req.callId !== undefined || (!legacy(settings) && transcriptionOrSideband(req)),
   intents: (settings) => legacy(settings) ? [] : TRANSCRIPTION,

@@ -10,7 +10,7 @@
 //   `projects/{p}/locations/{l}/publishers/google/models/{m}`.
 import { InvalidOptionError } from '../errors.js'
 import { bearer, wsURL } from './url.js'
-import { modelRequired, type ProviderModule, type ProviderSettings } from './types.js'
+import { modelRequired, type ProviderModule } from './types.js'
 
 const GEMINI_PATH = '/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent'
 const VERTEX_PATH = '/ws/google.cloud.aiplatform.v1.LlmBidiService/BidiGenerateContent'
@@ -21,9 +21,9 @@ const LOCATION = /^[a-z]+(?:-[a-z]+\d*)*$/
 /** Google API keys (`AIza` + 35) and OAuth access tokens (`ya29.`), which have no `prefix-` form. */
 const GOOGLE_KEYS = ['AIza[\\w-]{35}', 'ya29\\.[\\w.-]{10,}']
 
-function checkStartTimeout (name: string, { startTimeout }: ProviderSettings): void {
-  if (startTimeout !== undefined && (!Number.isInteger(startTimeout) || startTimeout < 1)) {
-    throw new InvalidOptionError(`providers.${name}.startTimeout must be a positive integer (milliseconds to wait for the client's first session.update)`)
+function startTimeout (value: unknown, where: string): void {
+  if (value !== undefined && (!Number.isInteger(value) || (value as number) < 1)) {
+    throw new InvalidOptionError(`${where} must be a positive integer (milliseconds to wait for the client's first session.update)`)
   }
 }
 
@@ -38,10 +38,9 @@ export const gemini: ProviderModule = {
   ...shared,
   codec: { schema: 'gemini', functionResponseIds: true },
   defaultBaseURL: 'https://generativelanguage.googleapis.com',
-  options: ['startTimeout'],
+  options: { startTimeout },
   // A client's own Google key must never reach the provider beside the app's.
   privateHeaders: ['x-goog-api-key'],
-  validate: checkStartTimeout,
   target (settings) {
     const headers: Record<string, string> = settings.apiKey === undefined ? {} : { 'x-goog-api-key': settings.apiKey }
     return { url: wsURL(settings.baseURL, GEMINI_PATH, false).href, headers, protocols: [] }
@@ -54,16 +53,14 @@ export const vertex: ProviderModule = {
   // Vertex refuses an `id` in a function response (LiteLLM's finding); the call is matched by name there.
   codec: { schema: 'gemini', functionResponseIds: false },
   defaultBaseURL: ({ location }) => location === 'global' ? 'https://aiplatform.googleapis.com' : `https://${location as string}-aiplatform.googleapis.com`,
-  options: ['project', 'location', 'startTimeout'],
-  validate (name, settings) {
-    const { project, location } = settings
-    if (typeof project !== 'string' || !PROJECT.test(project)) {
-      throw new InvalidOptionError(`providers.${name}.project must be your Google Cloud project id, such as "my-project-123"`)
-    }
-    if (typeof location !== 'string' || !LOCATION.test(location)) {
-      throw new InvalidOptionError(`providers.${name}.location must be a Vertex AI location such as "us-central1" or "global"`)
-    }
-    checkStartTimeout(name, settings)
+  options: {
+    project (value, where) {
+      if (typeof value !== 'string' || !PROJECT.test(value)) throw new InvalidOptionError(`${where} must be your Google Cloud project id, such as "my-project-123"`)
+    },
+    location (value, where) {
+      if (typeof value !== 'string' || !LOCATION.test(value)) throw new InvalidOptionError(`${where} must be a Vertex AI location such as "us-central1" or "global"`)
+    },
+    startTimeout
   },
   target (settings) {
     return { url: wsURL(settings.baseURL, VERTEX_PATH, false).href, headers: bearer(settings.apiKey), protocols: [] }

@@ -45,7 +45,10 @@ export const KEY_PREFIXES = every((m) => m.keyPrefixes)
 /** Key shapes without a prefix form (regular expression sources), for redaction. */
 export const KEY_SHAPES = every((m) => m.keyShapes)
 
+/** Every option some module takes (`ModuleOptions`), from the modules themselves. */
+export const MODULE_OPTIONS = every((m) => Object.keys(m.options ?? {}))
+
 /** The types that take `option`, for "only applies to type ..." messages. */
 export function typesTaking (option: string): string[] {
-  return Object.entries(providerTypes).filter(([, m]: [string, ProviderModule]) => m.options?.includes(option as never) === true).map(([type]) => type)
+  return Object.entries(providerTypes).filter(([, m]: [string, ProviderModule]) => Object.hasOwn(m.options ?? {}, option)).map(([type]) => type)
 }

@@ -43,24 +43,40 @@ export interface HttpTarget {
   headers: Record<string, string>
 }
 
+/**
+ * The options of their own that provider modules take, beyond type, apiKey, baseURL, headers and billing. A
+ * module lists the ones it takes, each with its check (`ProviderModule.options`); any other is refused on it.
+ */
+export interface ModuleOptions {
+  /** Azure only: selects the deprecated preview URL shape `/openai/realtime?api-version=...&deployment=...`. */
+  apiVersion?: string
+  /** Azure only: send the key as `api-key` (default) or as `Authorization: Bearer` (Entra ID tokens). */
+  auth?: 'api-key' | 'bearer'
+  /** Vertex only: the Google Cloud project id. */
+  project?: string
+  /** Vertex only: the location (`us-central1`, `europe-west4`, `global`); the default `baseURL` is built from it. */
+  location?: string
+  /**
+   * Gemini and Vertex only: milliseconds Gemini's `setup` waits for the client's first `session.update` (it is
+   * built from it) before it is sent with defaults. Default 5000.
+   */
+  startTimeout?: number
+}
+
 /** A provider's configuration after validation, as the module sees it. */
-export interface ProviderSettings {
+export interface ProviderSettings extends ModuleOptions {
   baseURL: string
   apiKey?: string
-  apiVersion?: string
-  auth?: 'api-key' | 'bearer'
-  /** Vertex AI: the Google Cloud project and location (region, or `global`). */
-  project?: string
-  location?: string
-  /** Gemini Live: milliseconds the setup waits for the client's first session.update. */
-  startTimeout?: number
 }
 
 /** How a provider bills a session: by the tokens its events report, or by the minute of session. */
 export type Billing = 'tokens' | 'duration'
 
 /** Options a provider entry may carry beyond type, apiKey, baseURL, headers and billing. */
-export type ModuleOption = 'apiVersion' | 'auth' | 'project' | 'location' | 'startTimeout'
+export type ModuleOption = keyof ModuleOptions
+
+/** Checks one of a module's options; throws FST_REALTIME_INVALID_OPTION naming `where` (`providers.<name>.<option>`). */
+export type OptionCheck = (value: unknown, where: string) => void
 
 /**
  * Everything about one provider type: its URLs, auth, intents, billing, the subprotocols and key shapes that
@@ -96,10 +112,11 @@ export interface ProviderModule {
   codec?: CodecSettings
   /** The model name the provider's own schema carries (Gemini's `setup.model`), from the routed model. */
   setupModel? (settings: ProviderSettings, model: string): string
-  /** The options of its own it takes (`apiVersion`, `auth`, `project`, `location`, `startTimeout`). */
-  options?: readonly ModuleOption[]
-  /** Validates those options; throws FST_REALTIME_INVALID_OPTION naming `providers.<name>.<option>`. */
-  validate? (name: string, settings: ProviderSettings): void
+  /**
+   * The options of its own it takes, each with its check (called for an option left out too: a required one
+   * refuses undefined), in the order they are checked.
+   */
+  options?: { readonly [K in ModuleOption]?: OptionCheck }
   /** Takes no key: no warning at registration when the entry has none. */
   keyless?: boolean
   /** Started by the plugin when the entry has no baseURL, closed with the app (the embedded simulator). */
