@@ -4,42 +4,25 @@
 // of setup, or when a connection drops while the session is resumable, a new connection is dialled with the
 // latest resumption handle, and the client messages Gemini had not consumed (`lastConsumedClientMessageIndex`)
 // are sent again, in order. The relay, heartbeat and session drive it as they drive any Leg (upstream/leg.ts).
-import type { FastifyBaseLogger } from 'fastify'
 import WebSocket from 'ws'
 import { isObject, type Json } from '../../json.js'
 import { errorEvent, newId } from '../../protocols/realtime.js'
 import { redact } from '../../upstream/redact.js'
 import { Leg, LEG_CLOSED, LEG_CLOSING, LEG_OPEN, type SendOptions } from '../../upstream/leg.js'
+import type { LegInit } from '../types.js'
+import { ReplayLog, type Entry } from './replay.js'
 import { GeminiTranslator, type TranslatorOptions } from './translator.js'
 import { CLOSE } from '../../close-codes.js'
 
-export interface GeminiLegOptions extends TranslatorOptions {
+export interface GeminiLegOptions extends TranslatorOptions, Pick<LegInit, 'apiKey' | 'redial' | 'setupTimeout' | 'log'> {
   /** The model the client asked for, echoed in its session. */
   requestedModel: string | undefined
   /** Milliseconds the setup waits for the client's first session.update. */
   startTimeout: number
-  /** Milliseconds a connection may take to answer its setup with setupComplete (dialTimeout). */
-  setupTimeout: number
-  /**
-   * Dials a new Gemini connection (fresh credentials: an OAuth token may have been renewed); resolves paused, with
-   * the key it carries, or rejects within dialTimeout.
-   */
-  redial: () => Promise<{ upstream: WebSocket, apiKey: string | undefined }>
-  /** The key the first connection carries: redacted, like every later one, from whatever is logged or sent on. */
-  apiKey: string | undefined
-  log: FastifyBaseLogger
-}
-
-/** A client message kept until a resumption handle covers it: its index on the connection that carried it. */
-interface Entry {
-  text: string
-  index: number | undefined
 }
 
 type Phase = 'waiting' | 'opening' | 'open' | 'redialing' | 'closed'
 
-/** Client messages kept for a resend: about 100 s of 16 kHz audio, base64. Older ones go first past it. */
-const MAX_REPLAY_BYTES = 4 * 1024 * 1024
 /** Dials of a resumption before the session gives up, and the wait before each retry. */
 const REDIAL_DELAYS = [0, 250, 1000]
 /** Connections that may drop in a row (no turn finished between) before the session is given up. */
@@ -66,8 +49,7 @@ export class GeminiLeg extends Leg {
   #ws: WebSocket
   #phase: Phase = 'waiting'
   /** Client messages not known to be consumed, in order. */
-  #log: Entry[] = []
-  #logBytes = 0
+  readonly #replay: ReplayLog
   /** Bytes queued while no connection can take them. */
   #pending = 0
   /** Messages sent on the current connection; the setup is 0, as Gemini counts. */
@@ -82,9 +64,7 @@ export class GeminiLeg extends Leg {
   #migrate: string | undefined
   #paused = true
   #started = false
-  #batch: Entry[] | undefined
   #waiters: Array<() => void> = []
-  #trimmed = false
   /** New connections since the last finished turn (RESUME_DELAYS). */
   #resumes = 0
   /** Keys the connections carried, redacted from everything logged or sent on. */
@@ -100,11 +80,8 @@ export class GeminiLeg extends Leg {
     super()
     this.#options = options
     this.#secrets.add(options.apiKey)
-    this.#translator = new GeminiTranslator({
-      toGemini: (message) => this.#queue(message),
-      toClient: (event) => this.#toClient(event),
-      reconfigure: () => this.#reconfigure()
-    }, options, options.requestedModel)
+    this.#replay = new ReplayLog(options.log)
+    this.#translator = new GeminiTranslator((event) => this.emitMessage(this.#event(event), false), options, options.requestedModel)
     this.#ws = ws
     this.#attach(ws)
     this.#startTimer = setTimeout(() => {
@@ -163,10 +140,10 @@ export class GeminiLeg extends Leg {
    * queue more than it sent.
    */
   send (data: Buffer | string, _options: SendOptions, cb?: (err?: Error) => void): void {
-    const batch: Entry[] = this.#batch = []
-    this.#translator.fromClient(typeof data === 'string' ? Buffer.from(data) : data)
-    this.#batch = undefined
-    this.#transmit(batch, cb)
+    const { gemini, answers, reconfigure } = this.#translator.fromClient(typeof data === 'string' ? Buffer.from(data) : data)
+    for (const answer of answers) this.emitAnswer(this.#event(answer))
+    if (reconfigure) this.#reconfigure()
+    this.#transmit(gemini.map((message) => this.#replay.keep(message)), cb)
   }
 
   pause (): void {
@@ -215,28 +192,9 @@ export class GeminiLeg extends Leg {
     else this.#ws.close(code, reason)
   }
 
-  // ---- the translator's sink ----
+  // ---- toward Gemini and the client ----
 
-  #queue (message: Json): void {
-    const entry: Entry = { text: JSON.stringify(message), index: undefined }
-    this.#log.push(entry)
-    this.#logBytes += entry.text.length
-    if (this.#logBytes > MAX_REPLAY_BYTES) this.#trim()
-    // Gemini messages come only from client frames: they go out with the frame's batch, after it is translated.
-    ;(this.#batch as Entry[]).push(entry)
-  }
-
-  /** Without handles coming, the oldest messages sent are taken as consumed rather than kept without bound. */
-  #trim (): void {
-    while (this.#logBytes > MAX_REPLAY_BYTES && this.#log[0]?.index !== undefined) {
-      this.#logBytes -= (this.#log.shift() as Entry).text.length
-    }
-    if (this.#trimmed) return
-    this.#trimmed = true
-    this.#options.log.warn({ maxReplayBytes: MAX_REPLAY_BYTES }, 'Gemini sent no resumption handle for a long time; older client messages will not be resent on a reconnect')
-  }
-
-  #transmit (entries: Entry[], cb: ((err?: Error) => void) | undefined): void {
+  #transmit (entries: readonly Entry[], cb: ((err?: Error) => void) | undefined): void {
     if (this.#phase !== 'open') {
       for (const entry of entries) this.#pending += entry.text.length
       if (cb !== undefined) this.#waiters.push(cb)
@@ -250,12 +208,10 @@ export class GeminiLeg extends Leg {
     if (entries.length === 0 && cb !== undefined) process.nextTick(cb)
   }
 
-  #toClient (event: Json): void {
+  /** An OpenAI event as the client receives it: `type` first, as OpenAI writes it (the meter rules audio deltas out by their first bytes). */
+  #event (event: Json): Buffer {
     const { type, ...rest } = event
-    // `type` first, as OpenAI writes it: the meter rules audio deltas out by their first bytes.
-    const data = Buffer.from(JSON.stringify({ type, event_id: newId('event'), ...rest }))
-    if (this.#batch === undefined) this.emitMessage(data, false)
-    else this.emitAnswer(data)
+    return Buffer.from(JSON.stringify({ type, event_id: newId('event'), ...rest }))
   }
 
   #reconfigure (): void {
@@ -323,10 +279,10 @@ export class GeminiLeg extends Leg {
     this.#phase = 'open'
     this.#pending = 0
     // What Gemini had not consumed, again and in order, before anything newer.
-    this.#transmit(this.#log, undefined)
+    this.#transmit(this.#replay.entries, undefined)
     for (const cb of this.#waiters.splice(0)) process.nextTick(cb)
     this.#translator.connected()
-    if (this.reconnects > 0) this.#options.log.debug({ resent: this.#log.length }, 'client messages resent on the new Gemini connection')
+    if (this.reconnects > 0) this.#options.log.debug({ resent: this.#replay.entries.length }, 'client messages resent on the new Gemini connection')
   }
 
   #resumption (update: Json): void {
@@ -335,13 +291,7 @@ export class GeminiLeg extends Leg {
     this.#fresh = true
     const consumed = update.lastConsumedClientMessageIndex
     // Without an index (no transparent resumption), what was sent before the handle is taken as covered.
-    const last = consumed === undefined ? this.#sent : Number(consumed)
-    let drop = 0
-    while (drop < this.#log.length && (this.#log[drop] as Entry).index !== undefined && ((this.#log[drop] as Entry).index as number) <= last) {
-      this.#logBytes -= (this.#log[drop] as Entry).text.length
-      drop++
-    }
-    if (drop > 0) this.#log = this.#log.slice(drop)
+    this.#replay.consumed(consumed === undefined ? this.#sent : Number(consumed))
   }
 
   /** A new connection when one is wanted, at a moment it loses nothing: no model turn under way, a fresh handle. */
@@ -405,7 +355,7 @@ export class GeminiLeg extends Leg {
     clearTimeout(this.#setupTimer)
     this.#options.log.warn({ code, reason: this.#redact(reason) }, 'Gemini session ended')
     this.#translator.connectionLost()
-    this.#toClient(errorEvent('provider_closed', this.#redact(message)) as Json)
+    this.emitMessage(this.#event(errorEvent('provider_closed', this.#redact(message)) as Json), false)
     this.#phase = 'closed'
     this.#state = LEG_CLOSING
     this.#finish(code, this.#redact(reason))

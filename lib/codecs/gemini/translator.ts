@@ -1,23 +1,29 @@
 // The Gemini codec's translation, both ways, with the state one session needs: the OpenAI session the client
 // configured (Gemini's setup is built from it), call id -> function name, the user's input item and the model
-// turn in progress. It knows nothing of sockets: it hands Gemini messages and OpenAI events to its sink, and
-// asks the sink for a new connection when the setup changes. Mapping: shared/protocols/gemini-live.md § 6.
+// turn in progress. It knows nothing of sockets: a client frame is returned translated (the Gemini messages, the
+// answers for the client, whether the setup changed); what Gemini sends becomes OpenAI events for its sink.
+// Mapping: shared/protocols/gemini-live.md § 6.
 import { randomUUID } from 'node:crypto'
 import { isObject, parseObject, type Json } from '../../json.js'
 import { defaultRealtimeSession, errorEvent, newId } from '../../protocols/realtime.js'
 import { answersInAudio, applyUpdate, buildSetup, sameSetup, serverDetectsTurns } from './config.js'
-import { Resampler } from './resample.js'
+import { GeminiAudio, GEMINI_AUDIO, MAX_RATE, MIN_RATE } from './audio.js'
+import { Conversation } from './conversation.js'
+import { CONNECTION_MESSAGES, CONTENT_KEYS, METADATA, UNSUPPORTED } from './mapping.js'
 import { ResponseBuilder } from './response.js'
 import { openaiUsage } from './usage.js'
 
-/** What the translator drives: the connection (leg) that carries its messages. */
-export interface TranslatorSink {
-  /** A client message for Gemini (kept for replay until a resumption handle covers it). */
-  toGemini (message: Json): void
-  /** An OpenAI server event for the client. */
-  toClient (event: Json): void
+/** Where the translator sends what Gemini's messages become: OpenAI server events for the client. */
+export type TranslatorSink = (event: Json) => void
+
+/** A client frame, translated. */
+export interface ClientTranslation {
+  /** Messages for Gemini, in order (kept for replay until a resumption handle covers them). */
+  gemini: Json[]
+  /** The translator's own answers for the client (an error, session.updated, the input item). */
+  answers: Json[]
   /** The setup changed: resume on a new connection with it, at the next quiet moment. */
-  reconfigure (): void
+  reconfigure: boolean
 }
 
 export interface TranslatorOptions {
@@ -29,36 +35,10 @@ export interface TranslatorOptions {
   functionResponseIds: boolean
 }
 
-const INPUT_RATE = 24_000
-const GEMINI_INPUT_RATE = 16_000
-const GEMINI_AUDIO = `audio/pcm;rate=${GEMINI_INPUT_RATE}`
-const OUTPUT_RATE = /rate=(\d+)/
-/** Output rates converted to 24 kHz: anything else is no real audio (rate=1 turned 480 bytes into 8 MiB). */
-const MIN_RATE = 8000
-const MAX_RATE = 48_000
-/**
- * Whether `pcm` is all that `base64` holds: padded base64 decodes to exactly 3/4 of its length less the padding,
- * and Buffer.from skips what is not base64 (it would decode anything into garbage). No second pass over the audio.
- */
-function wholeBase64 (base64: string, pcm: Buffer): boolean {
-  const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0
-  return base64.length % 4 === 0 && pcm.length === base64.length / 4 * 3 - padding
-}
+const refusal = (code: string, message: string, clientEventId?: unknown, param?: string): Json =>
+  errorEvent(code, message, clientEventId, param ?? null) as Json
 
-/** Client events with no Gemini equivalent, and why. */
-const UNSUPPORTED: Readonly<Record<string, string>> = {
-  'response.cancel': 'Gemini Live cannot cancel a response; speaking over it interrupts it',
-  'input_audio_buffer.clear': 'Gemini Live consumes audio as it arrives; there is no buffer to clear',
-  'conversation.item.truncate': 'Gemini Live keeps no truncatable audio items',
-  'conversation.item.delete': 'Gemini Live cannot delete conversation items',
-  'conversation.item.retrieve': 'Gemini Live cannot return conversation items',
-  'output_audio_buffer.clear': 'output_audio_buffer.clear is for WebRTC sessions'
-}
-
-/** Server messages the leg handles itself (connections and resumption). */
-const CONNECTION_MESSAGES: ReadonlySet<string> = new Set(['setupComplete', 'goAway', 'sessionResumptionUpdate'])
-/** Server fields that carry nothing an OpenAI client has a place for. */
-const METADATA = new Set(['groundingMetadata', 'turnCompleteReason', 'waitingForInput', 'interactionStatus', 'interimInputTranscription', 'urlContextMetadata'])
+const reply = (out: ClientTranslation, event: Json): void => { out.answers.push(event) }
 
 export class GeminiTranslator {
   readonly #sink: TranslatorSink
@@ -70,11 +50,8 @@ export class GeminiTranslator {
   #updated: Json[] = []
   /** Whether the setup may be sent: the client's first session.update came, or the wait for it ended. */
   configured = false
-  readonly #calls = new Map<string, string>()
-  #resampler: Resampler | undefined
-  readonly #outputResamplers = new Map<number, Resampler>()
-  /** The user's input item: audio sent since the last one began, with its transcript so far. */
-  #input: { id: string, transcript: string, announced: boolean } | undefined
+  readonly #conversation = new Conversation()
+  readonly #audio = new GeminiAudio()
   /** Manual turns (no VAD): activityStart was sent for the audio being appended. */
   #activity = false
   #response: ResponseBuilder | undefined
@@ -83,7 +60,6 @@ export class GeminiTranslator {
   #usage: Json | undefined
   /** Gemini will answer on its own (a user turn ended, a tool answered): response.create adds nothing. */
   #expecting = false
-  #lastItemId: string | null = null
   readonly #unmapped = new Set<string>()
 
   constructor (sink: TranslatorSink, options: TranslatorOptions, requestedModel: string | undefined) {
@@ -99,7 +75,7 @@ export class GeminiTranslator {
 
   /** session.created, sent as soon as the client is connected (OpenAI sends it first). */
   created (): void {
-    this.#sink.toClient({ type: 'session.created', session: this.#session })
+    this.#sink({ type: 'session.created', session: this.#session })
   }
 
   /** Gemini's setup for a new connection, resuming `handle`. */
@@ -110,7 +86,7 @@ export class GeminiTranslator {
 
   /** A connection's setupComplete: the client hears of the settings it carries. */
   connected (): void {
-    for (const event of this.#updated.splice(0)) this.#sink.toClient(event)
+    for (const event of this.#updated.splice(0)) this.#sink(event)
   }
 
   /** The connection ended in the middle of a turn: the turn is cut, as an interruption would. */
@@ -119,48 +95,54 @@ export class GeminiTranslator {
   }
 
   #error (code: string, message: string, clientEventId?: unknown, param?: string): void {
-    this.#sink.toClient(errorEvent(code, message, clientEventId, param ?? null))
+    this.#sink(refusal(code, message, clientEventId, param))
   }
 
   // ---- client -> Gemini ----
 
-  fromClient (data: Buffer): void {
+  fromClient (data: Buffer): ClientTranslation {
+    const out: ClientTranslation = { gemini: [], answers: [], reconfigure: false }
     const event = parseObject(data)
-    if (event === undefined || typeof event.type !== 'string') return this.#error('invalid_event', 'The event must be a JSON object with a string "type"')
+    if (event === undefined || typeof event.type !== 'string') {
+      out.answers.push(refusal('invalid_event', 'The event must be a JSON object with a string "type"'))
+      return out
+    }
     const id = event.event_id
     switch (event.type) {
-      case 'session.update': return this.#update(event, id)
-      case 'input_audio_buffer.append': return this.#append(event, id)
-      case 'input_audio_buffer.commit': return this.#commit(id)
-      case 'conversation.item.create': return this.#item(event, id)
-      case 'response.create': return this.#respond(event, id)
+      case 'session.update': this.#update(out, event, id); break
+      case 'input_audio_buffer.append': this.#append(out, event, id); break
+      case 'input_audio_buffer.commit': this.#commit(out, id); break
+      case 'conversation.item.create': this.#item(out, event, id); break
+      case 'response.create': this.#respond(out, event, id); break
       default: {
         const why = UNSUPPORTED[event.type] ?? 'Gemini Live has no equivalent'
-        this.#error('unsupported_event', `${event.type} is not available through Gemini Live: ${why}; the event was ignored`, id)
+        out.answers.push(refusal('unsupported_event', `${event.type} is not available through Gemini Live: ${why}; the event was ignored`, id))
       }
     }
+    return out
   }
 
-  #update (event: Json, id: unknown): void {
-    if (!isObject(event.session)) return this.#error('invalid_value', 'session.update needs a "session" object', id, 'session')
+  #update (out: ClientTranslation, event: Json, id: unknown): void {
+    if (!isObject(event.session)) return reply(out, refusal('invalid_value', 'session.update needs a "session" object', id, 'session'))
     const applied = applyUpdate(this.#session, event.session, this.#options.models)
-    if ('refused' in applied) return this.#error('invalid_value', `${applied.refused}; the update was not applied`, id, applied.param)
-    for (const note of applied.notes) this.#error('unsupported_setting', note, id)
+    if ('refused' in applied) return reply(out, refusal('invalid_value', `${applied.refused}; the update was not applied`, id, applied.param))
+    for (const note of applied.notes) out.answers.push(refusal('unsupported_setting', note, id))
     this.#session = applied.session
     const updated = { type: 'session.updated', session: this.#session }
     if (!this.configured) {
       // The first: the connection's setup is built from it now, and the client hears back at setupComplete.
       this.configured = true
       this.#updated.push(updated)
-      return this.#sink.reconfigure()
+      out.reconfigure = true
+      return
     }
     if (this.#setup !== undefined && sameSetup(buildSetup(this.#session, this.#options.setupModel, undefined), this.#setup)) {
-      return this.#sink.toClient(updated)
+      return reply(out, updated)
     }
     this.#updated.push(updated)
     // The audio so far goes out whole on this connection: the new one starts a new stream.
-    this.#flushAudio()
-    this.#sink.reconfigure()
+    this.#flushAudio(out)
+    out.reconfigure = true
   }
 
   /** No session.update came in time: the setup goes with OpenAI's defaults. */
@@ -168,85 +150,63 @@ export class GeminiTranslator {
     this.configured = true
   }
 
-  #append (event: Json, id: unknown): void {
-    const pcm = typeof event.audio === 'string' ? Buffer.from(event.audio, 'base64') : undefined
-    if (pcm === undefined || !wholeBase64(event.audio as string, pcm)) return this.#error('invalid_value', 'input_audio_buffer.append needs base64 "audio"', id, 'audio')
-    const resampled = (this.#resampler ??= new Resampler(INPUT_RATE, GEMINI_INPUT_RATE)).process(pcm)
-    this.#inputItem()
+  #append (out: ClientTranslation, event: Json, id: unknown): void {
+    const resampled = this.#audio.input(event.audio)
+    if (resampled === undefined) return reply(out, refusal('invalid_value', 'input_audio_buffer.append needs base64 "audio"', id, 'audio'))
+    this.#conversation.inputItem()
     if (!serverDetectsTurns(this.#session) && !this.#activity) {
       this.#activity = true
-      this.#sink.toGemini({ realtimeInput: { activityStart: {} } })
+      out.gemini.push({ realtimeInput: { activityStart: {} } })
     }
-    if (resampled.length > 0) this.#sink.toGemini({ realtimeInput: { audio: { data: resampled.toString('base64'), mimeType: GEMINI_AUDIO } } })
+    if (resampled.length > 0) out.gemini.push({ realtimeInput: { audio: { data: resampled.toString('base64'), mimeType: GEMINI_AUDIO } } })
   }
 
-  #commit (id: unknown): void {
-    if (this.#input === undefined || this.#input.announced) {
-      return this.#error('input_audio_buffer_commit_empty', 'Error committing input audio buffer: the buffer is empty', id)
+  #commit (out: ClientTranslation, id: unknown): void {
+    if (!this.#conversation.inputPending) {
+      return reply(out, refusal('input_audio_buffer_commit_empty', 'Error committing input audio buffer: the buffer is empty', id))
     }
-    this.#flushAudio()
+    this.#flushAudio(out)
     if (this.#activity) {
       this.#activity = false
-      this.#sink.toGemini({ realtimeInput: { activityEnd: {} } })
+      out.gemini.push({ realtimeInput: { activityEnd: {} } })
     } else {
-      this.#sink.toGemini({ realtimeInput: { audioStreamEnd: true } })
+      out.gemini.push({ realtimeInput: { audioStreamEnd: true } })
     }
     this.#expecting = true
-    this.#announceInput()
+    this.#conversation.announceInput((event) => out.answers.push(event))
   }
 
   /** The samples the resampler still holds, to Gemini: the audio so far ends here (a commit, a new setup). */
-  #flushAudio (): void {
-    const tail = this.#resampler?.flush()
-    if (tail !== undefined && tail.length > 0) this.#sink.toGemini({ realtimeInput: { audio: { data: tail.toString('base64'), mimeType: GEMINI_AUDIO } } })
+  #flushAudio (out: ClientTranslation): void {
+    const tail = this.#audio.flushInput()
+    if (tail !== undefined && tail.length > 0) out.gemini.push({ realtimeInput: { audio: { data: tail.toString('base64'), mimeType: GEMINI_AUDIO } } })
   }
 
-  /** The user's audio turn as OpenAI shows it: committed, and an item in the conversation. */
-  #announceInput (): void {
-    const input = this.#input
-    if (input === undefined || input.announced) return
-    input.announced = true
-    this.#sink.toClient({ type: 'input_audio_buffer.committed', previous_item_id: this.#lastItemId, item_id: input.id })
-    this.#added({ id: input.id, type: 'message', role: 'user', content: [{ type: 'input_audio', transcript: null }] })
-  }
-
-  /** The user's input item under way, made when its first sign (audio, a transcript, voice activity) comes. */
-  #inputItem (): { id: string, transcript: string, announced: boolean } {
-    return (this.#input ??= { id: newId('item'), transcript: '', announced: false })
-  }
-
-  #item (event: Json, id: unknown): void {
+  #item (out: ClientTranslation, event: Json, id: unknown): void {
     const item = event.item
-    if (!isObject(item)) return this.#error('invalid_value', 'conversation.item.create needs an "item" object', id, 'item')
-    if (item.type === 'function_call_output') return this.#toolOutput(item, id)
+    if (!isObject(item)) return reply(out, refusal('invalid_value', 'conversation.item.create needs an "item" object', id, 'item'))
+    if (item.type === 'function_call_output') return this.#toolOutput(out, item, id)
     if (item.type !== 'message' || (item.role !== 'user' && item.role !== 'assistant')) {
       const what = item.type === 'message' ? `${String(item.role)} messages` : `${String(item.type)} items`
-      return this.#error('unsupported_event', `${what} cannot be added to a Gemini Live conversation (user and assistant messages and function_call_output can); set session.instructions for system guidance`, id, 'item')
+      return reply(out, refusal('unsupported_event', `${what} cannot be added to a Gemini Live conversation (user and assistant messages and function_call_output can); set session.instructions for system guidance`, id, 'item'))
     }
     const parts = Array.isArray(item.content) ? item.content : []
     const texts = parts.filter((part): part is Json => isObject(part) && typeof part.text === 'string')
     if (texts.length === 0 || texts.length !== parts.length) {
-      return this.#error('unsupported_event', 'Only text content can be added to a Gemini Live conversation', id, 'item.content')
+      return reply(out, refusal('unsupported_event', 'Only text content can be added to a Gemini Live conversation', id, 'item.content'))
     }
     const user = item.role === 'user'
-    this.#sink.toGemini({ clientContent: { turns: [{ role: user ? 'user' : 'model', parts: texts.map((part) => ({ text: part.text })) }], turnComplete: user } })
+    out.gemini.push({ clientContent: { turns: [{ role: user ? 'user' : 'model', parts: texts.map((part) => ({ text: part.text })) }], turnComplete: user } })
     if (user) this.#expecting = true
-    this.#added(item)
+    this.#conversation.added((event) => out.answers.push(event), item)
   }
 
-  /** An item in the conversation, as the client gave it (its id, else one of ours) and as complete. */
-  #added (given: Json): void {
-    const item = { ...given, id: typeof given.id === 'string' ? given.id : newId('item'), object: 'realtime.item', status: 'completed' }
-    this.#sink.toClient({ type: 'conversation.item.added', previous_item_id: this.#lastItemId, item })
-    this.#sink.toClient({ type: 'conversation.item.done', previous_item_id: this.#lastItemId, item })
-    this.#lastItemId = item.id
-  }
-
-  #toolOutput (item: Json, id: unknown): void {
+  #toolOutput (out: ClientTranslation, item: Json, id: unknown): void {
     const callId = item.call_id
-    const name = typeof callId === 'string' ? this.#calls.get(callId) : undefined
-    if (name === undefined) return this.#error('invalid_value', `No function call with call_id ${JSON.stringify(callId)} is waiting in this session`, id, 'item.call_id')
-    this.#calls.delete(callId as string)
+    const { calls } = this.#conversation
+    const name = typeof callId === 'string' ? calls.get(callId) : undefined
+    if (name === undefined) return reply(out, refusal('invalid_value', `No function call with call_id ${JSON.stringify(callId)} is waiting in this session`, id, 'item.call_id'))
+    calls.delete(callId as string)
     let response: unknown
     try {
       response = JSON.parse(String(item.output))
@@ -254,19 +214,19 @@ export class GeminiTranslator {
     // Gemini takes an object: a plain string (or other JSON) output is wrapped.
     const answer: Json = { name, response: isObject(response) ? response : { output: item.output } }
     if (this.#options.functionResponseIds) answer.id = callId
-    this.#sink.toGemini({ toolResponse: { functionResponses: [answer] } })
+    out.gemini.push({ toolResponse: { functionResponses: [answer] } })
     this.#expecting = true
-    this.#added(item)
+    this.#conversation.added((event) => out.answers.push(event), item)
   }
 
-  #respond (event: Json, id: unknown): void {
+  #respond (out: ClientTranslation, event: Json, id: unknown): void {
     if (isObject(event.response) && Object.keys(event.response).length > 0) {
-      this.#error('unsupported_setting', 'Per-response settings (response.create "response") have no Gemini Live equivalent; the session\'s settings apply', id, 'response')
+      out.answers.push(refusal('unsupported_setting', 'Per-response settings (response.create "response") have no Gemini Live equivalent; the session\'s settings apply', id, 'response'))
     }
     // Gemini answers a finished user turn or a tool's output by itself; otherwise it is asked to speak now.
     if (this.#expecting || this.#response !== undefined) return
     this.#expecting = true
-    this.#sink.toGemini({ clientContent: { turns: [], turnComplete: true } })
+    out.gemini.push({ clientContent: { turns: [], turnComplete: true } })
   }
 
   // ---- Gemini -> client ----
@@ -307,10 +267,10 @@ export class GeminiTranslator {
   #turn (): ResponseBuilder {
     if (this.#response !== undefined) return this.#response
     this.#expecting = false
-    this.#announceInput()
+    this.#conversation.announceInput(this.#sink)
     const audio = answersInAudio(this.#session)
     const voice = (this.#session.audio as Json).output as Json
-    this.#response = new ResponseBuilder((event) => this.#sink.toClient(event), audio, voice.voice, this.#lastItemId)
+    this.#response = new ResponseBuilder(this.#sink, audio, voice.voice, this.#conversation.lastItemId)
     return this.#response
   }
 
@@ -318,13 +278,13 @@ export class GeminiTranslator {
     if (content.interrupted === true) {
       this.#cancelled = true
       this.#response?.endMessage('cancelled')
-      this.#sink.toClient({ type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: newId('item') })
+      this.#sink({ type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: newId('item') })
     }
     if (isObject(content.inputTranscription) && typeof content.inputTranscription.text === 'string') {
-      const input = this.#inputItem()
-      this.#announceInput()
+      const input = this.#conversation.inputItem()
+      this.#conversation.announceInput(this.#sink)
       input.transcript += content.inputTranscription.text
-      this.#sink.toClient({ type: 'conversation.item.input_audio_transcription.delta', item_id: input.id, content_index: 0, delta: content.inputTranscription.text })
+      this.#sink({ type: 'conversation.item.input_audio_transcription.delta', item_id: input.id, content_index: 0, delta: content.inputTranscription.text })
     }
     if (isObject(content.modelTurn) && Array.isArray(content.modelTurn.parts)) {
       for (const part of content.modelTurn.parts) {
@@ -341,17 +301,14 @@ export class GeminiTranslator {
   }
 
   #audioOut (data: Json): void {
-    const rate = Number(OUTPUT_RATE.exec(String(data.mimeType))?.[1] ?? INPUT_RATE)
-    if (rate === INPUT_RATE) return this.#turn().audio(data.data as string)
+    const rate = this.#audio.outputRate(data.mimeType)
     if (!(rate >= MIN_RATE && rate <= MAX_RATE)) {
       if (this.#unmapped.has(`rate ${rate}`)) return
       this.#unmapped.add(`rate ${rate}`)
       return this.#error('invalid_provider_audio', `Gemini sent audio at ${rate} Hz; only ${MIN_RATE}-${MAX_RATE} Hz is converted to 24 kHz, so it was dropped`)
     }
     // OpenAI clients play 24 kHz: another rate is converted.
-    let resampler = this.#outputResamplers.get(rate)
-    if (resampler === undefined) this.#outputResamplers.set(rate, resampler = new Resampler(rate, INPUT_RATE))
-    this.#turn().audio(resampler.process(Buffer.from(data.data as string, 'base64')).toString('base64'))
+    this.#turn().audio(this.#audio.output(data.data as string, rate))
   }
 
   #toolCall (call: Json): void {
@@ -361,7 +318,7 @@ export class GeminiTranslator {
     for (const fn of calls) {
       const callId = typeof fn.id === 'string' && fn.id !== '' ? fn.id : newId('call')
       const name = String(fn.name)
-      this.#calls.set(callId, name)
+      this.#conversation.calls.set(callId, name)
       response.functionCall(callId, name, JSON.stringify(isObject(fn.args) ? fn.args : {}))
     }
     // OpenAI clients run tools when the response is done, then send their output.
@@ -371,19 +328,14 @@ export class GeminiTranslator {
   #voiceActivity (activity: Json): void {
     const type = activity.type === 'ACTIVITY_START' ? 'input_audio_buffer.speech_started' : activity.type === 'ACTIVITY_END' ? 'input_audio_buffer.speech_stopped' : undefined
     if (type === undefined) return this.#unmappedMessage(`voiceActivity ${String(activity.type)}`)
-    const input = this.#inputItem()
-    this.#sink.toClient(type === 'input_audio_buffer.speech_started' ? { type, audio_start_ms: 0, item_id: input.id } : { type, audio_end_ms: 0, item_id: input.id })
+    const input = this.#conversation.inputItem()
+    this.#sink(type === 'input_audio_buffer.speech_started' ? { type, audio_start_ms: 0, item_id: input.id } : { type, audio_end_ms: 0, item_id: input.id })
   }
 
   /** The model's turn is over: the user's transcript, then response.done with the turn's usage. */
   #endTurn (status: 'completed' | 'cancelled' | 'incomplete'): void {
-    const input = this.#input
-    if (input?.announced === true) {
-      if (isObject((this.#session.audio as Json).input) && isObject(((this.#session.audio as Json).input as Json).transcription)) {
-        this.#sink.toClient({ type: 'conversation.item.input_audio_transcription.completed', item_id: input.id, content_index: 0, transcript: input.transcript })
-      }
-      this.#input = undefined
-    }
+    const input = (this.#session.audio as Json).input
+    this.#conversation.endInput(this.#sink, isObject(input) && isObject(input.transcription))
     const usage = this.#usage
     this.#usage = undefined
     this.#cancelled = false
@@ -392,14 +344,11 @@ export class GeminiTranslator {
     this.#response = undefined
     if (response === undefined) return
     response.end(status, usage === undefined ? null : openaiUsage(usage))
-    this.#lastItemId = response.lastItemId
+    this.#conversation.lastItemId = response.lastItemId
   }
 
   /** Frees the resamplers (WebAssembly memory). */
   close (): void {
-    this.#resampler?.destroy()
-    for (const resampler of this.#outputResamplers.values()) resampler.destroy()
+    this.#audio.close()
   }
 }
-
-const CONTENT_KEYS = new Set(['interrupted', 'inputTranscription', 'outputTranscription', 'modelTurn', 'generationComplete', 'turnComplete'])
