@@ -14,7 +14,7 @@ import { createMetrics, type Metrics } from './usage/metrics.js'
 import { ProviderRegistry, providerTypeOf } from './providers/registry.js'
 import { isProviderType, providerTypes } from './providers/index.js'
 import type { ProviderModule } from './providers/types.js'
-import { ATTACH_ROUTE, realtimeRoute } from './http/route.js'
+import { ATTACH_ROUTE, realtimeRoute } from './http/realtime-route.js'
 import { dropAnsweredUpgrades } from './http/answered-upgrades.js'
 import { liveRoute } from './http/live-route.js'
 import { translation } from './protocols/translation.js'
@@ -24,7 +24,7 @@ import { liveSignalingRoutes } from './http/live-signaling.js'
 import { signalingRoutes } from './http/signaling-routes.js'
 import { UpstreamHttp } from './upstream/http-client.js'
 import { ProviderDialer } from './upstream/provider-dial.js'
-import { TargetHealth } from './upstream/failover.js'
+import { DeploymentHealth } from './upstream/failover.js'
 import type { RealtimeSession } from './session/session.js'
 import type { PluginState } from './state.js'
 import { CLOSE } from './close-codes.js'
@@ -77,7 +77,7 @@ export interface RealtimeDecorator {
    * every replica sharing the store: an error event (`session_terminated`), then 1008. Resolves once the message
    * is sent, with the number of sessions cut on this replica.
    */
-  terminate (target: { key: string } | { sessionId: string }): Promise<number>
+  terminate (which: { key: string } | { sessionId: string }): Promise<number>
 }
 
 declare module 'fastify' {
@@ -152,7 +152,7 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
   const hub = new SessionHub(settings.hooks, metricsOptions === undefined ? undefined : (h) => createMetrics(metricsOptions, h), heartbeat)
   const dialer = new ProviderDialer(settings, (provider, seconds, outcome) => hub.dialed(provider, seconds, outcome), (provider, outcome) => hub.attempted(provider, outcome),
     (provider, outcome) => hub.unopened(provider, outcome))
-  const state: PluginState = { registry: new ProviderRegistry(options), hub, dialer, health: new TargetHealth(), closing: false, pending: new Set() }
+  const state: PluginState = { registry: new ProviderRegistry(options), hub, dialer, health: new DeploymentHealth(), closing: false, pending: new Set() }
   const metrics = hub.metrics
   for (const [name, config] of Object.entries(rawOptions.providers)) {
     if (config.apiKey === undefined && state.registry.get(name)?.keyless === false) {
@@ -205,12 +205,12 @@ const plugin: FastifyPluginAsync<RealtimeProxyOptions> = async (fastify: Fastify
     sessions: hub.live,
     stats: () => ({ ...hub.stats(), cooling: state.health.snapshot() }),
     metrics: metrics?.registry,
-    async terminate (target) {
-      if (target !== null && typeof target === 'object' && 'sessionId' in target && typeof target.sessionId === 'string') {
-        return await broadcast({ type: 'terminate', sessionId: target.sessionId })
+    async terminate (which) {
+      if (which !== null && typeof which === 'object' && 'sessionId' in which && typeof which.sessionId === 'string') {
+        return await broadcast({ type: 'terminate', sessionId: which.sessionId })
       }
-      if (target !== null && typeof target === 'object' && 'key' in target && typeof target.key === 'string') {
-        return await broadcast({ type: 'terminate', key: storeKey(target.key) })
+      if (which !== null && typeof which === 'object' && 'key' in which && typeof which.key === 'string') {
+        return await broadcast({ type: 'terminate', key: storeKey(which.key) })
       }
       throw new RealtimeProxyTypeError('terminate() takes { key } or { sessionId }')
     }

@@ -1,21 +1,21 @@
 // Options are validated once, at registration; every message names the option and how to fix it.
 import { InvalidOptionError } from './errors.js'
 import { refuseUnknownKeys, shown } from './validate.js'
-import { forwardList } from './upstream/headers.js'
+import { forwardHeaderSettings } from './upstream/headers.js'
 import type { FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { SessionHooks } from './session/hub.js'
 import { DEFAULT_MAX_CALLS, MemoryStore } from './store/memory.js'
-import { budgetsFrom, type BudgetOptions, type BudgetSettings } from './limits/budget.js'
+import { budgetSettings, type BudgetOptions, type BudgetSettings } from './limits/budget.js'
 import type { CallStore, CountingStore, SessionStore } from './store/types.js'
-import { originCheck, type AllowedOrigins } from './http/origin.js'
-import type { RealtimeRouteOptions } from './http/route.js'
+import { originSettings, type AllowedOrigins } from './http/origin.js'
+import type { RealtimeRouteOptions } from './http/realtime-route.js'
 import type { SignalingOptions, SignalingRouteOptions, SignalingSettings } from './http/signaling-routes.js'
 import type { ProviderDialOptions } from './upstream/provider-dial.js'
 import { failoverSettings, type FailoverOptions } from './upstream/failover.js'
 import { typeFilter, type EventPolicyOptions } from './session/policy.js'
 import type { FrameRate } from './limits/rate-limit.js'
-import { metricsOptions, type MetricsOptions } from './usage/metrics.js'
-import { checkPricing, type Pricing } from './usage/pricing.js'
+import { metricsSettings, type MetricsOptions } from './usage/metrics.js'
+import { pricingSettings, type Pricing } from './usage/pricing.js'
 import type { ModelRoute, ProviderConfig } from './providers/registry.js'
 
 export const DEFAULT_PATH = '/v1/realtime'
@@ -163,8 +163,7 @@ export interface Settings extends RealtimeRouteOptions, SignalingRouteOptions, P
 
 export const DEFAULT_START_TIMEOUT = 10_000
 
-function liveFrom (options: RealtimeProxyOptions, path: string): Settings['live'] {
-  const { live } = options
+function liveSettings (live: RealtimeProxyOptions['live'], path: string): Settings['live'] {
   if (live === undefined || live === false) return undefined
   if (live !== true && (live === null || typeof live !== 'object')) throw new InvalidOptionError('"live" must be true or an object such as { path: "/v1/live/sessions" }')
   const given: LiveOptions = live === true ? {} : live
@@ -174,8 +173,7 @@ function liveFrom (options: RealtimeProxyOptions, path: string): Settings['live'
   return { path: livePath, startTimeout: checkedInteger(given.startTimeout ?? DEFAULT_START_TIMEOUT, 'live.startTimeout', 1) }
 }
 
-function signalingFrom (options: RealtimeProxyOptions, store: SessionStore | CountingStore): SignalingSettings | undefined {
-  const { signaling } = options
+function signalingSettings (signaling: RealtimeProxyOptions['signaling'], store: SessionStore | CountingStore): SignalingSettings | undefined {
   if (signaling === undefined || signaling === false) return undefined
   if (signaling !== true && (signaling === null || typeof signaling !== 'object')) {
     throw new InvalidOptionError('"signaling" must be true or an object such as { maxExpiresAfter: 600 }')
@@ -200,13 +198,13 @@ function signalingFrom (options: RealtimeProxyOptions, store: SessionStore | Cou
   }
 }
 
-function hooks<T> (value: T | T[] | undefined, name: string): T[] {
+function hookSettings<T> (value: T | T[] | undefined, name: string): T[] {
   const list = value === undefined ? [] : Array.isArray(value) ? value : [value]
   if (list.some((h) => typeof h !== 'function')) throw new InvalidOptionError(`"${name}" must be a hook function or an array of them`)
   return list
 }
 
-function frameRate (value: unknown): FrameRate | undefined {
+function rateLimitSettings (value: unknown): FrameRate | undefined {
   if (value === undefined) return undefined
   const rate = value as FrameRate
   if (value === null || typeof value !== 'object' || !(rate.perSecond > 0) || (rate.burst !== undefined && !(rate.burst >= 1))) {
@@ -236,7 +234,7 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
   }
   const settings: Settings = {
     path,
-    forwardHeaders: forwardList(options.forwardHeaders ?? []),
+    forwardHeaders: forwardHeaderSettings(options.forwardHeaders ?? []),
     failover: failoverSettings(options.failover),
     dialTimeout: integer(options, 'dialTimeout', DEFAULT_DIAL_TIMEOUT, 1),
     maxPayload: integer(options, 'maxPayload', DEFAULT_MAX_PAYLOAD, 1),
@@ -246,13 +244,13 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
     closeTimeout: integer(options, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT, 0),
     drainTimeout: integer(options, 'drainTimeout', 0, 0),
     leaseTTL: 0, // set below from the heartbeat, which renews the leases
-    pricing: checkPricing(options.pricing),
-    metrics: metricsOptions(options.metrics),
+    pricing: pricingSettings(options.pricing),
+    metrics: metricsSettings(options.metrics),
     hooks: {},
-    onRequest: hooks(options.onRequest, 'onRequest'),
-    preHandler: hooks(options.preHandler, 'preHandler'),
+    onRequest: hookSettings(options.onRequest, 'onRequest'),
+    preHandler: hookSettings(options.preHandler, 'preHandler'),
     credentialQuery: options.credentialQuery,
-    allowedOrigins: originCheck(options.allowedOrigins),
+    allowedOrigins: originSettings(options.allowedOrigins),
     maxSessions: integer(options, 'maxSessions', Infinity, 1),
     maxSessionsPerKey: integer(options, 'maxSessionsPerKey', Infinity, 1),
     maxAttachesPerCall: integer(options, 'maxAttachesPerCall', DEFAULT_MAX_ATTACHES_PER_CALL, 1),
@@ -262,7 +260,7 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
     metering: options.metering ?? true,
     maxSessionDuration: integer(options, 'maxSessionDuration', 0, 0),
     idleTimeout: integer(options, 'idleTimeout', 0, 0),
-    frameRate: frameRate(options.rateLimit),
+    frameRate: rateLimitSettings(options.rateLimit),
     pinTranscriptionModel: options.pinTranscriptionModel ?? true,
     policy: { onClientEvent: options.onClientEvent, onServerEvent: options.onServerEvent },
     wantsClient: typeFilter(options.clientEvents ?? ['session.update'], 'clientEvents'),
@@ -295,8 +293,8 @@ export function settingsFrom (options: RealtimeProxyOptions): Settings {
   // A slot lives three heartbeats unless renewed: a process that died gives its slots back that long after.
   // Without a heartbeat nothing renews, so slots never expire.
   settings.leaseTTL = LEASE_HEARTBEATS * settings.heartbeatInterval
-  settings.signaling = signalingFrom(options, settings.store)
-  settings.budgetOptions = budgetsFrom(options.budgets, settings.store)
-  settings.live = liveFrom(options, path)
+  settings.signaling = signalingSettings(options.signaling, settings.store)
+  settings.budgetOptions = budgetSettings(options.budgets, settings.store)
+  settings.live = liveSettings(options.live, path)
   return settings
 }

@@ -6,7 +6,7 @@ import t from 'tap'
 import type WebSocket from 'ws'
 import { fakeUpstream, nextMessage, open, refused, startProxy, until, type FakeUpstream, type FakeUpstreamOptions, type Proxy, type Tap } from './helpers.js'
 import { ProviderRegistry } from '../lib/providers/registry.js'
-import { attemptOrder, failoverSettings, TargetHealth } from '../lib/upstream/failover.js'
+import { attemptOrder, failoverSettings, DeploymentHealth as TargetHealth } from '../lib/upstream/failover.js'
 
 type Event = Record<string, any>
 const RATE_LIMITED = { status: 429, body: JSON.stringify({ error: { message: 'Rate limit reached for sk-deployment-a-000000', code: 'rate_limit_exceeded' } }), headers: { 'content-type': 'application/json', 'retry-after': '60' } }

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { fakeUpstream, nextMessage, open, startProxy, until, type Tap } from './helpers.js'
 import { defaultPricing, defaultPricingSources, type Pricing, type SessionSummary, type UsageRecord } from '../lib/index.js'
-import { checkPricing, tokenCost } from '../lib/usage/pricing.js'
+import { pricingSettings as checkPricing, tokenCost } from '../lib/usage/pricing.js'
 import { OPENAI_DONE } from './usage-fixtures.js'
 
 async function billed (t: Tap, pricing: Pricing | undefined, model: string): Promise<{ records: UsageRecord[], summary: SessionSummary }> {

@@ -11,7 +11,8 @@ import type { WebsocketHandler } from '@fastify/websocket'
 import type WebSocket from 'ws'
 import { callerHooks } from './caller-hooks.js'
 import type { ClientWatch } from './client-watch.js'
-import { acceptUpgrade, attempts, detach, dialBeforeUpgrade, type RealtimeRouteOptions } from './route.js'
+import type { RealtimeRouteOptions } from './realtime-route.js'
+import { acceptUpgrade, attempts, detach, dialBeforeUpgrade } from './upgrade.js'
 import { isObject } from '../json.js'
 import { sentModel } from '../signaling/offer.js'
 import { acquireSlots, type Slots } from '../limits/slots.js'
@@ -26,7 +27,7 @@ import { RealtimeSession } from '../session/session.js'
 import { refuseUnpriced } from '../session/unpriced.js'
 import type { PluginState } from '../state.js'
 import type { Attempt } from '../upstream/failover.js'
-import type { ProviderTarget } from '../upstream/provider-dial.js'
+import type { PreparedDial } from '../upstream/provider-dial.js'
 import { TEXT } from '../upstream/leg.js'
 import { WsLeg } from '../upstream/ws-leg.js'
 
@@ -37,7 +38,7 @@ export interface LiveRouteOptions extends RealtimeRouteOptions {
 
 interface Dialed {
   resolution: Resolution
-  prepared: ProviderTarget
+  prepared: PreparedDial
   slots: Slots
   upstream: WebSocket
   attempts: Attempt[]

@@ -18,7 +18,7 @@ import type { HttpAnswer } from '../upstream/http-client.js'
 import { callerHooks } from './caller-hooks.js'
 import type { Forwarder } from './forward.js'
 import { readQuery } from './query.js'
-import { attempts } from './route.js'
+import { attempts } from './upgrade.js'
 import type { SignalingRouteOptions, SignalingSettings } from './signaling-routes.js'
 
 /** The options the GPT-Live signaling routes read. */

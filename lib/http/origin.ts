@@ -7,7 +7,7 @@ export type AllowedOrigins = string[] | ((origin: string, request: FastifyReques
 
 export type OriginCheck = (origin: string, request: FastifyRequest) => boolean | Promise<boolean>
 
-export function originCheck (option: unknown): OriginCheck | undefined {
+export function originSettings (option: unknown): OriginCheck | undefined {
   if (option === undefined) return undefined
   if (typeof option === 'function') return option as OriginCheck
   if (!Array.isArray(option) || option.some((o) => typeof o !== 'string' || !/^https?:\/\/[^/]+$|^\*$/.test(o))) {

@@ -22,7 +22,7 @@ import { createSession } from '../signaling/create.js'
 import { realtime } from '../protocols/realtime.js'
 import { acquireSlots, type SlotOptions } from '../limits/slots.js'
 import type { FailoverSettings } from '../upstream/failover.js'
-import { attempts } from './route.js'
+import { attempts } from './upgrade.js'
 import type { CallStore } from '../store/types.js'
 
 /** The WebRTC signaling routes beside the websocket: `POST {path}/client_secrets`, `POST {path}/calls`. */

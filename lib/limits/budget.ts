@@ -27,7 +27,7 @@ export interface BudgetSettings extends BudgetOptions {
 }
 
 /** Checks `budgets` once, at registration, with the store that must keep the totals. */
-export function budgetsFrom (budgets: unknown, store: object): Omit<BudgetSettings, 'ledger'> | undefined {
+export function budgetSettings (budgets: unknown, store: object): Omit<BudgetSettings, 'ledger'> | undefined {
   if (budgets === undefined) return undefined
   if (budgets === null || typeof budgets !== 'object') throw new InvalidOptionError('"budgets" must be { limitUSD(key), window, key? }')
   refuseUnknownKeys(budgets, ['limitUSD', 'window', 'key', 'allowUnpriced'] satisfies Array<keyof BudgetOptions>, 'budgets.')

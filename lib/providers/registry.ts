@@ -87,7 +87,7 @@ export class ProviderRegistry {
 
   /**
    * Every deployment that may serve the request, in the route's order: a `models` entry's targets, else the one
-   * provider the rules pick. Each is checked as `resolve` checks one; a target that cannot serve the request
+   * provider the rules pick. Each is checked as `resolve` checks one; a deployment that cannot serve the request
    * (a provider removed at runtime, another protocol, an intent it lacks) is left out, and when none is left the
    * first one's error is thrown.
    */

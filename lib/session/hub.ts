@@ -5,7 +5,7 @@ import type { Metrics, Traffic } from '../usage/metrics.js'
 import { callHook } from './hooks.js'
 import type { RealtimeSession, SessionReporter, SessionSummary } from './session.js'
 import { addTotals, emptyTotals, type UsageRecord, type UsageTotals } from '../usage/records.js'
-import { targetKey } from '../upstream/failover.js'
+import { deploymentKey } from '../upstream/failover.js'
 import type { FleetMessage } from '../store/types.js'
 
 /** How far replicas' clocks may disagree when a late fleet message is matched to session start times (ms). */
@@ -81,8 +81,8 @@ export class SessionHub implements SessionReporter {
 
   started (session: RealtimeSession): void {
     this.live.set(session.id, session)
-    const target = targetKey(session.provider, session.model)
-    this.#busy.set(target, (this.#busy.get(target) ?? 0) + 1)
+    const deployment = deploymentKey(session.provider, session.model)
+    this.#busy.set(deployment, (this.#busy.get(deployment) ?? 0) + 1)
     this.#heartbeat?.add(session)
     this.#started++
     callHook(session, 'onSessionStart', this.#hooks.onSessionStart, session)
@@ -95,10 +95,10 @@ export class SessionHub implements SessionReporter {
 
   ended (summary: SessionSummary, session: RealtimeSession): void {
     this.live.delete(session.id)
-    const target = targetKey(session.provider, session.model)
-    const busy = (this.#busy.get(target) as number) - 1
-    if (busy === 0) this.#busy.delete(target)
-    else this.#busy.set(target, busy)
+    const deployment = deploymentKey(session.provider, session.model)
+    const busy = (this.#busy.get(deployment) as number) - 1
+    if (busy === 0) this.#busy.delete(deployment)
+    else this.#busy.set(deployment, busy)
     this.#heartbeat?.delete(session)
     addTo(this.#endedTraffic, summary.provider, trafficOf(summary))
     addTotals(this.#endedUsage, summary.usage)
@@ -148,9 +148,9 @@ export class SessionHub implements SessionReporter {
   }
 
   unpriced (session: RealtimeSession): void {
-    const target = targetKey(session.provider, session.model)
-    if (this.#unpriced.has(target)) return
-    this.#unpriced.add(target)
+    const deployment = deploymentKey(session.provider, session.model)
+    if (this.#unpriced.has(deployment)) return
+    this.#unpriced.add(deployment)
     session.log.warn({ model: session.model }, 'this model has no pricing entry: its usage is metered without a cost (costUSD absent); add it to "pricing"')
   }
 
@@ -161,7 +161,7 @@ export class SessionHub implements SessionReporter {
 
   /** Live sessions on this replica served by `provider` with `model` (the least-busy strategy). */
   busy (provider: string, model: string | undefined): number {
-    return this.#busy.get(targetKey(provider, model)) ?? 0
+    return this.#busy.get(deploymentKey(provider, model)) ?? 0
   }
 
   /** Frames and bytes since registration, ended and live sessions together, by provider. */

@@ -4,7 +4,7 @@ import { UnpricedModelError } from '../errors.js'
 import type { BudgetSettings } from '../limits/budget.js'
 import type { Slots } from '../limits/slots.js'
 import type { Resolution } from '../providers/registry.js'
-import { targetKey } from '../upstream/failover.js'
+import { deploymentKey } from '../upstream/failover.js'
 import { priceFor, type Pricing } from '../usage/pricing.js'
 
 /**
@@ -17,5 +17,5 @@ export function refuseUnpriced (options: { pricing?: Pricing, budgets?: BudgetSe
   const unpriced = order.find((r) => priceFor(options.pricing, r.provider.name, [r.model, r.requestedModel]) === undefined)
   if (unpriced === undefined) return
   slots.release()
-  throw new UnpricedModelError(targetKey(unpriced.provider.name, unpriced.model))
+  throw new UnpricedModelError(deploymentKey(unpriced.provider.name, unpriced.model))
 }

@@ -38,7 +38,7 @@ async function attach (
 ): Promise<void> {
   if (state.closing) throw new ShuttingDownError()
   const { dialer, hub } = state
-  const prepared = await dialer.target(request, resolution)
+  const prepared = await dialer.prepare(request, resolution)
   const upstream = await dialer.dial(resolution.provider.name, prepared, new AbortController())
   const init = { protocol, resolution, requestId: request.id, log: request.log, hub, upstreamOpenedAt: Date.now(), credential, slots, metered: options.metering, hangup, attempts, apiKey: prepared.apiKey }
   // eslint-disable-next-line no-new -- the session registers itself with the hub and lives as long as the call

@@ -1,6 +1,6 @@
 // Failover across the deployments of a model, before anything reaches the client: the route's targets in the
 // order its strategy gives (targets cooling down after a failure last), an attempt each until one answers, at
-// most `maxAttempts`. A retryable failure (429, 5xx, a network error, no answer in time) moves to the next target
+// most `maxAttempts`. A retryable failure (429, 5xx, a network error, no answer in time) moves to the next deployment
 // and cools the failed one down; any other refusal (400, 401, 403, 404, ...) is the client's answer at once,
 // so a broken key is never hidden behind a fallback. Health is per replica: no coordination is needed.
 import type { FastifyBaseLogger } from 'fastify'
@@ -8,13 +8,13 @@ import { InvalidOptionError, ProviderFailedError, ProviderRejectedError, Upstrea
 import type { Plan, Resolution } from '../providers/registry.js'
 import { refuseUnknownKeys } from '../validate.js'
 
-/** The failures that move on to the next target. */
+/** The failures that move on to the next deployment. */
 export type RetryOn = '429' | '5xx' | 'network' | 'timeout'
 
 export interface FailoverOptions {
   /** Attempts per session, the first included. Default 3. */
   maxAttempts?: number
-  /** Milliseconds a target that failed is tried last (longer when the provider's Retry-After says so). Default 30 000. */
+  /** Milliseconds a deployment that failed is tried last (longer when the provider's Retry-After says so). Default 30 000. */
   cooldown?: number
   /** Which failures move on. Default all four: `['429', '5xx', 'network', 'timeout']`. */
   retryOn?: RetryOn[]
@@ -58,11 +58,11 @@ export function failoverSettings (given: FailoverOptions | undefined): FailoverS
 }
 
 /** A deployment's name in health, stats and the live-session counts: `provider/model`. */
-export const targetKey = (provider: string, model: string | undefined): string => `${provider}/${model ?? ''}`
-const keyOf = (resolution: Resolution): string => targetKey(resolution.provider.name, resolution.model)
+export const deploymentKey = (provider: string, model: string | undefined): string => `${provider}/${model ?? ''}`
+const keyOf = (resolution: Resolution): string => deploymentKey(resolution.provider.name, resolution.model)
 
-/** Targets that failed, and until when they are tried last. */
-export class TargetHealth {
+/** Deployments that failed, and until when they are tried last. */
+export class DeploymentHealth {
   readonly #until = new Map<string, number>()
   readonly #now: () => number
 
@@ -89,7 +89,7 @@ export class TargetHealth {
     return false
   }
 
-  /** Milliseconds each cooling target (`provider/model`) has left. */
+  /** Milliseconds each cooling deployment (`provider/model`) has left. */
   snapshot (): Record<string, number> {
     const now = this.#now()
     const out: Record<string, number> = {}
@@ -102,7 +102,7 @@ export class TargetHealth {
  * The order to try `plan`'s targets in: by strategy, then the healthy before the cooling (tried anyway when
  * nothing else is left), at most `maxAttempts`.
  */
-export function attemptOrder (plan: Plan, health: TargetHealth, maxAttempts: number, busy: (resolution: Resolution) => number, random: () => number = Math.random): Resolution[] {
+export function attemptOrder (plan: Plan, health: DeploymentHealth, maxAttempts: number, busy: (resolution: Resolution) => number, random: () => number = Math.random): Resolution[] {
   let order = plan.resolutions.map((resolution, i) => ({ resolution, weight: plan.weights[i] as number, busy: 0 }))
   if (plan.strategy === 'weighted' && order.length > 1) {
     const total = order.reduce((sum, t) => sum + t.weight, 0)
@@ -147,7 +147,7 @@ export const DIAL_LABELS: Readonly<Record<AttemptOutcome, string>> = {
   ok: 'ok', timeout: 'timeout', rejected: 'rejected', rate_limited: 'rejected', server_error: 'unavailable', network: 'unavailable', error: 'unavailable'
 }
 
-/** Whether an attempt that ended with `outcome` moves on to the next target. */
+/** Whether an attempt that ended with `outcome` moves on to the next deployment. */
 export function retryable (settings: FailoverSettings, outcome: AttemptOutcome): boolean {
   const kind = RETRYABLE[outcome]
   return kind !== undefined && settings.retryOn.has(kind)
@@ -156,27 +156,27 @@ export function retryable (settings: FailoverSettings, outcome: AttemptOutcome):
 /** What one attempt came to: its outcome, and what to hand on (an open socket, an answer to relay) or to throw. */
 export type Tried<T> = { outcome: AttemptOutcome, retryAfter?: string } & ({ value: T } | { error: unknown })
 
-/** What served: its value, the target, and every attempt made. */
+/** What served: its value, the deployment, and every attempt made. */
 export interface Served<T> {
   value: T
   resolution: Resolution
   attempts: Attempt[]
 }
 
-/** No target served: the last failure (the client's answer), and every attempt made. */
+/** No deployment served: the last failure (the client's answer), and every attempt made. */
 export interface Unserved {
   error: unknown
   attempts: Attempt[]
 }
 
 /**
- * Tries `order`'s targets in turn (a websocket dial, a signaling request): a retryable outcome cools the target
- * down and moves on; any other, or the last target's, ends it. Resolves with the value of the attempt that ended
+ * Tries `order`'s deployments in turn (a websocket dial, a signaling request): a retryable outcome cools the
+ * deployment down and moves on; any other, or the last deployment's, ends it. Resolves with the value of the attempt that ended
  * it (an answer may be a refusal to relay), else with its error and the attempts made. An `attempt` that
  * rejects (an aborted dial) ends it at once.
  */
 export async function tryInTurn<T> (
-  order: readonly Resolution[], settings: FailoverSettings, health: TargetHealth, log: FastifyBaseLogger,
+  order: readonly Resolution[], settings: FailoverSettings, health: DeploymentHealth, log: FastifyBaseLogger,
   report: (provider: string, outcome: AttemptOutcome) => void, attempt: (resolution: Resolution) => Promise<Tried<T>>
 ): Promise<Served<T> | Unserved> {
   const attempts: Attempt[] = []
@@ -193,7 +193,7 @@ export async function tryInTurn<T> (
     health.failed(resolution, settings.cooldown, tried.retryAfter)
     if (resolution !== order.at(-1)) log.warn({ provider: name, model: resolution.model, outcome: tried.outcome }, 'provider failed; trying the next target')
   }
-  // attemptOrder gives one target at least.
+  // attemptOrder gives one deployment at least.
   const { tried, resolution } = last as { tried: Tried<T>, resolution: Resolution }
   return 'value' in tried ? { value: tried.value, resolution, attempts } : { error: tried.error, attempts }
 }

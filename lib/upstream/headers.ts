@@ -15,7 +15,7 @@ function neverForwarded (name: string): boolean {
 }
 
 /** Validates the `forwardHeaders` option; returns lower-cased names. */
-export function forwardList (names: unknown): string[] {
+export function forwardHeaderSettings (names: unknown): string[] {
   if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || n === '')) {
     throw new InvalidOptionError('"forwardHeaders" must be an array of header names, such as ["x-tenant-id"]')
   }

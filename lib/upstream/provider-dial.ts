@@ -6,10 +6,11 @@ import { dial } from './dial.js'
 import { ProviderKeyError, UpstreamTimeoutError } from '../errors.js'
 import { upstreamHeaders } from './headers.js'
 import type { Provider, Resolution } from '../providers/registry.js'
-import { DIAL_LABELS, outcomeOf, retryAfterOf, tryInTurn, type Attempt, type AttemptOutcome, type FailoverSettings, type Served, type TargetHealth, type Tried, type Unserved } from './failover.js'
+import { DIAL_LABELS, outcomeOf, retryAfterOf, tryInTurn, type Attempt, type AttemptOutcome, type FailoverSettings, type Served, type DeploymentHealth, type Tried, type Unserved } from './failover.js'
 import type { UpstreamTarget } from '../providers/types.js'
 
-export interface ProviderTarget {
+export interface PreparedDial {
+  /** Where and how to dial. */
   target: UpstreamTarget
   /** The key it carries, to redact from any error. */
   apiKey: string | undefined
@@ -29,11 +30,11 @@ export type DialReport = (provider: string, seconds: number, outcome: string) =>
 /** One attempt of a failover (every dial of a session is one): its provider and outcome. */
 export type AttemptReport = (provider: string, outcome: AttemptOutcome) => void
 
-/** A dial that opened: the socket, the target that served, what it was dialled with, and the attempts made. */
+/** A dial that opened: the socket, the deployment that served, what it was dialled with, and the attempts made. */
 export interface Opened {
   upstream: WebSocket
   resolution: Resolution
-  prepared: ProviderTarget
+  prepared: PreparedDial
   attempts: Attempt[]
 }
 
@@ -58,25 +59,25 @@ export class ProviderDialer {
     this.#unopened = unopened
   }
 
-  /** Counts a session that never opened, once: the last target tried, and why. */
+  /** Counts a session that never opened, once: the last deployment tried, and why. */
   unopened (provider: string, err: unknown, aborted: boolean): void {
     this.#unopened(provider, dialOutcome(err, aborted))
   }
 
   /**
-   * Dials `order`'s targets in turn until one opens: a retryable failure cools the target down and moves on, any
+   * Dials `order`'s deployments in turn until one opens: a retryable failure cools it down and moves on, any
    * other failure, or the last, ends it with its error and the attempts made. `controller` aborts the whole (a
    * client that leaves, shutdown): then it rejects.
    */
-  async dialAny (request: FastifyRequest, order: readonly Resolution[], controller: AbortController, failover: FailoverSettings, health: TargetHealth): Promise<Opened | Unserved> {
+  async dialAny (request: FastifyRequest, order: readonly Resolution[], controller: AbortController, failover: FailoverSettings, health: DeploymentHealth): Promise<Opened | Unserved> {
     let last = ''
     let served: Served<Pick<Opened, 'upstream' | 'prepared'>> | Unserved
     try {
-      served = await tryInTurn(order, failover, health, request.log, this.#attempted, async (target): Promise<Tried<Pick<Opened, 'upstream' | 'prepared'>>> => {
-        last = target.provider.name
+      served = await tryInTurn(order, failover, health, request.log, this.#attempted, async (deployment): Promise<Tried<Pick<Opened, 'upstream' | 'prepared'>>> => {
+        last = deployment.provider.name
         try {
-          const prepared = await this.target(request, target, controller.signal)
-          return { outcome: 'ok', value: { upstream: await this.dial(target.provider.name, prepared, controller), prepared } }
+          const prepared = await this.prepare(request, deployment, controller.signal)
+          return { outcome: 'ok', value: { upstream: await this.dial(deployment.provider.name, prepared, controller), prepared } }
         } catch (err) {
           if (controller.signal.aborted) throw err
           return { outcome: outcomeOf(err), error: err, retryAfter: retryAfterOf(err) }
@@ -87,7 +88,7 @@ export class ProviderDialer {
       throw err
     }
     if ('value' in served) return { ...served.value, resolution: served.resolution, attempts: served.attempts }
-    // The session never opened: counted once, by the last target tried.
+    // The session never opened: counted once, by the last deployment tried.
     this.unopened(last, served.error, controller.signal.aborted)
     return served
   }
@@ -118,7 +119,7 @@ export class ProviderDialer {
   }
 
   /** Reads the provider key (calling it when it is a function) and builds where to dial, with the forwarded headers. */
-  async target (request: FastifyRequest, resolution: Resolution, signal?: AbortSignal): Promise<ProviderTarget> {
+  async prepare (request: FastifyRequest, resolution: Resolution, signal?: AbortSignal): Promise<PreparedDial> {
     const { provider } = resolution
     const apiKey = await this.apiKey(provider, signal)
     const target = provider.target(resolution, apiKey)
@@ -127,7 +128,7 @@ export class ProviderDialer {
   }
 
   /** Dials `target`; `controller` aborts it (as abortAll does on shutdown). Resolves with the open, paused socket. */
-  async dial (provider: string, { target, apiKey }: ProviderTarget, controller: AbortController): Promise<WebSocket> {
+  async dial (provider: string, { target, apiKey }: PreparedDial, controller: AbortController): Promise<WebSocket> {
     const { dialTimeout, maxPayload, closeTimeout } = this.#options
     this.#inflight.add(controller)
     const dialStart = performance.now()
@@ -150,7 +151,7 @@ export class ProviderDialer {
    * anew (an OAuth token may have been renewed), the request's forwarded headers as they were. The whole attempt,
    * the key included, gets dialTimeout: the client's frames wait for this connection.
    */
-  redialer (resolution: Resolution, first: ProviderTarget): () => Promise<{ upstream: WebSocket, apiKey: string | undefined }> {
+  redialer (resolution: Resolution, first: PreparedDial): () => Promise<{ upstream: WebSocket, apiKey: string | undefined }> {
     const forwarded = first.target.headers
     const { provider } = resolution
     const { dialTimeout } = this.#options

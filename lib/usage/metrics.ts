@@ -39,7 +39,7 @@ export interface Metrics {
 
 const METRICS_OPTION_NAMES = ['registry', 'prefix', 'route'] as const satisfies ReadonlyArray<keyof MetricsOptions>
 
-export function metricsOptions (value: unknown): MetricsOptions | undefined {
+export function metricsSettings (value: unknown): MetricsOptions | undefined {
   if (value === undefined || value === false) return undefined
   if (value === true) return {}
   const options = value as MetricsOptions

@@ -30,7 +30,7 @@ const RATES = {
 
 const ownEntry = <T>(map: Record<string, T>, key: string): T | undefined => Object.hasOwn(map, key) ? map[key] : undefined
 
-export function checkPricing (pricing: unknown): Pricing | undefined {
+export function pricingSettings (pricing: unknown): Pricing | undefined {
   if (pricing === undefined) return undefined
   const bad = (path: string): never => {
     throw new InvalidOptionError(`pricing${path} must be a non-negative number of USD (per 1M tokens, per minute or per second)`)
