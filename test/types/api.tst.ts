@@ -5,7 +5,11 @@ import realtimeProxy, {
   defaultPricing,
   defaultPricingSources,
   MemoryStore,
+  ProviderFailedError,
   ProviderRegistry,
+  ProviderRejectedError,
+  ProviderUnreachableError,
+  RealtimeProxyError,
   RedisStore,
   type Attempt,
   type CallRecord,
@@ -138,4 +142,15 @@ test('defaultPricing spreads into pricing and is read-only', () => {
   expect(defaultPricing).type.toBe<Readonly<Pricing>>()
   expect(defaultPricingSources['gpt-realtime']).type.toBe<Readonly<PriceSource> | undefined>()
   expect<Pricing>().type.not.toBeAssignableFrom({ m: { input: { txt: 4 } } })
+})
+
+test('the provider errors carry their fields, typed; every error is a RealtimeProxyError', () => {
+  const rejected = new ProviderRejectedError(429, 'slow down', { body: '{"error":{}}', retryAfter: '2' })
+  expect(rejected.statusCode).type.toBe<number>()
+  expect(rejected.body).type.toBe<string | undefined>()
+  expect(rejected.retryAfter).type.toBe<string | undefined>()
+  expect(new ProviderFailedError('openai', 503, undefined).providerStatus).type.toBe<number>()
+  expect(new ProviderUnreachableError('openai', 'ECONNREFUSED').detail).type.toBe<string>()
+  expect<RealtimeProxyError>().type.toBeAssignableFrom(rejected)
+  expect(ProviderRejectedError).type.not.toBeConstructableWith('429', 'x')
 })
