@@ -6,7 +6,7 @@ export type Json = Record<string, unknown>
 export const isObject = (value: unknown): value is Json => value !== null && typeof value === 'object' && !Array.isArray(value)
 
 /** A frame's JSON object, or undefined for anything else (not JSON, or JSON that is not an object): never throws. */
-export function parseObject (data: Buffer): Json | undefined {
+export function parseObject (data: Buffer | string): Json | undefined {
   try {
     const value: unknown = JSON.parse(data.toString())
     return isObject(value) ? value : undefined

@@ -146,3 +146,21 @@ t.test('a turn\'s text kept for its done events is bounded (MAX_ITEM_TEXT); ever
   t.equal((done.transcript as string).length, MAX_ITEM_TEXT, 'the done event carries the first MAX_ITEM_TEXT characters')
   t.equal((await next(ws, 'response.done')).response.output[0].content[0].transcript.length, MAX_ITEM_TEXT)
 })
+
+t.test('a Gemini connection that breaks the websocket protocol (RSV1 without deflate) is dropped and the session resumes on a new one', async (t) => {
+  const { upstream, proxy, url } = await gemini(t)
+  const ws = await open(t, url)
+  const first = await upstream.next()
+  ws.send('{"type":"session.update","session":{}}')
+  await next(ws, 'session.updated')
+  // A text frame with RSV1 set: ws refuses it (WS_ERR_UNEXPECTED_RSV_1) with an 'error', then the connection closes.
+  ;(first.socket as unknown as { _socket: { write (b: Buffer): void } })._socket.write(Buffer.from([0xc1, 0x02, 0x7b, 0x7d]))
+  const second = await upstream.next()
+  t.ok(second !== first, 'a new connection was dialled')
+  await until(() => upstream.setups() === 2, 'its setup')
+  t.equal(ws.readyState, ws.OPEN, 'the client never noticed')
+  const [session] = [...proxy.app.realtime.sessions.values()]
+  const ended = session?.ended
+  ws.close()
+  t.equal((await ended)?.reconnects, 1)
+})

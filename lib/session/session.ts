@@ -14,7 +14,7 @@ import type { Protocol } from '../protocols/types.js'
 import { Relay, type CloseRecord, type Legs } from './relay.js'
 import { Tap } from './tap.js'
 import { CLOSE } from '../close-codes.js'
-import { ClientFilter, wanted, type FilteredSession } from './client-filter.js'
+import { ClientFilter, wanted } from './client-filter.js'
 import { Spend } from './spend.js'
 import { SessionTimers } from './timers.js'
 import type { Resolution } from '../providers/registry.js'
@@ -67,7 +67,7 @@ const UNMETERED: Readonly<UsageTotals> = Object.freeze(emptyTotals())
 
 // Sessions are many and mostly quiet: state lives in fields, not in closures, and what only an active
 // session needs (its Meter, its pino child, the `ended` promise) is made when first needed.
-export class RealtimeSession implements PolicySession, FilteredSession {
+export class RealtimeSession implements PolicySession {
   // randomUUID() returns a rope of 14 concatenated pieces, about 490 bytes of heap for the session's life;
   // a flat copy of it is 66.
   readonly id = Buffer.from(randomUUID(), 'latin1').toString('latin1')

@@ -140,7 +140,7 @@ export class GeminiLeg extends Leg {
    * queue more than it sent.
    */
   send (data: Buffer | string, _options: SendOptions, cb?: (err?: Error) => void): void {
-    const { gemini, answers, reconfigure } = this.#translator.fromClient(typeof data === 'string' ? Buffer.from(data) : data)
+    const { gemini, answers, reconfigure } = this.#translator.fromClient(data)
     for (const answer of answers) this.emitAnswer(this.#event(answer))
     if (reconfigure) this.#reconfigure()
     this.#transmit(gemini.map((message) => this.#replay.keep(message)), cb)

@@ -100,7 +100,7 @@ export class GeminiTranslator {
 
   // ---- client -> Gemini ----
 
-  fromClient (data: Buffer): ClientTranslation {
+  fromClient (data: Buffer | string): ClientTranslation {
     const out: ClientTranslation = { gemini: [], answers: [], reconfigure: false }
     const event = parseObject(data)
     if (event === undefined || typeof event.type !== 'string') {
