@@ -116,14 +116,19 @@ async function latency (): Promise<object> {
     timers[i] = setInterval(() => ws.send(`{"type":"input_audio_buffer.append","t":${Number(process.hrtime.bigint()) / 1e6},"audio":"${pad}"}`), 20)
   }, (i * 20) / sockets.length))
   await sleep(1000)
-  recording = true
-  await sleep(task.seconds * 1000)
-  recording = false
+  const { proxy } = await cpuOver(async () => {
+    recording = true
+    await sleep(task.seconds * 1000)
+    recording = false
+  })
   for (const t of timers) clearInterval(t)
   for (const ws of sockets) ws.terminate()
   rtts.sort((a, b) => a - b)
   const at = (q: number): number => rtts[Math.min(rtts.length - 1, Math.floor(q * rtts.length))] as number
-  return { p50: at(0.5), p99: at(0.99), samples: rtts.length }
+  // Frames echoed back in the window (each a round trip through the proxy both ways), and the proxy's CPU per
+  // second of one session's conversation.
+  const seconds = task.sessions * task.seconds
+  return { p50: at(0.5), p99: at(0.99), samples: rtts.length, framesPerSec: rtts.length / task.seconds, cpuUsPerSessionSecond: proxy === undefined ? undefined : proxy / seconds }
 }
 
 async function idleMemory (): Promise<object> {

@@ -50,9 +50,7 @@ export interface Legs {
   sendToClient (text: string): void
 }
 
-const kPipe = Symbol('fastify-realtime-proxy.pipe')
-type Piped = Leg & { [kPipe]: Pipe }
-const pipeOf = (source: Leg): Pipe => (source as Piped)[kPipe]
+const pipeOf = (source: Leg): Pipe => source.reader as Pipe
 
 /** One direction: frames read from `source` are sent to `target`. */
 class Pipe implements LegStats {
@@ -81,7 +79,7 @@ class Pipe implements LegStats {
     readonly observe: boolean,
     readonly filter: boolean
   ) {
-    ;(source as Piped)[kPipe] = this
+    source.reader = this
     source.on('message', onMessage)
     source.on('error', onError)
     source.on('close', onClose)

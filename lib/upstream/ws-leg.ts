@@ -1,9 +1,9 @@
 // A ws WebSocket as a Leg: the client's socket and a provider's. The only module that reads ws's private
 // `_socket` (to cork a tick's frames into one write). The socket's listeners are shared functions that find
-// their leg on the socket: thousands of quiet sessions hold no closures for them.
+// their leg on the socket, added when the leg is listened to: thousands of quiet sessions hold no closures for them.
 import type { Socket } from 'node:net'
 import type WebSocket from 'ws'
-import { Leg, type SendOptions } from './leg.js'
+import { Leg, type LegEvent, type LegListener, type SendOptions } from './leg.js'
 
 const kLeg = Symbol('fastify-realtime-proxy.leg')
 type Adapted = WebSocket & { [kLeg]: WsLeg, _socket: Socket }
@@ -15,16 +15,20 @@ export class WsLeg extends Leg {
     super()
     this.#ws = ws as Adapted
     this.#ws[kLeg] = this
-    ws.on('message', WsLeg.#onMessage)
-    ws.on('close', WsLeg.#onClose)
-    ws.on('error', WsLeg.#onError)
-    ws.on('pong', WsLeg.#onPong)
+  }
+
+  /** The socket is listened to for an event only once the leg is: a pong nobody awaits costs no listener. */
+  override on<E extends LegEvent> (event: E, listener: LegListener<E>): this {
+    super.on(event, listener)
+    if (event !== 'answer') this.#ws.on(event, WsLeg.#trampolines[event as Exclude<LegEvent, 'answer'>])
+    return this
   }
 
   static readonly #onMessage = function (this: WebSocket, data: Buffer, isBinary: boolean): void { (this as Adapted)[kLeg].emitMessage(data, isBinary) }
   static readonly #onClose = function (this: WebSocket, code: number, reason: Buffer): void { (this as Adapted)[kLeg].emitClose(code, reason) }
   static readonly #onError = function (this: WebSocket, err: Error): void { (this as Adapted)[kLeg].emitError(err) }
   static readonly #onPong = function (this: WebSocket): void { (this as Adapted)[kLeg].emitPong() }
+  static readonly #trampolines = { message: WsLeg.#onMessage, close: WsLeg.#onClose, error: WsLeg.#onError, pong: WsLeg.#onPong }
 
   get readyState (): number {
     return this.#ws.readyState
