@@ -199,3 +199,31 @@ t.test('bounds: at most 1000 unsent messages are kept (the oldest dropped); hear
   await store.close()
   await peer.close()
 })
+
+t.test('a message published while a replica\'s SUBSCRIBE is still on its way is read from the log once it is confirmed', { skip: noRedis }, async (t) => {
+  const server = await redisServer(t)
+  const publisher = new RedisStore({ client: await client(t, server.port) })
+  const redis = await client(t, server.port)
+  // A real subscriber connection whose SUBSCRIBE reaches Redis 400 ms late (a slow link, a busy Redis): the
+  // replica reads the fleet log before it is subscribed.
+  let release: () => void = () => {}
+  const held = new Promise<void>((resolve) => { release = resolve })
+  const duplicate = redis.duplicate.bind(redis)
+  redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const subscriber = duplicate(...args)
+    t.teardown(() => subscriber.disconnect())
+    const subscribe = subscriber.subscribe.bind(subscriber) as (...channels: string[]) => Promise<unknown>
+    ;(subscriber as unknown as { subscribe: typeof subscribe }).subscribe = async (...channels) => { await held; return await subscribe(...channels) }
+    return subscriber
+  }
+  const store = new RedisStore({ client: redis, commandTimeout: 200 })
+  const got: FleetMessage[] = []
+  await store.subscribe((m) => got.push(m)) // gives up waiting after commandTimeout, not subscribed yet
+  await new Promise((resolve) => setTimeout(resolve, 100)) // its first reading of the log is done
+  await publisher.publish({ type: 'terminate', sessionId: 'meanwhile' })
+  release()
+  await until(() => got.length === 1, 'the message published before the subscription took effect', 3000)
+  t.same(got.map((m) => (m as { sessionId: string }).sessionId), ['meanwhile'])
+  await store.close()
+  await publisher.close()
+})

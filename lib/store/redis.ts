@@ -77,6 +77,8 @@ export class RedisStore implements SessionStore, CallStore, BudgetStore, FleetBu
   /** The Redis time of the newest fleet message read from the log. */
   #cursor = 0
   #catchingUp: Promise<void> | undefined
+  /** A catch-up was asked for now while one ran. */
+  #again = false
   #lastCatchUp = 0
   #retry: NodeJS.Timeout | undefined
 
@@ -231,24 +233,19 @@ export class RedisStore implements SessionStore, CallStore, BudgetStore, FleetBu
     // is read from the fleet log once it is back.
     subscriber.on('error', () => {})
     subscriber.on('message', (_channel, text) => { this.#hear(text, false) }) // subscribed to the fleet channel only
-    let subscribed = false
-    const join = (): void => {
-      if (subscribed) return
-      subscriber.subscribe(channel).then(() => { subscribed = true }, () => {}) // ioredis resubscribes after that
+    // The log is read once the subscription is confirmed: what was published before it is in the log, what comes
+    // after is heard (ids dedupe the overlap). ioredis emits 'ready' before it resubscribes, so a catch-up on
+    // 'ready' alone could read the log, then miss what was published before the SUBSCRIBE took effect. A second
+    // SUBSCRIBE of the same channel is answered like the first.
+    const join = async (): Promise<void> => {
+      await subscriber.subscribe(channel).then(() => this.#checkFleet(true), () => {})
     }
-    subscriber.on('ready', () => {
-      join()
-      this.#checkFleet(true)
-    })
+    subscriber.on('ready', () => { join().catch(() => {}) })
     // Redis down at start: the replica starts anyway (new sessions get 503 until it is back) and joins on
     // 'ready'. Waited for at most commandTimeout, whatever the client's retry options.
     let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      subscriber.subscribe(channel).then(() => { subscribed = true }, () => {}),
-      new Promise((resolve) => { timer = setTimeout(resolve, this.#timeout) })
-    ])
+    await Promise.race([join(), new Promise((resolve) => { timer = setTimeout(resolve, this.#timeout) })])
     clearTimeout(timer)
-    this.#checkFleet(true)
   }
 
   /** A message heard on the channel or read from the log: acted on once; `fromLog`: it comes late. */
@@ -266,10 +263,21 @@ export class RedisStore implements SessionStore, CallStore, BudgetStore, FleetBu
 
   /** Sends what could not be sent and reads what this replica missed: on reconnect, and with renewals (throttled). */
   #checkFleet (now = false): void {
-    if (this.#handler === undefined || this.#catchingUp !== undefined) return
+    if (this.#handler === undefined) return
+    // One at a time; one asked for now while another runs (a subscription just confirmed) runs after it, since
+    // the one running may have read the log too early.
+    if (this.#catchingUp !== undefined) {
+      if (now) this.#again = true
+      return
+    }
     if (!now && Date.now() - this.#lastCatchUp < CATCH_UP_EVERY) return
     this.#lastCatchUp = Date.now()
-    this.#catchingUp = this.#catchUp().catch(() => { this.#retryLater() }).finally(() => { this.#catchingUp = undefined })
+    this.#catchingUp = this.#catchUp().catch(() => { this.#retryLater() }).finally(() => {
+      this.#catchingUp = undefined
+      if (!this.#again) return
+      this.#again = false
+      this.#checkFleet(true)
+    })
   }
 
   #retryLater (): void {
