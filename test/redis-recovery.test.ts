@@ -227,3 +227,20 @@ t.test('a message published while a replica\'s SUBSCRIBE is still on its way is 
   await store.close()
   await publisher.close()
 })
+
+t.test('a reading of the fleet log that fails is tried again a second later: what the replica missed is heard then', { skip: noRedis }, async (t) => {
+  const server = await redisServer(t)
+  const raw = await client(t, server.port)
+  const log = 'realtime-proxy:fleet:{log}'
+  await raw.set(log, 'not a sorted set') // every reading of the log fails (WRONGTYPE) while it is there
+  const store = new RedisStore({ client: await client(t, server.port) })
+  const got: FleetMessage[] = []
+  await store.subscribe((m) => got.push(m))
+  await new Promise((resolve) => setTimeout(resolve, 300)) // the readings made on subscribing have failed
+  await raw.del(log)
+  const at = Date.now()
+  await raw.zadd(log, at, JSON.stringify({ message: { type: 'terminate', sessionId: 'missed' }, id: 'missed-1', at }))
+  await until(() => got.length === 1, 'the retry to read it', 3000)
+  t.same(got, [{ type: 'terminate', sessionId: 'missed', at }])
+  await store.close()
+})
