@@ -17,7 +17,15 @@ export function codecOf (resolution: Resolution): Codec | undefined {
   return codec === undefined ? undefined : CODECS[codec.schema]
 }
 
-/** Readies the codecs any of `order`'s targets speak through, before one is dialled. */
-export async function prepareCodecs (order: readonly Resolution[]): Promise<void> {
-  await Promise.all(order.map(async (resolution) => await codecOf(resolution)?.prepare()))
+/**
+ * Readies the codecs any of `order`'s targets speak through, before one is dialled; undefined when none does, so
+ * a handshake to OpenAI's schema waits for nothing.
+ */
+export function prepareCodecs (order: readonly Resolution[]): Promise<unknown> | undefined {
+  let ready: Array<Promise<void>> | undefined
+  for (const resolution of order) {
+    const codec = codecOf(resolution)
+    if (codec !== undefined) (ready ??= []).push(codec.prepare())
+  }
+  return ready === undefined ? undefined : Promise.all(ready)
 }

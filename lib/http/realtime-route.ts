@@ -96,7 +96,8 @@ export function realtimeRoute (state: PluginState, settings: RealtimeRouteOption
       call = await lookupCall(settings, registry, request, query.callId, credential)
     }
     const order = call !== undefined ? [call] : attempts(state, settings.failover, protocol === realtime ? query : { ...query, callId: undefined, protocol: protocol.name as RouteProtocol })
-    await prepareCodecs(order)
+    const codecsReady = prepareCodecs(order)
+    if (codecsReady !== undefined) await codecsReady
     const slots = await acquireSlots(settings, request, reply, credential, call?.callId)
     refuseUnpriced(settings, order, slots)
     const opened = await dialBeforeUpgrade(state, request, reply, order, slots, settings.failover)

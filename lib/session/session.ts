@@ -99,7 +99,7 @@ export class RealtimeSession implements PolicySession {
   readonly #filter: ClientFilter | undefined
   /** Spending against the caller's budget, when `budgets` set one. */
   readonly #spend: Spend | undefined
-  #timers: SessionTimers | undefined
+  readonly #timers: SessionTimers | undefined
   /** Causes already logged: a client or a hook failing on every frame is one line, not thousands. */
   #logged: Set<string> | undefined
   #cutBy: string | undefined

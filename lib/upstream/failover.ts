@@ -133,7 +133,8 @@ export function outcomeOf (err: unknown): AttemptOutcome {
   if (err instanceof UpstreamTimeoutError) return 'timeout'
   const status = err instanceof ProviderRejectedError ? err.statusCode : err instanceof ProviderFailedError ? err.providerStatus : undefined
   // A failure is never `ok`: a 3xx answer to a handshake is refused like a 4xx.
-  if (status !== undefined) return statusOutcome(status) === 'ok' ? 'rejected' : statusOutcome(status)
+  const outcome = status === undefined ? undefined : statusOutcome(status)
+  if (outcome !== undefined) return outcome === 'ok' ? 'rejected' : outcome
   return err instanceof UpstreamUnavailableError ? 'network' : 'error'
 }
 
