@@ -6,7 +6,7 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { MemoryStore, RedisStore, type FleetMessage } from '../lib/index.js'
 import { storeKey } from '../lib/store/types.js'
-import { noRedis, redisServer } from './redis-server.js'
+import { clearOfWindowEnd, noRedis, redisServer } from './redis-server.js'
 import { closed, fakeUpstream, nextMessage, open, refused, startProxy, until } from './helpers.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -126,6 +126,7 @@ t.test('more messages than one read holds are read in turns', { skip: noRedis },
 t.test('raise() lifts a window total and never lowers it', { skip: noRedis }, async (t) => {
   const server = await redisServer(t)
   const store = new RedisStore({ client: await client(t, server.port) })
+  await clearOfWindowEnd()
   t.equal(await store.raise('k', 0.5, 60_000), 0.5)
   t.equal(await store.raise('k', 0.25, 60_000), 0.5)
   t.equal(await store.debit('k', 0.25, 60_000), 0.75)

@@ -122,3 +122,12 @@ export async function partition (t: { teardown: (fn: () => unknown) => void }, t
   t.teardown(async () => { if (server.listening) await cut() })
   return { port, cut, heal: listen }
 }
+
+/**
+ * Budget windows are aligned to the epoch: a test whose debits must all fall in one `window` starts them at least
+ * `margin` ms before it ends (CI once split twenty concurrent debits 14 / 6 across a minute boundary).
+ */
+export async function clearOfWindowEnd (window = 60_000, margin = 2000): Promise<void> {
+  const left = window - Date.now() % window
+  if (left < margin) await new Promise((resolve) => setTimeout(resolve, left + 5))
+}

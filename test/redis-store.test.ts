@@ -4,7 +4,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { RedisStore, type FleetMessage } from '../lib/index.js'
-import { noRedis, redisServer } from './redis-server.js'
+import { clearOfWindowEnd, noRedis, redisServer } from './redis-server.js'
 import { closed, fakeUpstream, open, refused, startProxy, until } from './helpers.js'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -79,6 +79,7 @@ t.test('budgets: atomic debits per window; a new window starts at 0', { skip: no
   const redis = await client(t, server.port)
   const store = new RedisStore({ client: redis })
   t.equal(await store.spent('key:b', 200), 0)
+  await clearOfWindowEnd()
   const totals = await Promise.all(Array.from({ length: 20 }, async () => await store.debit('key:b', 0.05, 60_000)))
   t.equal(Math.max(...totals), 1, 'twenty concurrent debits add up exactly')
   t.equal(await store.spent('key:b', 60_000), 1)
