@@ -64,3 +64,19 @@ t.test('all sessions share one heartbeat timer, which stops when the last sessio
   await until(() => proxy.app.realtime.sessions.size === 0, 'sessions ended')
   t.equal(timers(), idle, 'no timer without sessions')
 })
+
+t.test('sessions are pinged in groups spread over the interval, not all in one tick', async (t) => {
+  const upstream = await fakeUpstream(t)
+  // 1 s: ten groups, one every 100 ms
+  const proxy = await startProxy(t, { providers: { openai: { baseURL: upstream.url } }, heartbeatInterval: 1000, pongTimeout: 500 })
+  const first: number[] = []
+  for (let i = 0; i < 10; i++) {
+    const ws = await open(t, `${proxy.url}/v1/realtime?model=m`)
+    await upstream.next()
+    ws.once('ping', () => first.push(performance.now()))
+  }
+  await until(() => first.length === 10, 'every client pinged', 3000)
+  const spread = Math.max(...first) - Math.min(...first)
+  t.ok(spread >= 500, `the first pings of ten sessions came ${spread.toFixed(0)} ms apart from first to last`)
+  t.equal(proxy.app.realtime.sessions.size, 10, 'and every peer answered in time')
+})

@@ -241,3 +241,22 @@ export async function until (predicate: () => boolean | Promise<boolean>, what: 
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
+
+/** A connected ws pair on its own server: the client end and the server's end. */
+export async function wsPair (t: Tap): Promise<[client: WebSocket, server: WebSocket]> {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => server.close())
+  await once(server, 'listening')
+  const accepted = once(server, 'connection') as Promise<[WebSocket]>
+  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  await once(client, 'open')
+  return [client, (await accepted)[0]]
+}
+
+/** Sends `texts` from `ws` in one write, so its peer reads them in one go. */
+export function sendInOneWrite (ws: WebSocket, texts: string[]): void {
+  const socket = (ws as unknown as { _socket: Socket })._socket
+  socket.cork()
+  for (const text of texts) ws.send(text)
+  socket.uncork()
+}

@@ -2,19 +2,12 @@
 // than silently replacing the first.
 import t from 'tap'
 import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
-import WebSocket, { WebSocketServer } from 'ws'
 import { TEXT } from '../lib/upstream/leg.js'
 import { WsLeg } from '../lib/upstream/ws-leg.js'
+import { sendInOneWrite, wsPair } from './helpers.js'
 
 t.test('a WsLeg relays a socket\'s frames to its one listener; a second listener for an event is refused', async (t) => {
-  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
-  t.teardown(() => server.close())
-  await once(server, 'listening')
-  const accepted = once(server, 'connection') as Promise<[WebSocket]>
-  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`)
-  await once(client, 'open')
-  const [peer] = await accepted
+  const [client, peer] = await wsPair(t)
   const leg = new WsLeg(client)
   const frames: string[] = []
   leg.on('message', (data) => { frames.push(data.toString()) })
@@ -27,4 +20,17 @@ t.test('a WsLeg relays a socket\'s frames to its one listener; a second listener
   const closedWith = new Promise<number>((resolve) => leg.on('close', (code) => resolve(code)))
   peer.close(4000)
   t.equal(await closedWith, 4000)
+})
+
+t.test('a WsLeg tells whether the read that delivered a frame holds more of them', async (t) => {
+  const [client, peer] = await wsPair(t)
+  const leg = new WsLeg(client)
+  const seen: Array<[string, boolean]> = []
+  leg.on('message', (data) => { seen.push([data.toString(), leg.moreInRead]) })
+  sendInOneWrite(peer, ['a', 'b', 'c'])
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  peer.send('alone')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(seen, [['a', true], ['b', true], ['c', false], ['alone', false]])
+  client.close()
 })

@@ -115,8 +115,9 @@ class Pipe implements LegStats {
   write (data: Buffer, isBinary: boolean): void {
     const { target } = this
     // Frames parsed from one read go out in one write: cork the target's socket on the first and uncork
-    // once this tick's frames are queued, instead of one writev syscall per frame.
-    if (!this.corked) {
+    // once this tick's frames are queued, instead of one syscall per frame. A read that held one frame (a
+    // voice frame every 20 ms) is written at once: corking it would only add a tick.
+    if (!this.corked && this.source.moreInRead) {
       this.corked = true
       target.cork()
       process.nextTick(uncork, this)

@@ -65,6 +65,14 @@ export abstract class Leg {
   abstract cork (): void
   abstract uncork (): void
 
+  /**
+   * Whether, as a frame is delivered, more input from the same read is still to be parsed: the relay corks the
+   * other leg only then. A leg that cannot tell says true.
+   */
+  get moreInRead (): boolean {
+    return true
+  }
+
   /** Sets the one listener of `event`; a second would silently replace the first, so it is refused. */
   on<E extends LegEvent> (event: E, listener: LegListener<E>): this {
     const taken = { message: this.#message, close: this.#close, error: this.#error, pong: this.#pong, answer: this.#answer }[event]

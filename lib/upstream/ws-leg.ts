@@ -1,12 +1,13 @@
 // A ws WebSocket as a Leg: the client's socket and a provider's. The only module that reads ws's private
-// `_socket` (to cork a tick's frames into one write). The socket's listeners are shared functions that find
-// their leg on the socket, added when the leg is listened to: thousands of quiet sessions hold no closures for them.
+// state: `_socket` (to cork a read's frames into one write) and the receiver's unparsed bytes (whether a read
+// holds more frames). The socket's listeners are shared functions that find their leg on the socket, added
+// when the leg is listened to: thousands of quiet sessions hold no closures for them.
 import type { Socket } from 'node:net'
 import type WebSocket from 'ws'
 import { Leg, type LegEvent, type LegListener, type SendOptions } from './leg.js'
 
 const kLeg = Symbol('fastify-realtime-proxy.leg')
-type Adapted = WebSocket & { [kLeg]: WsLeg, _socket: Socket }
+type Adapted = WebSocket & { [kLeg]: WsLeg, _socket: Socket, _receiver: { _bufferedBytes: number } }
 
 export class WsLeg extends Leg {
   readonly #ws: Adapted
@@ -15,6 +16,11 @@ export class WsLeg extends Leg {
     super()
     this.#ws = ws as Adapted
     this.#ws[kLeg] = this
+  }
+
+  // ws parses a read's frames in one go and delivers each as it is parsed: bytes left mean more may follow.
+  override get moreInRead (): boolean {
+    return this.#ws._receiver._bufferedBytes > 0
   }
 
   /** The socket is listened to for an event only once the leg is: a pong nobody awaits costs no listener. */
