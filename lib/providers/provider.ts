@@ -45,6 +45,8 @@ export interface Provider {
   readonly keyless: boolean
   /** Resolves the key (calling it when it is a function). */
   apiKey (): Promise<string | undefined>
+  /** The key is a function, which may be slow or never settle: its reading is timed and abortable. */
+  readonly keyFunction: boolean
   modelOptional (req: TargetRequest): boolean
   /** Whether the provider takes this `?intent=` value. */
   supportsIntent (intent: string): boolean
@@ -131,6 +133,7 @@ export function createProvider (name: string, config: ProviderConfig): Provider 
     keyless: apiKey === null || module.keyless === true,
     headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
     apiKey: async () => typeof apiKey === 'function' ? await apiKey() : apiKey ?? undefined,
+    keyFunction: typeof apiKey === 'function',
     modelOptional: (req) => module.modelOptional(req, settings),
     supportsIntent: (intent) => module.intents?.(settings).includes(intent) ?? false,
     serves: (protocol) => protocol === 'realtime' || module[protocol] !== undefined,

@@ -98,6 +98,8 @@ export class ProviderDialer {
    * hold a request and its slots. `signal` stops the wait (a client that left, shutdown).
    */
   async apiKey (provider: Provider, signal?: AbortSignal): Promise<string | undefined> {
+    // A key given as a string (or none) is there at once: no timer or abort listener for each handshake.
+    if (!provider.keyFunction) return await provider.apiKey()
     const { dialTimeout } = this.#options
     let timer: NodeJS.Timeout | undefined
     let onAbort: (() => void) | undefined
