@@ -2,7 +2,7 @@
 import WebSocket from 'ws'
 import { pump } from './frames.js'
 
-interface Task { scenario: string, url: string, rss?: string, upstreamCpu: string, proxy?: boolean, sessions: number, seconds: number, direct?: string }
+interface Task { scenario: string, url: string, rss?: string, upstreamCpu: string, proxy?: boolean, gemini?: boolean, sessions: number, seconds: number, direct?: string }
 const task = JSON.parse(process.argv[2] as string) as Task
 const headers = { authorization: 'Bearer bench' }
 const AUDIO = 'A'.repeat(6400)
@@ -104,16 +104,32 @@ async function latency (): Promise<object> {
   const rtts: number[] = []
   let recording = false
   const pad = 'A'.repeat(1120)
+  const now = (): number => Number(process.hrtime.bigint()) / 1e6
+  // Through the Gemini codec the echo comes back translated (a response.output_audio.delta, no "t"): each
+  // session's frames are answered in order, so a delta is timed against the oldest frame not yet answered.
+  const sentAt = new Map<WebSocket, number[]>(sockets.map((ws) => [ws, []]))
   for (const ws of sockets) {
+    const queue = sentAt.get(ws) as number[]
     ws.on('message', (data: Buffer) => {
+      if (task.gemini === true) {
+        if (!data.includes('output_audio.delta')) return
+        const sent = queue.shift() as number
+        if (recording) rtts.push(now() - sent)
+        return
+      }
       if (!recording) return
       const sent = Number(data.subarray(data.indexOf('"t":') + 4, data.indexOf(',"audio"')).toString())
-      rtts.push(Number(process.hrtime.bigint()) / 1e6 - sent)
+      rtts.push(now() - sent)
     })
+    if (task.gemini === true) ws.send('{"type":"session.update","session":{"type":"realtime","instructions":"echo"}}')
   }
   // every session sends a 1.2 KB frame every 20 ms, staggered
   const timers = sockets.map((ws, i) => setTimeout(() => {
-    timers[i] = setInterval(() => ws.send(`{"type":"input_audio_buffer.append","t":${Number(process.hrtime.bigint()) / 1e6},"audio":"${pad}"}`), 20)
+    timers[i] = setInterval(() => {
+      const t = now()
+      if (task.gemini === true) (sentAt.get(ws) as number[]).push(t)
+      ws.send(`{"type":"input_audio_buffer.append","t":${t},"audio":"${pad}"}`)
+    }, 20)
   }, (i * 20) / sockets.length))
   await sleep(1000)
   const { proxy } = await cpuOver(async () => {

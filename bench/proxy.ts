@@ -1,5 +1,5 @@
 // A proxy under test, in its own process: this plugin (metering on; or with an event-policy hook too; or with a
-// failing deployment in front of every model, `failover`) or @fastify/http-proxy with websocket: true. Both run the same auth hook. GET /__rss reports memory and CPU time.
+// failing deployment in front of every model, `failover`; or speaking Gemini Live through its codec, `gemini`) or @fastify/http-proxy with websocket: true. Both run the same auth hook. GET /__rss reports memory and CPU time.
 import Fastify from 'fastify'
 import type { AddressInfo } from 'node:net'
 // The built package, as users run it: tsx (which runs this file) compiles with keepNames, which gives every
@@ -42,6 +42,8 @@ if (kind === 'http-proxy') {
         failover: { cooldown: 0 }
       }
     : {}
+  // 'gemini': the Gemini codec path (OpenAI Realtime events translated to Gemini Live and back) against the echo.
+  const gemini = kind === 'gemini' ? { providers: { gemini: { type: 'gemini' as const, apiKey: 'bench', baseURL: upstream } }, defaultProvider: 'gemini' } : {}
   await app.register(realtimeProxy, {
     ...limited,
     // Two providers and a default: a GPT-Live request names none, so it is routed by its first frame.
@@ -54,7 +56,8 @@ if (kind === 'http-proxy') {
     ...(kind === 'policy'
       ? { onClientEvent: (event) => (event.session as Record<string, unknown> | undefined)?.instructions === undefined ? undefined : null }
       : {}),
-    ...failover
+    ...failover,
+    ...gemini
   })
 }
 // a normal exit on SIGTERM, so `node --cpu-prof` writes its profile

@@ -16,8 +16,8 @@ const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] ?? 'b
 const REPS = quick ? 1 : 3
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined // a scenario name substring
 
-type Target = 'direct' | 'plugin' | 'nometer' | 'policy' | 'http-proxy'
-const TARGETS: Target[] = ['direct', 'plugin', 'nometer', 'policy', 'http-proxy']
+type Target = 'direct' | 'plugin' | 'nometer' | 'policy' | 'gemini' | 'http-proxy'
+const TARGETS: Target[] = ['direct', 'plugin', 'nometer', 'policy', 'gemini', 'http-proxy']
 
 function start (file: string, argv: string[] = []): Promise<{ child: ChildProcess, port: number }> {
   const child = fork(new URL(file, here), argv, { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
@@ -35,15 +35,16 @@ function client (task: object): Record<string, number> {
 const SETTLE_MS = 500
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
 
-interface Scenario { name: string, scenario: string, sessions: number, seconds: number, metrics: string[], proxyOnly?: boolean, lowerIsBetter?: boolean, reps?: number, path?: string }
+// `codec`: the Gemini codec path runs it too (the client speaks OpenAI Realtime; the echo speaks Gemini Live).
+interface Scenario { name: string, scenario: string, sessions: number, seconds: number, metrics: string[], proxyOnly?: boolean, lowerIsBetter?: boolean, reps?: number, path?: string, codec?: boolean }
 const SCENARIOS: Scenario[] = [
   { name: 'downstream stream, 1 session', scenario: 'stream', sessions: 1, seconds: 3, metrics: ['framesPerSec', 'mbPerSec', 'cpuUsPerFrame', 'machineUsPerFrame'] },
   { name: 'downstream stream, 50 sessions', scenario: 'stream', sessions: 50, seconds: 3, metrics: ['framesPerSec', 'mbPerSec', 'cpuUsPerFrame', 'machineUsPerFrame'] },
   { name: 'upstream append, 50 sessions', scenario: 'append', sessions: 50, seconds: 3, metrics: ['framesPerSec', 'cpuUsPerFrame', 'machineUsPerFrame'] },
   { name: 'latency, 100 sessions x 50 frames/s', scenario: 'latency', sessions: 100, seconds: 5, metrics: ['p50', 'p99'], lowerIsBetter: true, reps: 5 }, // p99 here is mostly the VM's scheduling: 5 repetitions
   // Voice pace: every session sends a 20 ms frame each 20 ms that the provider echoes, so frames flow both ways at speaking pace.
-  { name: 'voice pace, 200 sessions', scenario: 'latency', sessions: 200, seconds: 5, metrics: ['p50', 'p99', 'framesPerSec', 'cpuUsPerSessionSecond'], lowerIsBetter: true },
-  { name: 'voice pace, 600 sessions', scenario: 'latency', sessions: 600, seconds: 5, metrics: ['p50', 'p99', 'framesPerSec', 'cpuUsPerSessionSecond'], lowerIsBetter: true },
+  { name: 'voice pace, 200 sessions', scenario: 'latency', sessions: 200, seconds: 5, metrics: ['p50', 'p99', 'framesPerSec', 'cpuUsPerSessionSecond'], lowerIsBetter: true, codec: true },
+  { name: 'voice pace, 600 sessions', scenario: 'latency', sessions: 600, seconds: 5, metrics: ['p50', 'p99', 'framesPerSec', 'cpuUsPerSessionSecond'], lowerIsBetter: true, codec: true },
   { name: 'idle memory, 1000 sessions', scenario: 'idleMemory', sessions: 1000, seconds: 0, metrics: ['bytesPerSession', 'heapPerSession'], proxyOnly: true, lowerIsBetter: true },
   { name: 'stalled reader, 5 s of streaming', scenario: 'stalled', sessions: 1, seconds: 5, metrics: ['peakGrowthMB'], proxyOnly: true, lowerIsBetter: true },
   { name: 'handshakes (auth + dial + upgrade)', scenario: 'handshake', sessions: 10, seconds: 3, metrics: ['setupsPerSec'] },
@@ -66,7 +67,7 @@ async function exited (child: ChildProcess): Promise<void> {
 const results: Record<string, Record<Target, Record<string, number>>> = {}
 const chosen = SCENARIOS.filter((s) => only === undefined || s.name.includes(only))
 for (const s of chosen) {
-  const targets = TARGETS.filter((t) => s.proxyOnly !== true || t !== 'direct')
+  const targets = TARGETS.filter((t) => (s.proxyOnly !== true || t !== 'direct') && (s.codec === true || t !== 'gemini'))
   const runs = new Map<Target, Array<Record<string, number>>>(targets.map((t) => [t, []]))
   // Repetitions interleave the targets: this VM's speed drifts over minutes, and running one target's
   // repetitions back to back would charge the drift to whichever target ran in the slow minute. Each
@@ -83,6 +84,7 @@ for (const s of chosen) {
         rss: `http://127.0.0.1:${port}/__rss`,
         upstreamCpu: `http://127.0.0.1:${upstream.port}/__cpu`,
         proxy: target !== 'direct',
+        gemini: target === 'gemini',
         sessions: s.sessions,
         seconds: s.seconds
       }))
@@ -149,13 +151,13 @@ const fmt = (n: number | undefined): string => n === undefined ? 'n/a' : n >= 10
 const ratio = (a: number | undefined, b: number | undefined): string => a === undefined || b === undefined || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`
 const cells = (v: (t: Target) => number | undefined): string => [
   ...TARGETS.map((t) => fmt(v(t))),
-  ratio(v('plugin'), v('direct')), ratio(v('plugin'), v('http-proxy')), ratio(v('plugin'), v('nometer')), ratio(v('policy'), v('plugin'))
+  ratio(v('plugin'), v('direct')), ratio(v('plugin'), v('http-proxy')), ratio(v('plugin'), v('nometer')), ratio(v('policy'), v('plugin')), ratio(v('gemini'), v('http-proxy'))
 ].join(' | ')
 const lines = [
   `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; median of ${REPS} (latency: of ${quick ? 1 : 5})`,
   '',
-  '| scenario | metric | direct | plugin | metering off | plugin + policy | @fastify/http-proxy | plugin / direct | plugin / http-proxy | plugin / metering off | policy / plugin |',
-  '|---|---|---|---|---|---|---|---|---|---|---|'
+  '| scenario | metric | direct | plugin | metering off | plugin + policy | Gemini codec | @fastify/http-proxy | plugin / direct | plugin / http-proxy | plugin / metering off | policy / plugin | Gemini codec / http-proxy |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|'
 ]
 for (const s of chosen) {
   const r = results[s.name] as Record<Target, Record<string, number> | undefined>
@@ -164,7 +166,8 @@ for (const s of chosen) {
     if (s.scenario === 'latency' && (metric === 'p50' || metric === 'p99')) {
       // latency is reported as what the proxy adds to a direct round trip
       const added = (t: Target): number | undefined => v(t) === undefined ? undefined : (v(t) as number) - (v('direct') as number)
-      lines.push(`| ${s.name} | ${metric} ms (added: plugin ${fmt(added('plugin'))}, http-proxy ${fmt(added('http-proxy'))}) | ${cells(v)} |`)
+      const codec = s.codec === true ? `, Gemini codec ${fmt(added('gemini'))}` : ''
+      lines.push(`| ${s.name} | ${metric} ms (added: plugin ${fmt(added('plugin'))}${codec}, http-proxy ${fmt(added('http-proxy'))}) | ${cells(v)} |`)
     } else {
       lines.push(`| ${s.name} | ${metric} | ${cells(v)} |`)
     }

@@ -4,6 +4,8 @@
 //   ?mode=echo    send every frame straight back (latency)
 //   ?mode=idle    nothing
 // Under /failing/ every handshake is refused with 503 at once (a deployment that is down, for failover).
+// On Gemini's BidiGenerateContent path it plays Gemini Live as an echo: setupComplete for the setup, then for each
+// realtimeInput audio chunk (20 ms at 16 kHz) 20 ms of 24 kHz audio back, in a binary frame as Gemini sends them.
 // On /v1/live/sessions (GPT-Live) the first frame, session.start, names the behaviour as its model: it is
 // answered with session.started, then `stream` sends 100 ms session.output_audio.delta frames; anything else, nothing.
 import { createServer } from 'node:http'
@@ -36,9 +38,18 @@ function live (ws: WebSocket): void {
   })
 }
 
+const GEMINI_ECHO = Buffer.from(JSON.stringify({ serverContent: { modelTurn: { parts: [{ inlineData: { mimeType: 'audio/pcm;rate=24000', data: 'A'.repeat(1280) } }] } } }))
+function gemini (ws: WebSocket): void {
+  ws.once('message', () => {
+    ws.send(Buffer.from('{"setupComplete":{}}'), { binary: true })
+    ws.on('message', (data: Buffer) => { if (data.includes('"realtimeInput"')) ws.send(GEMINI_ECHO, { binary: true }) })
+  })
+}
+
 wss.on('connection', (ws, req) => {
   ws.on('error', () => {})
   if (req.url?.startsWith('/v1/live/sessions') === true) return live(ws)
+  if (req.url?.includes('BidiGenerateContent') === true) return gemini(ws)
   // the plugin forwards only the model, so the model names the behaviour
   const params = new URL(req.url ?? '/', 'http://x').searchParams
   const mode = params.get('mode') ?? params.get('model')
