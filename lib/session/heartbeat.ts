@@ -58,7 +58,7 @@ export class Heartbeat {
 
   /** The timers run only while there are sessions. */
   delete (member: Beating): void {
-    if (!this.#groups.some((group) => group.delete(member))) return
+    for (const group of this.#groups) group.delete(member) // the hub deletes only what it added
     for (const leg of member.legs) this.#waiting.delete(leg)
     if (--this.#size > 0) return
     clearInterval(this.#tick)
