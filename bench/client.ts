@@ -107,9 +107,9 @@ async function latency (): Promise<object> {
   const now = (): number => Number(process.hrtime.bigint()) / 1e6
   // Through the Gemini codec the echo comes back translated (a response.output_audio.delta, no "t"): each
   // session's frames are answered in order, so a delta is timed against the oldest frame not yet answered.
-  const sentAt = new Map<WebSocket, number[]>(sockets.map((ws) => [ws, []]))
-  for (const ws of sockets) {
-    const queue = sentAt.get(ws) as number[]
+  const sentAt = sockets.map((): number[] => [])
+  sockets.forEach((ws, i) => {
+    const queue = sentAt[i] as number[]
     ws.on('message', (data: Buffer) => {
       if (task.gemini === true) {
         if (!data.includes('output_audio.delta')) return
@@ -122,12 +122,12 @@ async function latency (): Promise<object> {
       rtts.push(now() - sent)
     })
     if (task.gemini === true) ws.send('{"type":"session.update","session":{"type":"realtime","instructions":"echo"}}')
-  }
+  })
   // every session sends a 1.2 KB frame every 20 ms, staggered
   const timers = sockets.map((ws, i) => setTimeout(() => {
     timers[i] = setInterval(() => {
       const t = now()
-      if (task.gemini === true) (sentAt.get(ws) as number[]).push(t)
+      if (task.gemini === true) (sentAt[i] as number[]).push(t)
       ws.send(`{"type":"input_audio_buffer.append","t":${t},"audio":"${pad}"}`)
     }, 20)
   }, (i * 20) / sockets.length))

@@ -37,3 +37,34 @@ t.test('one frame per read is written at once; a read of three is corked into on
   caller.close(1000)
   await closed
 })
+
+t.test('frames held behind a pending filter decision are released in one write', async (t) => {
+  const [caller, clientEnd] = await wsPair(t)
+  const [providerEnd, provider] = await wsPair(t)
+  const upstream = new CountingLeg(providerEnd)
+  let decide: ((data: Buffer) => void) | undefined
+  const closed = new Promise((resolve) => {
+    const owner: LegsOwner = {
+      observes: false,
+      observeUpstream () {},
+      filters: true,
+      // the first frame waits for a decision; the frames behind it are held, then decided at once
+      filterClient: (data) => decide === undefined && data.toString() === 'first' ? new Promise((resolve) => { decide = resolve }) : data,
+      legsClosed: resolve
+    }
+    // eslint-disable-next-line no-new
+    new Relay(new WsLeg(clientEnd), upstream, 1024 * 1024, owner)
+  })
+  const received: string[] = []
+  provider.on('message', (data: Buffer) => received.push(data.toString()))
+  // one read: the frames parsed after the first are held behind its decision
+  sendInOneWrite(caller, ['first', 'a', 'b', 'c'])
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(received, [], 'held behind the decision')
+  ;(decide as (data: Buffer) => void)(Buffer.from('first'))
+  while (received.length < 4) await once(provider, 'message')
+  t.same(received, ['first', 'a', 'b', 'c'])
+  t.equal(upstream.corks, 1, 'the three released frames: one cork')
+  caller.close(1000)
+  await closed
+})

@@ -32,7 +32,6 @@ export class Heartbeat {
   readonly #onPong: (this: Leg) => void
   readonly #step: number
   readonly #timeout: number
-  #size = 0
   #next = 0
   #tick: NodeJS.Timeout | undefined
 
@@ -52,7 +51,6 @@ export class Heartbeat {
     let smallest = this.#groups[0] as Set<Beating>
     for (const group of this.#groups) if (group.size < smallest.size) smallest = group
     smallest.add(member)
-    this.#size++
     this.#tick ??= setInterval(() => this.#ping(), this.#step)
   }
 
@@ -60,7 +58,7 @@ export class Heartbeat {
   delete (member: Beating): void {
     for (const group of this.#groups) group.delete(member) // the hub deletes only what it added
     for (const leg of member.legs) this.#waiting.delete(leg)
-    if (--this.#size > 0) return
+    if (this.#groups.some((group) => group.size > 0)) return
     clearInterval(this.#tick)
     for (const deadline of this.#deadlines) clearTimeout(deadline)
     this.#tick = undefined

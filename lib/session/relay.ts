@@ -66,6 +66,8 @@ class Pipe implements LegStats {
   /** An async filter decision is pending. */
   deciding = false
   corked = false
+  /** The frame being decided has more behind it in this turn (held frames being released). */
+  more = false
   /** Frames of the proxy's own (error events) over the source's high-water mark, not yet written to it. */
   ownPending = 0
   #drained: (() => void) | undefined = undefined
@@ -114,10 +116,10 @@ class Pipe implements LegStats {
 
   write (data: Buffer, isBinary: boolean): void {
     const { target } = this
-    // Frames parsed from one read go out in one write: cork the target's socket on the first and uncork
-    // once this tick's frames are queued, instead of one syscall per frame. A read that held one frame (a
-    // voice frame every 20 ms) is written at once: corking it would only add a tick.
-    if (!this.corked && this.source.moreInRead) {
+    // Frames parsed from one read, or released together, go out in one write: cork the target's socket on the
+    // first and uncork once this tick's frames are queued, instead of one syscall per frame. A read that held
+    // one frame (a voice frame every 20 ms) is written at once: corking it would only add a tick.
+    if (!this.corked && (this.more || this.source.moreInRead)) {
       this.corked = true
       target.cork()
       process.nextTick(uncork, this)
@@ -184,9 +186,11 @@ class Pipe implements LegStats {
     const queue = this.held as Array<[Buffer, boolean]> // hold() made it before anything could release
     this.held = undefined
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      this.more = queue.length > 0
       this.decide(next[0], next[1])
       if (this.held !== undefined) { // held again: the rest waits behind it, in order
         (this.held as Array<[Buffer, boolean]>).push(...queue)
+        this.more = false
         return
       }
     }
