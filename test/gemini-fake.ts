@@ -1,5 +1,6 @@
 // A recording fake Gemini Live for the codec's tests, and reading a client's OpenAI events by type.
 import type WebSocket from 'ws'
+import { OpenAIRealtimeWebSocket, RealtimeSession, type RealtimeAgent } from '@openai/agents-realtime'
 import type { UsageRecord } from '../lib/index.js'
 import { fakeUpstream, nextMessage, open, startProxy, type FakeUpstream, type Tap } from './helpers.js'
 
@@ -39,4 +40,25 @@ export async function geminiSession (t: Tap) {
   const ws = await open(t, `${proxy.url}/v1/realtime?model=gemini/gemini-live`)
   const conn = await upstream.next()
   return { upstream, proxy, ws, conn, records }
+}
+
+/**
+ * @openai/agents-realtime's RealtimeSession for `agent` on `url` (the plugin over TLS with the test `cert`),
+ * connected, with the transcripts of its answers and its errors as they come.
+ */
+export async function agentSession (t: Tap, url: string, agent: RealtimeAgent, cert: Buffer, model: string) {
+  // The transport dials with Node's ws here, given the test certificate.
+  const createWebSocket = async ({ url, apiKey }: { url: string, apiKey: string }): Promise<never> => {
+    const { default: WebSocket } = await import('ws')
+    return new WebSocket(url, ['realtime', `openai-insecure-api-key.${apiKey}`], { ca: cert }) as never
+  }
+  const transport = new OpenAIRealtimeWebSocket({ url, createWebSocket })
+  const session = new RealtimeSession(agent, { transport, model })
+  t.teardown(() => session.close())
+  const errors: unknown[] = []
+  session.on('error', (e) => errors.push(e))
+  const transcripts: string[] = []
+  transport.on('*', (event: Event) => { if (event.type === 'response.output_audio_transcript.done') transcripts.push(event.transcript) })
+  await session.connect({ apiKey: 'app-user-token', url })
+  return { session, errors, transcripts }
 }

@@ -6,11 +6,12 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import OpenAI from 'openai'
 import { OpenAIRealtimeWS } from 'openai/realtime/ws'
-import { OpenAIRealtimeWebSocket, RealtimeAgent, RealtimeSession, tool } from '@openai/agents-realtime'
+import { RealtimeAgent, tool } from '@openai/agents-realtime'
 import { z } from 'zod'
 import { RealtimeSimulator } from '../lib/simulator/index.js'
 import { tone } from '../lib/simulator/audio.js'
 import { startProxy, until, type Proxy } from './helpers.js'
+import { agentSession } from './gemini-fake.js'
 
 type Event = Record<string, any>
 const cert = readFileSync(new URL('./fixtures/localhost.crt', import.meta.url))
@@ -122,19 +123,7 @@ t.test('@openai/agents-realtime: a RealtimeSession runs the agent\'s tool throug
     }
   })
   const agent = new RealtimeAgent({ name: 'Forecaster', instructions: 'Answer with the weather.', tools: [getWeather] })
-  // The transport dials with Node's ws here, given the test certificate.
-  const createWebSocket = async ({ url, apiKey }: { url: string, apiKey: string }): Promise<never> => {
-    const { default: WebSocket } = await import('ws')
-    return new WebSocket(url, ['realtime', `openai-insecure-api-key.${apiKey}`], { ca: cert }) as never
-  }
-  const transport = new OpenAIRealtimeWebSocket({ url, createWebSocket })
-  const session = new RealtimeSession(agent, { transport, model: 'gemini/gemini-3.8-live' })
-  t.teardown(() => session.close())
-  const errors: unknown[] = []
-  session.on('error', (e) => errors.push(e))
-  const transcripts: string[] = []
-  transport.on('*', (event: Event) => { if (event.type === 'response.output_audio_transcript.done') transcripts.push(event.transcript) })
-  await session.connect({ apiKey: 'app-user-token', url })
+  const { session, errors, transcripts } = await agentSession(t, url, agent, cert, 'gemini/gemini-3.8-live')
   session.sendMessage('what does get_weather say for Paris?')
   await until(() => transcripts.length === 1, 'the answer after the tool')
   t.same(calls, ['what does get_weather say for Paris?'], 'the agent ran its tool once, with Gemini\'s arguments')

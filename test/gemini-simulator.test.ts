@@ -75,7 +75,11 @@ t.test('strict: setup first and once (1007), 16 kHz only (1007), one field per m
     [[setup(), '{"realtimeInput":{"audio":{}}}'], 1007, 'Request contains an invalid argument.'],
     [[setup(), '{"realtimeInput":{"video":{}}}'], 1007, 'Request contains an invalid argument.'],
     [[setup(), '{"clientContent":{}}'], 1007, 'Request contains an invalid argument.'],
-    [[setup(), '{"toolResponse":1}'], 1007, 'Request contains an invalid argument: functionResponses[].id and an object response are required.']
+    [[setup(), '{"toolResponse":1}'], 1007, 'Request contains an invalid argument: functionResponses[].id and an object response are required.'],
+    [[setup(), '{"contextUpdate":1}'], 1007, 'Request contains an invalid argument: contextUpdate needs systemInstruction { parts } and/or tools { tools }.'],
+    [[setup(), '{"contextUpdate":{}}'], 1007, 'Request contains an invalid argument: contextUpdate needs systemInstruction { parts } and/or tools { tools }.'],
+    [[setup(), '{"contextUpdate":{"systemInstruction":"be brief"}}'], 1007, 'Request contains an invalid argument: contextUpdate needs systemInstruction { parts } and/or tools { tools }.'],
+    [[setup(), '{"contextUpdate":{"tools":[]}}'], 1007, 'Request contains an invalid argument: contextUpdate needs systemInstruction { parts } and/or tools { tools }.']
   ]
   for (const [messages, code, reason] of cases) {
     const ws = await open(t, sim.geminiURL, [], KEY)

@@ -219,7 +219,7 @@ async function configured (t: Tap, session: object = {}, extra: object = {}, opt
   return { ws, conn, upstream, proxy }
 }
 
-t.test('a later session.update: the same setup is answered at once; a new one resumes on a new connection with the handle, and what Gemini had not consumed is sent again', async (t) => {
+t.test('a later session.update: the same setup is answered at once; a new voice resumes on a new connection with the handle, and what Gemini had not consumed is sent again', async (t) => {
   const { ws, conn, upstream, proxy } = await configured(t, { instructions: 'Be brief.' })
   ws.send(JSON.stringify({ type: 'session.update', session: { tracing: 'auto' } }))
   t.match(await next(ws), { type: 'session.updated', session: { instructions: 'Be brief.', tracing: 'auto' } }, 'nothing Gemini sees changed: no reconnect')
@@ -228,15 +228,15 @@ t.test('a later session.update: the same setup is answered at once; a new one re
   // Gemini has consumed the first two (indexes 1 and 2: the setup is 0).
   send(conn.socket, { sessionResumptionUpdate: { newHandle: 'handle-1', resumable: true, lastConsumedClientMessageIndex: '2' } })
   await new Promise((resolve) => setTimeout(resolve, 20))
-  ws.send(JSON.stringify({ type: 'session.update', session: { instructions: 'Now answer in French.' } }))
+  ws.send(JSON.stringify({ type: 'session.update', session: { audio: { output: { voice: 'shimmer' } } } }))
   const second = await upstream.next()
   t.same(await conn.closed, { code: 1000, reason: 'resumed on a new connection' })
   const updated = await next(ws)
-  t.match(updated, { type: 'session.updated', session: { instructions: 'Now answer in French.' } }, 'after the new connection\'s setupComplete')
+  t.match(updated, { type: 'session.updated', session: { instructions: 'Be brief.', audio: { output: { voice: 'shimmer' } } } }, 'after the new connection\'s setupComplete')
   append(ws, FRAME)
   await until(() => second.frames.length === 3, 'setup, the resent frame, the new frame')
   const frames = received(second)
-  t.match(frames[0], { setup: { systemInstruction: { parts: [{ text: 'Now answer in French.' }] }, sessionResumption: { handle: 'handle-1', transparent: true } } })
+  t.match(frames[0], { setup: { generationConfig: { speechConfig: { voiceConfig: { prebuiltVoiceConfig: { voiceName: 'Leda' } } } }, systemInstruction: { parts: [{ text: 'Be brief.' }] }, sessionResumption: { handle: 'handle-1', transparent: true } } })
   t.same(frames[1], received(conn)[3], 'the third frame, which Gemini had not consumed, again')
   t.equal(frames[2].realtimeInput.audio.mimeType, 'audio/pcm;rate=16000')
   t.equal(second.url, conn.url)
@@ -774,7 +774,7 @@ t.test('a log Gemini never acknowledges is bounded: past 4 MiB the oldest messag
   for (let i = 0; i < 110; i++) append(ws, second)
   await until(() => conn.frames.length === 111, 'the audio')
   t.equal(proxy.logs.lines.filter((l) => l.msg === 'Gemini sent no resumption handle for a long time; older client messages will not be resent on a reconnect').length, 1)
-  ws.send(JSON.stringify({ type: 'session.update', session: { instructions: 'changed' } }))
+  ws.send(JSON.stringify({ type: 'session.update', session: { audio: { output: { voice: 'sage' } } } }))
   const next2 = await upstream.next()
   const last = conn.frames.at(-1)?.data
   // The audio so far ends with the update: the resampler's tail follows the last frame, on the new connection.

@@ -3,7 +3,8 @@
 // (`audio/pcm;rate=16000`, anything else is 1007) and 24 kHz out; a turn ends on speech then 500 ms of silence,
 // on `audioStreamEnd`/`activityEnd`, or on `clientContent` with `turnComplete`; input and output transcriptions
 // when asked; a function call when a declared tool is named in the text; `usageMetadata` once per turn;
-// resumption handles with `lastConsumedClientMessageIndex` (transparent); `goAway` after the connection's
+// `contextUpdate` replacing instructions and tools mid-connection; resumption handles with
+// `lastConsumedClientMessageIndex` (transparent); `goAway` after the connection's
 // lifetime. Every server message is JSON in a binary frame, as Gemini sends some. Not simulated: video, and
 // realtimeInput.text (refused with 1007 here).
 import type WebSocket from 'ws'
@@ -79,6 +80,7 @@ export class SimulatedGeminiSession {
       case 'realtimeInput': return this.#realtimeInput(message.realtimeInput)
       case 'clientContent': return this.#clientContent(message.clientContent)
       case 'toolResponse': return this.#toolResponse(message.toolResponse)
+      case 'contextUpdate': return this.#contextUpdate(message.contextUpdate)
       default: this.#close(CLOSE.invalidPayload, 'Request contains an invalid argument.')
     }
   }
@@ -149,6 +151,19 @@ export class SimulatedGeminiSession {
     this.#consumed = this.#received
     state.pendingCall = undefined
     this.#answer(`The tool said ${JSON.stringify(answer.response)}.`, 0)
+  }
+
+  /** New instructions and/or tools for the turns to come, on this connection (a later resumption carries its own setup). */
+  #contextUpdate (update: unknown): void {
+    const valid = isObject(update) && (update.systemInstruction !== undefined || update.tools !== undefined) &&
+      (update.systemInstruction === undefined || (isObject(update.systemInstruction) && Array.isArray(update.systemInstruction.parts))) &&
+      (update.tools === undefined || (isObject(update.tools) && Array.isArray(update.tools.tools)))
+    if (!valid) return this.#close(CLOSE.invalidPayload, 'Request contains an invalid argument: contextUpdate needs systemInstruction { parts } and/or tools { tools }.')
+    this.#consumed = this.#received
+    const setup = { ...this.#setup }
+    if (update.systemInstruction !== undefined) setup.systemInstruction = update.systemInstruction
+    if (isObject(update.tools)) setup.tools = update.tools.tools
+    this.#setup = setup
   }
 
   /** A user turn ended: transcription of what was heard, then a function call or the answer. */

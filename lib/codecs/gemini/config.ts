@@ -1,6 +1,7 @@
 // The session as an OpenAI client configures it (GA `session.update`), and Gemini's `setup` built from it. Gemini
-// takes its configuration once per connection, so every change is a new `setup` on a resumed connection; what
-// has no Gemini equivalent is named back to the client (an error event each), never dropped silently.
+// takes its configuration once per connection, save the instructions and tools, which a `contextUpdate` replaces
+// on the open connection; every other change is a new `setup` on a resumed connection. What has no Gemini
+// equivalent is named back to the client (an error event each), never dropped silently.
 import { isObject, merge, type Json } from '../../json.js'
 import { geminiVoice } from './voices.js'
 
@@ -131,7 +132,22 @@ export function buildSetup (session: Json, model: string, handle: string | undef
   return setup
 }
 
-/** Whether two setups differ in more than the resumption handle (a change Gemini needs a new connection for). */
+/** Whether two setups differ in more than the resumption handle. */
 export function sameSetup (a: Json, b: Json): boolean {
   return JSON.stringify({ ...a, sessionResumption: undefined }) === JSON.stringify({ ...b, sessionResumption: undefined })
+}
+
+/**
+ * The `contextUpdate` that takes the connection from setup `from` to `to`, when they differ only in what one can
+ * replace (the instructions, the tools: js-genai `LiveClientContextUpdate`); undefined when `to` needs a new
+ * connection. Instructions removed are such a change: a contextUpdate can only set them.
+ */
+export function contextUpdate (from: Json, to: Json): Json | undefined {
+  const fixed = (setup: Json): string => JSON.stringify({ ...setup, systemInstruction: undefined, tools: undefined, sessionResumption: undefined })
+  if (fixed(from) !== fixed(to) || (to.systemInstruction === undefined && from.systemInstruction !== undefined)) return undefined
+  const update: Json = {}
+  if (JSON.stringify(from.systemInstruction) !== JSON.stringify(to.systemInstruction)) update.systemInstruction = to.systemInstruction
+  // Set, even to an empty list, the tools replace the connection's; that is how they are cleared.
+  if (JSON.stringify(from.tools) !== JSON.stringify(to.tools)) update.tools = { tools: to.tools ?? [] }
+  return update
 }

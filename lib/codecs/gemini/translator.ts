@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { isObject, parseObject, type Json } from '../../json.js'
 import { defaultRealtimeSession, errorEvent, newId } from '../../protocols/realtime.js'
-import { answersInAudio, applyUpdate, buildSetup, sameSetup, serverDetectsTurns } from './config.js'
+import { answersInAudio, applyUpdate, buildSetup, contextUpdate, sameSetup, serverDetectsTurns } from './config.js'
 import { GeminiAudio, GEMINI_AUDIO, MAX_RATE, MIN_RATE } from './audio.js'
 import { Conversation } from './conversation.js'
 import { CONNECTION_MESSAGES, CONTENT_KEYS, METADATA, UNSUPPORTED } from './mapping.js'
@@ -136,8 +136,16 @@ export class GeminiTranslator {
       out.reconfigure = true
       return
     }
-    if (this.#setup !== undefined && sameSetup(buildSetup(this.#session, this.#options.setupModel, undefined), this.#setup)) {
-      return reply(out, updated)
+    if (this.#setup !== undefined) {
+      const setup = buildSetup(this.#session, this.#options.setupModel, undefined)
+      if (sameSetup(setup, this.#setup)) return reply(out, updated)
+      // Instructions and tools change on the open connection, in order with the audio: no resumption, no gap.
+      const context = contextUpdate(this.#setup, setup)
+      if (context !== undefined) {
+        this.#setup = { ...setup, sessionResumption: this.#setup.sessionResumption }
+        out.gemini.push({ contextUpdate: context })
+        return reply(out, updated)
+      }
     }
     this.#updated.push(updated)
     // The audio so far goes out whole on this connection: the new one starts a new stream.
