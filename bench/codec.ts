@@ -1,7 +1,7 @@
 // The Gemini codec's own cost, measured alone like the meter: the Speex resampler on one 20 ms frame of
 // 24 kHz PCM16 (480 samples -> 320), and the whole translation of the client's input_audio_buffer.append
 // carrying it (parse, base64 decode, resample, encode, Gemini's JSON). Prints JSON.
-import { loadResampler, Resampler } from '../dist/codecs/gemini/resample.js'
+import { loadResampler, Resampler } from '../dist/codecs/realtime/resample.js'
 import { GeminiTranslator } from '../dist/codecs/gemini/translator.js'
 
 await loadResampler()

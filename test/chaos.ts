@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http'
 import fc from 'fast-check'
 import WebSocket from 'ws'
 import { MemoryStore, type RealtimeProxyOptions } from '../lib/index.js'
-import { MAX_ITEM_TEXT } from '../lib/codecs/gemini/response.js'
+import { MAX_ITEM_TEXT } from '../lib/codecs/realtime/response.js'
 import { fakeUpstream, startProxy, until, type RecordedRequest, type Tap } from './helpers.js'
 
 export type Family = 'realtime' | 'live' | 'translation' | 'gemini' | 'sideband'

@@ -4,7 +4,7 @@
 import t from 'tap'
 import type WebSocket from 'ws'
 import { RESUME_DELAYS } from '../lib/codecs/gemini/leg.js'
-import { MAX_ITEM_TEXT } from '../lib/codecs/gemini/response.js'
+import { MAX_ITEM_TEXT } from '../lib/codecs/realtime/response.js'
 import { closed, deafClient, fakeUpstream, open, startProxy, until, type Tap, type UpstreamConnection } from './helpers.js'
 import { geminiUpstream, next, send, type Event } from './gemini-fake.js'
 import { maskedFrames, settled } from './frames.js'

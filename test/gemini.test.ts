@@ -763,7 +763,7 @@ t.test('frames sent while a new connection is dialled are held, with backpressur
   const second = await upstream.next()
   await until(() => second.frames.length === 21, 'the setup and the 20 frames')
   const pcm = received(second).slice(1).map((m) => Buffer.from(m.realtimeInput.audio.data, 'base64'))
-  const direct = new (await import('../lib/codecs/gemini/resample.js')).Resampler(24_000, 16_000)
+  const direct = new (await import('../lib/codecs/realtime/resample.js')).Resampler(24_000, 16_000)
   t.teardown(() => direct.destroy())
   t.ok(pcm.every((p, i) => p.equals(direct.process(frames[i] as Buffer))), 'each frame once, in order, resampled as one stream')
 })

@@ -1,41 +1,28 @@
 // A Gemini session's audio rates: the client's 24 kHz PCM16 in, resampled to Gemini's 16 kHz; Gemini's output at
 // whatever rate its mimeType says, resampled to the 24 kHz OpenAI clients play. The resamplers keep state between
 // frames (resample.ts), so there is one per direction and rate, freed with the session.
-import { Resampler } from './resample.js'
+import { InputAudio, CLIENT_RATE, PROVIDER_INPUT_RATE } from '../realtime/input-audio.js'
+import { Resampler } from '../realtime/resample.js'
 
-/** OpenAI's PCM16 rate, both ways. */
-export const CLIENT_RATE = 24_000
-const GEMINI_INPUT_RATE = 16_000
 /** What Gemini's realtimeInput.audio is labelled. */
-export const GEMINI_AUDIO = `audio/pcm;rate=${GEMINI_INPUT_RATE}`
+export const GEMINI_AUDIO = `audio/pcm;rate=${PROVIDER_INPUT_RATE}`
 const OUTPUT_RATE = /rate=(\d+)/
 /** Output rates converted to 24 kHz: anything else is no real audio (rate=1 turned 480 bytes into 8 MiB). */
 export const MIN_RATE = 8000
 export const MAX_RATE = 48_000
 
-/**
- * Whether `pcm` is all that `base64` holds: padded base64 decodes to exactly 3/4 of its length less the padding,
- * and Buffer.from skips what is not base64 (it would decode anything into garbage). No second pass over the audio.
- */
-function wholeBase64 (base64: string, pcm: Buffer): boolean {
-  const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0
-  return base64.length % 4 === 0 && pcm.length === base64.length / 4 * 3 - padding
-}
-
 export class GeminiAudio {
-  #input: Resampler | undefined
+  readonly #input = new InputAudio()
   readonly #output = new Map<number, Resampler>()
 
   /** A client's base64 audio as Gemini takes it (16 kHz), or undefined when it is not whole base64. */
   input (base64: unknown): Buffer | undefined {
-    const pcm = typeof base64 === 'string' ? Buffer.from(base64, 'base64') : undefined
-    if (pcm === undefined || !wholeBase64(base64 as string, pcm)) return undefined
-    return (this.#input ??= new Resampler(CLIENT_RATE, GEMINI_INPUT_RATE)).process(pcm)
+    return this.#input.input(base64)
   }
 
   /** The samples the input resampler still holds: the audio so far ends here (a commit, a new setup). */
   flushInput (): Buffer | undefined {
-    return this.#input?.flush()
+    return this.#input.flush()
   }
 
   /** The rate Gemini's output audio is at, from its mimeType (24 kHz when it names none). */
@@ -53,7 +40,7 @@ export class GeminiAudio {
 
   /** Frees the resamplers (WebAssembly memory). */
   close (): void {
-    this.#input?.destroy()
+    this.#input.close()
     for (const resampler of this.#output.values()) resampler.destroy()
   }
 }

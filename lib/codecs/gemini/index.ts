@@ -2,7 +2,7 @@
 // leg from its first, dialled connection.
 import type { Codec } from '../types.js'
 import { GeminiLeg } from './leg.js'
-import { loadResampler } from './resample.js'
+import { loadResampler } from '../realtime/resample.js'
 
 export const gemini: Codec = {
   prepare: loadResampler,

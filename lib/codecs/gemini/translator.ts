@@ -8,9 +8,9 @@ import { isObject, parseObject, type Json } from '../../json.js'
 import { defaultRealtimeSession, errorEvent, newId } from '../../protocols/realtime.js'
 import { answersInAudio, applyUpdate, buildSetup, contextUpdate, sameSetup, serverDetectsTurns } from './config.js'
 import { GeminiAudio, GEMINI_AUDIO, MAX_RATE, MIN_RATE } from './audio.js'
-import { Conversation } from './conversation.js'
+import { Conversation } from '../realtime/conversation.js'
 import { CONNECTION_MESSAGES, CONTENT_KEYS, METADATA, UNSUPPORTED } from './mapping.js'
-import { ResponseBuilder } from './response.js'
+import { ResponseBuilder } from '../realtime/response.js'
 import { openaiUsage } from './usage.js'
 
 /** Where the translator sends what Gemini's messages become: OpenAI server events for the client. */

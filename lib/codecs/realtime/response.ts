@@ -1,7 +1,7 @@
 // One model turn as an OpenAI client expects to see it: response.created, then per output item its added /
 // delta / done events (an assistant message with one audio or text part, function calls), then response.done
-// with the turn's usage. Gemini sends only the deltas (audio, transcript fragments, tool calls) and turn ends;
-// this class writes the frame around them.
+// with the turn's usage. The providers behind a codec send only the deltas (audio, transcript fragments, tool
+// calls) and turn ends; this class writes the frame around them.
 import type { Json } from '../../json.js'
 import { newId } from '../../protocols/realtime.js'
 
@@ -107,7 +107,7 @@ export class ResponseBuilder {
     this.#emit({ type: 'response.output_text.delta', ...this.#where(item), delta })
   }
 
-  /** Ends the open message item (Gemini's generationComplete, or the turn's end). */
+  /** Ends the open message item (Gemini's generationComplete, Nova's FINAL text, or the turn's end). */
   endMessage (status: ResponseStatus = 'completed'): void {
     const item = this.#message
     if (item === undefined || item.done) return
@@ -139,7 +139,7 @@ export class ResponseBuilder {
     this.#emit({ type: 'conversation.item.done', previous_item_id: null, item })
   }
 
-  /** A function call item, whole: Gemini sends a call's arguments at once. */
+  /** A function call item, whole: Gemini and Nova send a call's arguments at once. */
   functionCall (callId: string, name: string, args: string): void {
     this.endMessage()
     const outputIndex = this.#items++
@@ -151,7 +151,7 @@ export class ResponseBuilder {
     this.#finished({ ...item, status: 'completed', arguments: args }, outputIndex)
   }
 
-  /** response.done with the turn's usage (OpenAI's shape), or null when Gemini reported none. */
+  /** response.done with the turn's usage (OpenAI's shape), or null when the provider reported none. */
   end (status: ResponseStatus, usage: Json | null): void {
     this.endMessage(status)
     const details = status === 'cancelled'

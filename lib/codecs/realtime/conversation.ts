@@ -1,6 +1,6 @@
-// The conversation as an OpenAI client sees it through the Gemini codec: its items in order (each event names the
-// one before), the user's input item under way (its audio, its transcript), and the function calls waiting for
-// their output. Gemini keeps no items of its own: these are the codec's.
+// The conversation as an OpenAI client sees it through a codec: its items in order (each event names the one
+// before), the user's input item under way (its audio, its transcript), and the function calls waiting for their
+// output. Neither Gemini nor Nova keeps items of its own: these are the codec's.
 import type { Json } from '../../json.js'
 import { newId } from '../../protocols/realtime.js'
 

@@ -1,4 +1,4 @@
-// PCM16 rate conversion for Gemini Live's 16 kHz input: the Speex resampler (SpeexDSP, compiled to WebAssembly by
+// PCM16 rate conversion for the 16 kHz input of Gemini Live and Nova Sonic: the Speex resampler (SpeexDSP, compiled to WebAssembly by
 // @echogarden/speex-resampler-wasm), a windowed-sinc filter that low-passes below the new Nyquist before it
 // decimates, so 24 kHz speech does not alias into 16 kHz. One instance per session, because the filter keeps
 // the last samples of each 20 ms frame to filter the next one (a stateless call per frame would click at every
@@ -36,7 +36,7 @@ export class Resampler {
   #out = 0
 
   constructor (readonly inRate: number, readonly outRate: number) {
-    // loadResampler() has resolved: the route awaits it before a Gemini session is made.
+    // loadResampler() has resolved: the route awaits it before a codec's session is made.
     const s = this.#speex = speex as SpeexModule
     const err = s._malloc(4)
     this.#state = s._speex_resampler_init(1, inRate, outRate, QUALITY, err)
