@@ -27,8 +27,7 @@ async function transport (t: Tap, credentials: NovaCredentials = CREDENTIALS): P
     models: [MODEL],
     onStream: (stream) => {
       streams.push(stream)
-      stream.onEvent = (event) => events.push(event)
-      stream.onEnd = () => { ends++ }
+      return { onEvent: (event) => events.push(event), onEnd: () => { ends++ } }
     }
   })
   t.teardown(async () => await server.close())

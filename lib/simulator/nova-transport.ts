@@ -28,6 +28,10 @@ export interface NovaStream {
   fail: (type: string, message: string) => void
   /** Ends the response. */
   end: () => void
+}
+
+/** What a session does with its stream's input. */
+export interface NovaHandlers {
   /** Called with each Nova input event, in order, once its frame's signature is verified. */
   onEvent: (event: Json) => void
   /** Called once when the client ends its input (the signed empty frame, then the end of the stream). */
@@ -38,7 +42,7 @@ export interface NovaTransportOptions {
   credentials: NovaCredentials
   /** Model ids served; another is a 400 ValidationException, as Bedrock answers it. */
   models: readonly string[]
-  onStream: (stream: NovaStream) => void
+  onStream: (stream: NovaStream) => NovaHandlers
   host?: string
 }
 
@@ -141,11 +145,9 @@ export class NovaTransport {
         frame({ ':exception-type': type, ':message-type': 'exception', ':content-type': 'application/json' }, { message })
         end()
       },
-      end,
-      onEvent: () => {},
-      onEnd: () => {}
+      end
     }
-    this.#options.onStream(nova)
+    const handlers = this.#options.onStream(nova)
     // Frames are verified one at a time, in order: each signature chains from the one before.
     let prior = requestSignature
     let pending: Buffer = Buffer.alloc(0)
@@ -162,7 +164,7 @@ export class NovaTransport {
       prior = signature
       if (outer.body.length === 0) {
         inputEnded = true
-        return nova.onEnd()
+        return handlers.onEnd()
       }
       let event: unknown
       try {
@@ -170,7 +172,7 @@ export class NovaTransport {
         event = JSON.parse(Buffer.from(JSON.parse(toUtf8(inner.body)).bytes, 'base64').toString('utf8'))
       } catch {}
       if (event === null || typeof event !== 'object' || Array.isArray(event)) return nova.fail('validationException', 'Invalid event bytes')
-      nova.onEvent(event as Json)
+      handlers.onEvent(event as Json)
     }
     stream.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
@@ -187,7 +189,7 @@ export class NovaTransport {
       }
     })
     stream.on('end', () => {
-      chain = chain.then(() => { if (!inputEnded) { inputEnded = true; nova.onEnd() } })
+      chain = chain.then(() => { if (!inputEnded) { inputEnded = true; handlers.onEnd() } })
     })
   }
 }
