@@ -87,7 +87,7 @@ t.test('sideband off: every attach and session holds a slot; maxSessions 1 means
 
 t.test(`attaches per call are capped at maxAttachesPerCall (default ${DEFAULT_MAX_ATTACHES_PER_CALL}), with the sideband on too`, async (t) => {
   const upstream = await fakeUpstream(t, { http: answerCalls })
-  const { url } = await startProxy(t, { providers: { openai: { apiKey: KEY, baseURL: upstream.url } }, signaling: true })
+  const { url, logs } = await startProxy(t, { providers: { openai: { apiKey: KEY, baseURL: upstream.url } }, signaling: true })
   t.equal(await createCall(url), 201)
   await upstream.next() // the plugin's own sideband
   const attached = []
@@ -100,6 +100,8 @@ t.test(`attaches per call are capped at maxAttachesPerCall (default ${DEFAULT_MA
   attached[0]?.close()
   await c
   await until(() => upstream.connections.filter((x) => x.socket.readyState === 1).length === DEFAULT_MAX_ATTACHES_PER_CALL, 'one attach gone')
+  // Its slot is given back when the session has ended on the plugin's side too, which the fake may see close first.
+  await until(() => logs.lines.some((l) => l.msg === 'realtime session ended'), 'the attach\'s session to end')
   await open(t, `${url}/v1/realtime?call_id=${CALL}`, [], as('owner'))
 
   const one = await startProxy(t, { providers: { openai: { apiKey: KEY, baseURL: upstream.url } }, signaling: { sideband: false }, maxAttachesPerCall: 1 })
